@@ -1,0 +1,88 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// statuses maps every error code to its HTTP status: the one table.
+var statuses = map[string]int{
+	parley.EInvalid:              http.StatusBadRequest,
+	parley.ETooLarge:             http.StatusRequestEntityTooLarge,
+	parley.EUnsupportedMedia:     http.StatusUnsupportedMediaType,
+	parley.ERateLimited:          http.StatusTooManyRequests,
+	parley.ERouteNotFound:        http.StatusNotFound,
+	parley.EMethodNotAllowed:     http.StatusMethodNotAllowed,
+	parley.EAppNotFound:          http.StatusNotFound,
+	parley.EAuthMissingToken:     http.StatusUnauthorized,
+	parley.EAuthMissingIDOrToken: http.StatusUnauthorized,
+	parley.EAuthInvalidToken:     http.StatusUnauthorized,
+	parley.EAuthExpiredToken:     http.StatusUnauthorized,
+	parley.EAuthDenied:           http.StatusForbidden,
+	parley.EUserNotFound:         http.StatusNotFound,
+	parley.EConversationNotFound: http.StatusNotFound,
+	parley.EParticipantNotFound:  http.StatusNotFound,
+	parley.EMessageNotFound:      http.StatusNotFound,
+	parley.EReadOnly:             http.StatusForbidden,
+	parley.ERemoved:              http.StatusForbidden,
+	parley.ESenderNotParticipant: http.StatusForbidden,
+	parley.ERemovedByAdmin:       http.StatusForbidden,
+	parley.EUserBanned:           http.StatusForbidden,
+	parley.EUserSilenced:         http.StatusForbidden,
+	parley.EUserBlocked:          http.StatusForbidden,
+	parley.EBlockSelf:            http.StatusBadRequest,
+	parley.EUsersSyncDisabled:    http.StatusForbidden,
+	parley.EConvSyncDisabled:     http.StatusForbidden,
+	parley.EPermissionDenied:     http.StatusForbidden,
+	parley.EBanSelf:              http.StatusBadRequest,
+	parley.ESilenceSelf:          http.StatusBadRequest,
+	parley.EReactivateSelf:       http.StatusBadRequest,
+	parley.EConflict:             http.StatusConflict,
+	parley.EInternal:             http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	ErrorCode string            `json:"errorCode"`
+	Message   string            `json:"message"`
+	Fields    map[string]string `json:"fields,omitempty"`
+}
+
+// writeError writes every error response. Errors that are not application
+// errors are logged and answered with a bare "internal": their text never
+// reaches the client.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := parley.ErrorCode(err)
+	body := errorBody{ErrorCode: code, Message: parley.ErrorMessage(err)}
+	if e, ok := err.(*parley.Error); ok {
+		body.Fields = e.Fields
+	}
+	status, ok := statuses[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	// A user named inside a body (a participant, a sender) is a bad request,
+	// not a missing resource.
+	if code == parley.EUserNotFound && len(body.Fields) > 0 {
+		status = http.StatusBadRequest
+	}
+	if status >= 500 {
+		s.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	writeJSON(w, status, body)
+}
+
+func notFound(what string) *parley.Error {
+	return parley.Errorf(parley.ERouteNotFound, "There is no route %s.", what)
+}
+
+func (s *Server) routeNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, notFound(r.Method+" "+r.URL.Path))
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, parley.Errorf(parley.EMethodNotAllowed, "%s is not allowed on %s.", r.Method, strings.TrimSpace(r.URL.Path)))
+}

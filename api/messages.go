@@ -1,0 +1,121 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// messageParams reads the conversation and message ids of a message route.
+// A message id of the wrong shape names no message: the store answers
+// message.not_found for it, after checking the conversation.
+func messageParams(r *http.Request) (convID, msgID string, err error) {
+	if convID, err = conversationIDParam(r); err != nil {
+		return "", "", err
+	}
+	msgID, err = pathID(r, "messageId", func(string) bool { return true })
+	return convID, msgID, err
+}
+
+type sentID struct {
+	ID string `json:"id"`
+}
+
+func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) {
+	convID, err := conversationIDParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var msgs []parley.NewMessage
+	if err := decode(w, r, &msgs, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(msgs) < 1 || len(msgs) > parley.MaxMessageBatch {
+		s.writeError(w, r, parley.Errorf(parley.EInvalid, "Send 1 to %d messages at a time.", parley.MaxMessageBatch))
+		return
+	}
+	for i := range msgs {
+		if err := check(&msgs[i], strconv.Itoa(i)+"."); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	ids, err := s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, parley.OriginREST)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]sentID, len(ids))
+	for i, id := range ids {
+		out[i] = sentID{id}
+	}
+	ok(w, out)
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+	convID, err := conversationIDParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	msgs, err := s.Messages.Messages(r.Context(), appID(r), convID, page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, list[[]*messageView]{newMessageViews(msgs)})
+}
+
+func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
+	convID, msgID, err := messageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.Messages.Message(r.Context(), appID(r), convID, msgID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, newMessageView(m))
+}
+
+func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) {
+	convID, msgID, err := messageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var p parley.MessagePatch
+	if err := decode(w, r, &p, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.Messages.EditMessage(r.Context(), appID(r), convID, msgID, &p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, newMessageView(m))
+}
+
+func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) {
+	convID, msgID, err := messageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Messages.DeleteMessage(r.Context(), appID(r), convID, msgID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, empty)
+}

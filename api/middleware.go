@@ -1,0 +1,89 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// logRequests writes one structured line per request. Headers are never
+// logged: they carry credentials.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", ww.Status()),
+			slog.Int("bytes", ww.BytesWritten()), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+// recoverPanics turns a panic into a logged 500 without internal detail.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Logger.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, errorBody{ErrorCode: parley.EInternal, Message: "An internal error occurred."})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireApp answers app.not_found for an unknown app, before credentials:
+// app ids are public.
+func (s *Server) requireApp(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Apps.CheckApp(r.Context(), chi.URLParam(r, "appId")); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAdmin authenticates a backend credential.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.Auth.Admin(r.Context(), chi.URLParam(r, "appId"), r.Header.Get("Authorization"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
+	})
+}
+
+// appID is the app of the request; the middleware checked it.
+func appID(r *http.Request) string { return chi.URLParam(r, "appId") }
+
+// pathID reads a caller-chosen id from the path: chi matches the escaped
+// path, so the parameter is unescaped here, then checked.
+func pathID(r *http.Request, name string, valid func(string) bool) (string, error) {
+	raw := chi.URLParam(r, name)
+	id, err := url.PathUnescape(raw)
+	if err != nil || !valid(id) {
+		return "", parley.Invalid(name, "must be 1 to 255 of A-Z a-z 0-9 _ - . @ : + = ~")
+	}
+	return id, nil
+}
+
+// userID and conversationID read the usual path ids.
+func userIDParam(r *http.Request) (string, error) { return pathID(r, "userId", parley.ValidUserID) }
+
+func conversationIDParam(r *http.Request) (string, error) {
+	return pathID(r, "conversationId", parley.ValidID)
+}

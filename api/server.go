@@ -1,0 +1,90 @@
+// Package api is Parley's HTTP surface: the router, one file per resource,
+// JSON in and out, and one error writer.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	Apps          parley.AppService
+	Users         parley.UserService
+	Conversations parley.ConversationService
+	Messages      parley.MessageService
+	Auth          *auth.Authenticator
+	// Ready reports whether the database answers, for /readyz.
+	Ready   func(ctx context.Context) error
+	OpenAPI []byte
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Handler returns the router. Routes are matched before the app and the
+// credentials are checked, so an unknown route or method is answered first.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.logRequests, s.recoverPanics)
+	r.NotFound(s.routeNotFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Get("/openapi.yaml", s.openapi)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireApp, s.requireAdmin)
+		r.Get("/v1/{appId}/settings", s.getSettings)
+		r.Patch("/v1/{appId}/settings", s.patchSettings)
+
+		r.Get("/v1/{appId}/users", s.listUsers)
+		r.Put("/v1/{appId}/users", s.putUsers)
+		r.Get("/v1/{appId}/users/{userId}", s.getUser)
+		r.Put("/v1/{appId}/users/{userId}", s.putUser)
+		r.Get("/v1/{appId}/users/{userId}/conversations", s.userConversations)
+
+		r.Get("/v1/{appId}/conversations", s.listConversations)
+		r.Get("/v1/{appId}/conversations/{conversationId}", s.getConversation)
+		r.Put("/v1/{appId}/conversations/{conversationId}", s.putConversation)
+		r.Delete("/v1/{appId}/conversations/{conversationId}", s.deleteConversation)
+
+		r.Put("/v1/{appId}/conversations/{conversationId}/participants/{userId}", s.putParticipant)
+		r.Patch("/v1/{appId}/conversations/{conversationId}/participants/{userId}", s.patchParticipant)
+		r.Delete("/v1/{appId}/conversations/{conversationId}/participants/{userId}", s.deleteParticipant)
+
+		r.Get("/v1/{appId}/conversations/{conversationId}/messages", s.listMessages)
+		r.Post("/v1/{appId}/conversations/{conversationId}/messages", s.postMessages)
+		r.Get("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.getMessage)
+		r.Patch("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.patchMessage)
+		r.Delete("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.deleteMessage)
+	})
+	return r
+}
+
+func (s *Server) now() int64 { return s.Now().UnixMilli() }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ok(w, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ready(r.Context()); err != nil {
+		s.Logger.Error("not ready", "error", err.Error())
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{ErrorCode: parley.EInternal, Message: "The database is not reachable."})
+		return
+	}
+	ok(w, map[string]string{"status": "ok"})
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(s.OpenAPI)
+}

@@ -1,0 +1,158 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// Token types of JWT claims.
+const (
+	TokenTypeApp  = "app"
+	TokenTypeUser = "user"
+)
+
+// Leeway is the clock skew allowed on exp and nbf.
+const Leeway = 30 * time.Second
+
+// Principal is who a request acts as.
+type Principal struct {
+	AppID   string
+	Surface parley.Surface
+	// KeyID is the secret key that vouched for the request (backend), or that
+	// signed the user's credential (client, when verified).
+	KeyID string
+	// UserID is the signed-in user on the client surface.
+	UserID string
+	// Verified is true for a client whose identity was proven by a signature
+	// or a user JWT, false for a guest.
+	Verified bool
+}
+
+// Actor names the principal in the audit log.
+func (p *Principal) Actor() parley.Actor {
+	if p.Surface == parley.Client {
+		return parley.UserActor(p.UserID)
+	}
+	return parley.KeyActor(p.KeyID)
+}
+
+type principalKey struct{}
+
+// NewContext returns ctx carrying p.
+func NewContext(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext is the one way to learn who is calling; nil if nobody was authenticated.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// Authenticator checks credentials against an app's keys.
+type Authenticator struct {
+	Keys parley.KeyService
+	Now  func() time.Time
+}
+
+// claims are the JWT claims Parley reads.
+type claims struct {
+	TokenType string `json:"tokenType"`
+	jwt.RegisteredClaims
+}
+
+func errInvalid() error {
+	return parley.Errorf(parley.EAuthInvalidToken, "The credential is not valid for this app.")
+}
+
+// Admin authenticates a backend request from its Authorization header.
+func (a *Authenticator) Admin(ctx context.Context, appID, authorization string) (*Principal, error) {
+	if authorization == "" {
+		return nil, parley.Errorf(parley.EAuthMissingToken, "The Authorization header is missing.")
+	}
+	token, ok := bearer(authorization)
+	if !ok {
+		return nil, errInvalid()
+	}
+	if looksLikeSecret(token) {
+		return a.secretKey(ctx, appID, token)
+	}
+	c, key, err := a.jwt(ctx, appID, token)
+	if err != nil {
+		return nil, err
+	}
+	switch c.TokenType {
+	case TokenTypeUser:
+		return nil, parley.Errorf(parley.EAuthDenied, "A user token cannot call backend routes.")
+	case TokenTypeApp:
+		if c.ExpiresAt == nil {
+			return nil, parley.Errorf(parley.EAuthInvalidToken, "An app token needs an exp claim.")
+		}
+		return &Principal{AppID: appID, Surface: parley.Backend, KeyID: key.ID}, nil
+	}
+	return nil, errInvalid()
+}
+
+func (a *Authenticator) secretKey(ctx context.Context, appID, token string) (*Principal, error) {
+	if !ValidSecret(token) {
+		return nil, errInvalid()
+	}
+	hash := HashSecret(token)
+	k, err := a.Keys.KeyByHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(k.Hash, hash) != 1 || k.AppID != appID || !k.ActiveAt(a.Now().UnixMilli()) {
+		return nil, errInvalid()
+	}
+	return &Principal{AppID: appID, Surface: parley.Backend, KeyID: k.ID}, nil
+}
+
+// jwt verifies an HS256 token signed with one of the app's active keys and
+// issued for the app, and returns its claims and the key that signed it.
+// Signature comes before claims: an expired token is only reported as
+// expired when it was correctly signed.
+func (a *Authenticator) jwt(ctx context.Context, appID, token string) (*claims, *parley.Key, error) {
+	keys, err := a.Keys.ActiveKeys(ctx, appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(appID),
+		jwt.WithLeeway(Leeway), jwt.WithTimeFunc(a.Now))
+	for i := range keys {
+		secret := []byte(keys[i].Secret)
+		var c claims
+		_, err := parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return secret, nil })
+		switch {
+		case err == nil:
+			if c.TokenType != TokenTypeApp && c.TokenType != TokenTypeUser {
+				return nil, nil, errInvalid()
+			}
+			return &c, &keys[i], nil
+		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+			continue // another key may have signed it
+		case errors.Is(err, jwt.ErrTokenExpired):
+			return nil, nil, parley.Errorf(parley.EAuthExpiredToken, "The token has expired.")
+		default:
+			return nil, nil, errInvalid()
+		}
+	}
+	return nil, nil, errInvalid()
+}
+
+// bearer extracts the token of an "Authorization: Bearer <token>" header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

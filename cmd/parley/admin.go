@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+	"github.com/parley-chat/parley/store"
+)
+
+// adminFlags are the flags every admin command shares.
+func adminFlags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), "SQLite database file (PARLEY_DB)")
+	return fs, db
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func appsCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, dbPath := adminFlags("apps create", getenv, stderr)
+	id := fs.String("id", "", "the app id (default: a random one)")
+	test := fs.Bool("test", false, "make an sk_test_ key")
+	if rest, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return fmt.Errorf("apps create takes no arguments, got %q", rest)
+	}
+	if *id == "" {
+		*id = auth.NewAppID()
+	} else if !parley.ValidID(*id) {
+		return fmt.Errorf("app id %q must be 1 to 255 of A-Z a-z 0-9 _ - . @ : + = ~", *id)
+	}
+	db, err := store.Open(*dbPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	key := auth.NewKey(*id, *test, db.Now())
+	if err := db.CreateApp(ctx, *id, key); err != nil {
+		return cliError(err)
+	}
+	return printJSON(stdout, map[string]string{"appId": *id, "secretKey": key.Secret})
+}
+
+func keys(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, dbPath := adminFlags("keys "+sub, getenv, stderr)
+	grace := fs.Duration("grace", 24*time.Hour, "how long earlier keys keep working (rotate)")
+	test := fs.Bool("test", false, "make an sk_test_ key (rotate)")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	want := map[string]int{"rotate": 1, "revoke": 2, "list": 1}
+	n, known := want[sub]
+	if !known {
+		return fmt.Errorf("unknown command keys %q: use rotate, revoke or list", sub)
+	}
+	if len(rest) != n {
+		return fmt.Errorf("keys %s takes %d argument(s), got %d", sub, n, len(rest))
+	}
+	if *grace < 0 {
+		return fmt.Errorf("--grace must not be negative")
+	}
+	db, err := store.Open(*dbPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	appID := rest[0]
+	switch sub {
+	case "rotate":
+		key := auth.NewKey(appID, *test, db.Now())
+		if err := db.RotateKey(ctx, key, db.Now().Add(*grace).UnixMilli()); err != nil {
+			return cliError(err)
+		}
+		return printJSON(stdout, map[string]string{"keyId": key.ID, "secretKey": key.Secret})
+	case "revoke":
+		if err := db.RevokeKey(ctx, appID, rest[1]); err != nil {
+			return cliError(err)
+		}
+		return printJSON(stdout, map[string]any{"keyId": rest[1], "revoked": true})
+	}
+	list, err := db.Keys(ctx, appID)
+	if err != nil {
+		return cliError(err)
+	}
+	type keyInfo struct {
+		KeyID     string `json:"keyId"`
+		Prefix    string `json:"prefix"`
+		CreatedAt int64  `json:"createdAt"`
+		ExpiresAt *int64 `json:"expiresAt"`
+		RevokedAt *int64 `json:"revokedAt"`
+		Active    bool   `json:"active"`
+	}
+	now := db.Now().UnixMilli()
+	out := make([]keyInfo, len(list))
+	for i, k := range list {
+		out[i] = keyInfo{k.ID, k.Prefix, k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.ActiveAt(now)}
+	}
+	return printJSON(stdout, out)
+}
+
+// cliError prints an application error's sentence rather than its code.
+func cliError(err error) error {
+	if code := parley.ErrorCode(err); code != parley.EInternal {
+		return fmt.Errorf("%s (%s)", parley.ErrorMessage(err), code)
+	}
+	return err
+}

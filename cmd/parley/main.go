@@ -1,0 +1,80 @@
+// Command parley runs the Parley chat API server and its admin commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "parley:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage:
+  parley serve [--addr 127.0.0.1:8080] [--db parley.db] [--sync full|normal]
+  parley apps create [--id ID] [--test] [--db parley.db]
+  parley keys rotate APPID [--grace 24h] [--db parley.db]
+  parley keys revoke APPID KEYID [--db parley.db]
+  parley keys list APPID [--db parley.db]
+
+Environment: PARLEY_ADDR, PARLEY_DB, PARLEY_SYNC, and PARLEY_APP_ID with
+PARLEY_SECRET_KEY to make sure an app and its key exist when serving.
+`
+
+// run is main without the process: testable with its own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("a command is required")
+	}
+	switch cmd, rest := args[0], args[1:]; {
+	case cmd == "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case cmd == "apps" && len(rest) > 0 && rest[0] == "create":
+		return appsCreate(ctx, rest[1:], getenv, stdout, stderr)
+	case cmd == "keys" && len(rest) > 0:
+		return keys(ctx, rest[0], rest[1:], getenv, stdout, stderr)
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func envOr(getenv func(string) string, name, fallback string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// parseArgs parses flags that may stand before, between or after the
+// positional arguments, and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/auth"
+	"github.com/parley-chat/parley/store"
+)
+
+// Server timeouts.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownTimeout   = 30 * time.Second
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr(getenv, "PARLEY_ADDR", "127.0.0.1:8080"), "address to listen on (PARLEY_ADDR)")
+	dbPath := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), "SQLite database file (PARLEY_DB)")
+	sync := fs.String("sync", envOr(getenv, "PARLEY_SYNC", "full"), "SQLite synchronous mode: full or normal (PARLEY_SYNC)")
+	if rest, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", rest)
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	appID, secret := getenv("PARLEY_APP_ID"), getenv("PARLEY_SECRET_KEY")
+	if (appID == "") != (secret == "") {
+		return errors.New("set both PARLEY_APP_ID and PARLEY_SECRET_KEY, or neither")
+	}
+	db, err := store.Open(*dbPath, store.Options{Synchronous: *sync})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := ensureApp(ctx, db, appID, secret, stdout); err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler: (&api.Server{
+			Apps: db, Users: db, Conversations: db, Messages: db,
+			Auth:  &auth.Authenticator{Keys: db, Now: time.Now},
+			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now,
+		}).Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath, "sync", *sync)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Stop accepting, let requests in flight finish, then (deferred) close the database.
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// ensureApp makes sure the app of PARLEY_APP_ID exists with PARLEY_SECRET_KEY;
+// with neither set and no app at all, it creates one and prints its key once.
+func ensureApp(ctx context.Context, db *store.DB, appID, secret string, stdout io.Writer) error {
+	if appID != "" {
+		if !parley.ValidID(appID) {
+			return fmt.Errorf("PARLEY_APP_ID %q is not a valid id", appID)
+		}
+		key, ok := auth.KeyFromSecret(appID, secret, db.Now())
+		if !ok {
+			return errors.New("PARLEY_SECRET_KEY must be sk_live_ or sk_test_ followed by at least 32 letters or digits")
+		}
+		return db.EnsureApp(ctx, appID, key)
+	}
+	n, err := db.CountApps(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	appID = auth.NewAppID()
+	key := auth.NewKey(appID, false, db.Now())
+	if err := db.CreateApp(ctx, appID, key); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "Created an app. Keep the secret key: it is shown only this once.")
+	return json.NewEncoder(stdout).Encode(map[string]string{"appId": appID, "secretKey": key.Secret})
+}

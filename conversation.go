@@ -1,0 +1,143 @@
+package parley
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Conversation is a chat between participants.
+type Conversation struct {
+	ID              string
+	Subject         *string
+	PhotoURL        *string
+	WelcomeMessages []string
+	Custom          Custom
+	CreatedAt       int64
+	LastMessage     *Message
+	Participants    map[string]Participant // current participants only
+}
+
+// Participant is a current participant's access and notification setting.
+type Participant struct {
+	Access Access `json:"access"`
+	Notify Notify `json:"notify"`
+}
+
+// Membership is one user's place in a conversation, removed ones included:
+// an item of a user's conversation list.
+type Membership struct {
+	Conversation
+	Access    *Access // nil when removed
+	RemovedAt *int64
+}
+
+// ConversationPatch creates or updates a conversation; absent fields are left alone.
+type ConversationPatch struct {
+	Participants    []string           `json:"participants"`
+	Subject         Optional[string]   `json:"subject"`
+	PhotoURL        Optional[string]   `json:"photoUrl"`
+	WelcomeMessages Optional[[]string] `json:"welcomeMessages"`
+	Custom          Optional[Custom]   `json:"custom"`
+}
+
+// Limits of conversation fields.
+const (
+	MaxSubjectRunes      = 1024
+	MaxWelcomeMessages   = 10
+	MaxPatchParticipants = 1000
+)
+
+// Validate checks every field that is set.
+func (p *ConversationPatch) Validate() error {
+	f := map[string]string{}
+	if len(p.Participants) > MaxPatchParticipants {
+		f["participants"] = fmt.Sprintf("must have at most %d entries", MaxPatchParticipants)
+	}
+	for _, id := range p.Participants {
+		if !ValidUserID(id) {
+			f["participants"] = "entries must be valid user ids"
+			break
+		}
+	}
+	if p.Subject.Set && utf8.RuneCountInString(p.Subject.Value) > MaxSubjectRunes {
+		f["subject"] = fmt.Sprintf("must be at most %d characters", MaxSubjectRunes)
+	}
+	if p.PhotoURL.Set && !p.PhotoURL.Null && !ValidURL(p.PhotoURL.Value) {
+		f["photoUrl"] = fmt.Sprintf("must be an http or https URL of at most %d bytes", MaxURLBytes)
+	}
+	if len(p.WelcomeMessages.Value) > MaxWelcomeMessages {
+		f["welcomeMessages"] = fmt.Sprintf("must have at most %d entries", MaxWelcomeMessages)
+	}
+	for _, m := range p.WelcomeMessages.Value {
+		if n := utf8.RuneCountInString(m); n == 0 || n > MaxWelcomeRunes {
+			f["welcomeMessages"] = fmt.Sprintf("entries must be 1 to %d characters", MaxWelcomeRunes)
+		}
+	}
+	if err := p.Custom.Value.Validate(); err != nil {
+		f["custom"] = err.Error()
+	}
+	if len(f) > 0 {
+		return &Error{Code: EInvalid, Message: "The conversation is invalid.", Fields: f}
+	}
+	return nil
+}
+
+// Access is what a participant may do in a conversation.
+type Access string
+
+// Access rights.
+const (
+	ReadWrite Access = "ReadWrite"
+	Read      Access = "Read"
+	NoAccess  Access = "None"
+)
+
+// Valid reports whether a is one of the three access rights.
+func (a Access) Valid() bool { return a == ReadWrite || a == Read || a == NoAccess }
+
+// ReadsLive reports whether the access sees every message, new ones included.
+func (a Access) ReadsLive() bool { return a == ReadWrite || a == Read }
+
+// Notify is a participant's notification setting: true, false or "MentionsOnly".
+type Notify string
+
+// Notification settings.
+const (
+	NotifyOn           Notify = "true"
+	NotifyOff          Notify = "false"
+	NotifyMentionsOnly Notify = "MentionsOnly"
+)
+
+// MarshalJSON writes the booleans as JSON booleans.
+func (n Notify) MarshalJSON() ([]byte, error) {
+	if n == NotifyMentionsOnly {
+		return []byte(`"MentionsOnly"`), nil
+	}
+	return []byte(string(n)), nil
+}
+
+// UnmarshalJSON accepts true, false and "MentionsOnly".
+func (n *Notify) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*n = NotifyOn
+	case "false":
+		*n = NotifyOff
+	case `"MentionsOnly"`:
+		*n = NotifyMentionsOnly
+	default:
+		return fmt.Errorf("notify must be true, false or \"MentionsOnly\"")
+	}
+	return nil
+}
+
+// UnmarshalJSON refuses anything but the three access rights.
+func (a *Access) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil || !Access(s).Valid() {
+		return fmt.Errorf("access must be \"ReadWrite\", \"Read\" or \"None\"")
+	}
+	*a = Access(s)
+	return nil
+}

@@ -1,0 +1,87 @@
+package parley
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. The first word names the area; api maps each to an HTTP status.
+const (
+	EInvalid              = "request.invalid"
+	ETooLarge             = "request.too_large"
+	EUnsupportedMedia     = "request.unsupported_media_type"
+	ERateLimited          = "rate_limited"
+	ERouteNotFound        = "route.not_found"
+	EMethodNotAllowed     = "method.not_allowed"
+	EAppNotFound          = "app.not_found"
+	EAuthMissingToken     = "auth.missing_token"
+	EAuthMissingIDOrToken = "auth.missing_id_or_token"
+	EAuthInvalidToken     = "auth.invalid_token"
+	EAuthExpiredToken     = "auth.expired_token"
+	EAuthDenied           = "auth.denied"
+	EUserNotFound         = "user.not_found"
+	EConversationNotFound = "conversation.not_found"
+	EParticipantNotFound  = "participant.not_found"
+	EMessageNotFound      = "message.not_found"
+	EReadOnly             = "participant.read_only"
+	ERemoved              = "participant.removed"
+	ESenderNotParticipant = "message.sender_not_participant"
+	ERemovedByAdmin       = "participant.removed_by_admin"
+	EUserBanned           = "user.banned"
+	EUserSilenced         = "user.silenced"
+	EUserBlocked          = "user.blocked"
+	EBlockSelf            = "user.block.self"
+	EUsersSyncDisabled    = "sync.users_disabled"
+	EConvSyncDisabled     = "sync.conversations_disabled"
+	EPermissionDenied     = "permission.denied"
+	EBanSelf              = "user.ban.self"
+	ESilenceSelf          = "user.silence.self"
+	EReactivateSelf       = "user.reactivate.self"
+	EConflict             = "conflict"
+	EInternal             = "internal"
+)
+
+// Error is the one application error: a machine code, a sentence for humans,
+// and for validation errors the offending fields.
+type Error struct {
+	Code    string
+	Message string
+	Fields  map[string]string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("parley error: code=%s message=%s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a request.invalid error naming one field.
+func Invalid(field, problem string) *Error {
+	return &Error{Code: EInvalid, Message: "The request is invalid.", Fields: map[string]string{field: problem}}
+}
+
+// ErrorCode returns the code of an application error, or EInternal for any other error.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the human message of an application error; other errors
+// get a generic sentence so that internal detail never leaves the process.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "An internal error occurred."
+}

@@ -1,0 +1,75 @@
+package parley
+
+import (
+	"crypto/rand"
+	"math/big"
+)
+
+// MaxIDBytes is the longest caller-chosen id.
+const MaxIDBytes = 255
+
+// ValidID reports whether s is a caller-chosen id: 1 to 255 bytes of
+// A-Z a-z 0-9 _ - . @ : + = ~.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !idByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidUserID is ValidID without the reserved word "search", which names the
+// search route.
+func ValidUserID(s string) bool {
+	return ValidID(s) && s != "search"
+}
+
+func idByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '_', '-', '.', '@', ':', '+', '=', '~':
+		return true
+	}
+	return false
+}
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// RandomBase62 returns n characters drawn uniformly from base62 with crypto/rand.
+func RandomBase62(n int) string {
+	out := make([]byte, n)
+	max := big.NewInt(int64(len(base62)))
+	for i := range out {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			// crypto/rand never fails on supported platforms; a failure is fatal.
+			panic("parley: crypto/rand failed: " + err.Error())
+		}
+		out[i] = base62[v.Int64()]
+	}
+	return string(out)
+}
+
+// NewMessageID returns "msg_" followed by 22 base62 characters.
+func NewMessageID() string { return "msg_" + RandomBase62(22) }
+
+// ValidMessageID reports whether s has the shape of a generated message id.
+func ValidMessageID(s string) bool {
+	if len(s) != 26 || s[:4] != "msg_" {
+		return false
+	}
+	for i := 4; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

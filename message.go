@@ -1,0 +1,60 @@
+package parley
+
+// Message types and origins.
+const (
+	UserMessage   = "UserMessage"
+	SystemMessage = "SystemMessage"
+	OriginREST    = "rest"
+	OriginWeb     = "web"
+)
+
+// Limits of messages.
+const (
+	MaxTextRunes    = 10000
+	MaxMessageBatch = 10
+	// IdempotencyWindow is how long an idempotencyKey answers its first message (ms).
+	IdempotencyWindow int64 = 24 * 60 * 60 * 1000
+)
+
+// Message is one message of a conversation.
+type Message struct {
+	ID                  string
+	ConversationID      string
+	Type                string
+	SenderID            *string
+	Text                string
+	Custom              Custom
+	ReferencedMessageID *string
+	Origin              string
+	CreatedAt           int64
+	EditedAt            *int64
+	Deleted             bool
+	Seq                 int64 // position in the conversation, from 1, without gaps
+}
+
+// NewMessage is a message to send.
+type NewMessage struct {
+	Type                string  `json:"type" validate:"required,oneof=UserMessage SystemMessage"`
+	Text                string  `json:"text" validate:"required,max=10000"`
+	Sender              *string `json:"sender" validate:"omitnil,userid"`
+	Custom              Custom  `json:"custom" validate:"custom"`
+	ReferencedMessageID *string `json:"referencedMessageId" validate:"omitnil,messageid"`
+	IdempotencyKey      *string `json:"idempotencyKey" validate:"omitnil,min=1,max=255"`
+}
+
+// Validate checks what struct tags cannot: the sender goes with the type.
+func (m *NewMessage) Validate() error {
+	switch {
+	case m.Type == UserMessage && m.Sender == nil:
+		return Invalid("sender", "is required for a UserMessage")
+	case m.Type == SystemMessage && m.Sender != nil:
+		return Invalid("sender", "is not allowed for a SystemMessage")
+	}
+	return nil
+}
+
+// MessagePatch edits a message: text and custom data, each optional.
+type MessagePatch struct {
+	Text   *string `json:"text" validate:"omitnil,min=1,max=10000"`
+	Custom *Custom `json:"custom" validate:"omitnil,custom"`
+}

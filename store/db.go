@@ -1,0 +1,216 @@
+// Package store keeps Parley's data in SQLite through sqlx.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// MinSQLiteVersion is the oldest SQLite Parley runs on: 3.51.3 fixes a WAL
+// reset bug that can corrupt a database.
+const MinSQLiteVersion = "3.51.3"
+
+// maxBatch bounds how many queued writes share one transaction.
+const maxBatch = 128
+
+// Options tune how the database is opened.
+type Options struct {
+	// Synchronous is SQLite's synchronous mode: "full" (the default: an
+	// acknowledged write survives power loss) or "normal" (faster; a power
+	// loss may drop the last writes, never corrupt the file).
+	Synchronous string
+}
+
+// DB is the SQLite database: one writer connection fed by a queue that
+// commits concurrent writes together (group commit), and a pool of readers.
+type DB struct {
+	write *sqlx.DB
+	read  *sqlx.DB
+	// Now is the clock; tests pin it.
+	Now func() time.Time
+
+	jobs   chan *job
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	known  sync.Map // app ids known to exist; apps are never deleted
+	closed error
+}
+
+// Open opens (creating if needed) and migrates the database at path.
+func Open(path string, opts Options) (*DB, error) {
+	sync := strings.ToUpper(opts.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "FULL" && sync != "NORMAL" {
+		return nil, fmt.Errorf("synchronous must be full or normal, not %q", opts.Synchronous)
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("database path %q must not contain ? or #", path)
+	}
+	// Pragmas live in the DSN so that every pooled connection has them.
+	base := path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_synchronous=" + sync +
+		"&_cache_size=-32000&_stmt_cache_size=64"
+	write, err := sqlx.Open("sqlite3", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	db := &DB{write: write, Now: time.Now, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := db.checkVersion(); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if err := db.migrate(); err != nil {
+		write.Close()
+		return nil, err
+	}
+	read, err := sqlx.Open("sqlite3", base+"&_txlock=deferred&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	db.read = read
+	go db.writer()
+	return db, nil
+}
+
+// Close stops the writer after the writes already handed to it, then closes
+// every connection.
+func (db *DB) Close() error {
+	db.once.Do(func() {
+		close(db.stop)
+		<-db.done
+		db.closed = errors.Join(db.read.Close(), db.write.Close())
+	})
+	return db.closed
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.read.GetContext(ctx, &one, `SELECT 1`)
+}
+
+func (db *DB) now() int64 { return db.Now().UnixMilli() }
+
+func (db *DB) checkVersion() error {
+	var v string
+	if err := db.write.Get(&v, `SELECT sqlite_version()`); err != nil {
+		return fmt.Errorf("read sqlite version: %w", err)
+	}
+	if versionLess(v, MinSQLiteVersion) {
+		return fmt.Errorf("sqlite %s is older than %s, which fixes a WAL corruption bug; rebuild with a newer go-sqlite3", v, MinSQLiteVersion)
+	}
+	return nil
+}
+
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// migrate applies the embedded migrations not yet applied, each in its own
+// transaction, and refuses a database written by a newer Parley.
+func (db *DB) migrate() error {
+	if _, err := db.write.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var all []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with its number", name)
+		}
+		all = append(all, migration{v, name})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].version < all[j].version })
+	var current int
+	if err := db.write.Get(&current, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if len(all) > 0 && current > all[len(all)-1].version {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade parley", current, all[len(all)-1].version)
+	}
+	for _, m := range all {
+		if m.version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(m.name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", m.name, err)
+		}
+		if err := db.applyMigration(m.version, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(version int, body string) error {
+	tx, err := db.write.Beginx()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(body); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, db.now()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// view runs fn in a read transaction: one consistent snapshot.
+func (db *DB) view(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.read.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// errClosed answers writes handed in after Close.
+var errClosed = errors.New("database is closed")

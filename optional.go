@@ -1,6 +1,9 @@
 package parley
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Optional is a JSON field that tells "absent", "null" and a value apart, so
 // that a partial update can leave, clear or set a field.
@@ -17,7 +20,10 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 		o.Null = true
 		return nil
 	}
-	return json.Unmarshal(b, &o.Value)
+	// Strict like the request decoder: a nested object refuses unknown fields.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&o.Value)
 }
 
 // Some returns an Optional holding v.

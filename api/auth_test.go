@@ -1,0 +1,115 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-chat/parley/auth"
+)
+
+// signJWT signs claims with the method and key.
+func signJWT(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatalf("sign: %v", err)
+	}
+	return s
+}
+
+func TestAdminCredentials(t *testing.T) {
+	e := newEnv(t)
+	otherApp, otherKey := e.newApp("app2")
+	_ = otherApp
+	secret := []byte(e.key.Secret)
+	now := e.clock.Now()
+	exp := now.Add(time.Hour).Unix()
+	appClaims := func(extra map[string]any) jwt.MapClaims {
+		c := jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": exp}
+		for k, v := range extra {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	valid := signJWT(t, jwt.SigningMethodHS256, secret, appClaims(nil))
+	tampered := valid[:len(valid)-4] + "AAAA"
+	if tampered == valid {
+		tampered = valid[:len(valid)-4] + "BBBB"
+	}
+	noneToken := signJWT(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, appClaims(nil))
+
+	tests := []struct {
+		name   string
+		header string
+		status int
+		code   string
+	}{
+		{"secret key", "Bearer " + e.key.Secret, 200, ""},
+		{"lower-case bearer scheme", "bearer " + e.key.Secret, 200, ""},
+		{"no header", "", 401, "auth.missing_token"},
+		{"not bearer", "Basic " + e.key.Secret, 401, "auth.invalid_token"},
+		{"bearer without token", "Bearer ", 401, "auth.invalid_token"},
+		{"unknown secret key", "Bearer sk_live_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", 401, "auth.invalid_token"},
+		{"malformed secret key", "Bearer sk_live_short", 401, "auth.invalid_token"},
+		{"other app's key", "Bearer " + otherKey.Secret, 401, "auth.invalid_token"},
+		{"app JWT", "Bearer " + valid, 200, ""},
+		{"app JWT within leeway of exp", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"exp": now.Add(-20 * time.Second).Unix()})), 200, ""},
+		{"expired app JWT", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"exp": now.Add(-time.Minute).Unix()})), 401, "auth.expired_token"},
+		{"app JWT without exp", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"exp": nil})), 401, "auth.invalid_token"},
+		{"app JWT not yet valid", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"nbf": now.Add(time.Minute).Unix()})), 401, "auth.invalid_token"},
+		{"app JWT nbf within leeway", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"nbf": now.Add(20 * time.Second).Unix()})), 200, ""},
+		{"app JWT iat in the future is not checked", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"iat": now.Add(time.Hour).Unix()})), 200, ""},
+		{"app JWT for another issuer", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"iss": "app2"})), 401, "auth.invalid_token"},
+		{"app JWT without issuer", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"iss": nil})), 401, "auth.invalid_token"},
+		{"app JWT signed with another app's key", "Bearer " + signJWT(t, jwt.SigningMethodHS256, []byte(otherKey.Secret), appClaims(nil)), 401, "auth.invalid_token"},
+		{"HS512", "Bearer " + signJWT(t, jwt.SigningMethodHS512, secret, appClaims(nil)), 401, "auth.invalid_token"},
+		{"alg none", "Bearer " + noneToken, 401, "auth.invalid_token"},
+		{"tampered signature", "Bearer " + tampered, 401, "auth.invalid_token"},
+		{"not a JWT", "Bearer hello.world", 401, "auth.invalid_token"},
+		{"unknown tokenType", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"tokenType": "admin"})), 401, "auth.invalid_token"},
+		{"missing tokenType", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, appClaims(map[string]any{"tokenType": nil})), 401, "auth.invalid_token"},
+		{"user JWT on an admin route", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": "alice"}), 403, "auth.denied"},
+		{"expired user JWT", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": "alice", "exp": now.Add(-time.Hour).Unix()}), 401, "auth.expired_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.do(req{method: "GET", path: "/users", noAuth: true, header: map[string]string{"Authorization": tt.header}}).must(t, tt.status, tt.code)
+		})
+	}
+}
+
+func TestKeyRotationAndRevocation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	old := e.key
+	fresh := auth.NewKey(e.app, true, e.clock.Now())
+	if err := e.db.RotateKey(ctx, fresh, e.clock.Now().Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	use := func(secret string) *response {
+		return e.do(req{method: "GET", path: "/settings", bearer: secret})
+	}
+	use(old.Secret).must(t, 200, "")
+	use(fresh.Secret).must(t, 200, "")
+	// A JWT signed with the new key works too.
+	tok := signJWT(t, jwt.SigningMethodHS256, []byte(fresh.Secret), jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": e.clock.Now().Add(time.Hour).Unix()})
+	use(tok).must(t, 200, "")
+
+	e.clock.Add(time.Hour + time.Second)
+	use(old.Secret).must(t, 401, "auth.invalid_token")
+	use(fresh.Secret).must(t, 200, "")
+
+	if err := e.db.RevokeKey(ctx, e.app, fresh.ID); err != nil {
+		t.Fatal(err)
+	}
+	use(fresh.Secret).must(t, 401, "auth.invalid_token")
+	tok = signJWT(t, jwt.SigningMethodHS256, []byte(fresh.Secret), jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": e.clock.Now().Add(time.Hour).Unix()})
+	use(tok).must(t, 401, "auth.invalid_token")
+}

@@ -1,0 +1,112 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestBodyDiscipline(t *testing.T) {
+	e := newEnv(t)
+	big := `{"name": "` + strings.Repeat("a", 1<<20) + `"}`
+	tests := []struct {
+		name   string
+		r      req
+		status int
+		code   string
+	}{
+		{"text content type", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "text/plain"}}, 415, "request.unsupported_media_type"},
+		{"no content type", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": ""}}, 415, "request.unsupported_media_type"},
+		{"json with charset", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=utf-8"}}, 200, ""},
+		{"body over 1 MiB", req{method: "PUT", path: "/users/u2", body: big}, 413, "request.too_large"},
+		{"malformed json", req{method: "PUT", path: "/users/u2", body: `{"name":`}, 400, "request.invalid"},
+		{"unknown field", req{method: "PUT", path: "/users/u2", body: `{"name":"A","nickname":"x"}`}, 400, "request.invalid"},
+		{"two values", req{method: "PUT", path: "/users/u2", body: `{"name":"A"} {}`}, 400, "request.invalid"},
+		{"wrong type", req{method: "PUT", path: "/users/u2", body: `{"name":5}`}, 400, "request.invalid"},
+		{"missing body", req{method: "PUT", path: "/users/u2"}, 400, "request.invalid"},
+		{"array where object expected", req{method: "PUT", path: "/users/u2", body: `[]`}, 400, "request.invalid"},
+		{"custom value not a string", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"k":1}}`}, 400, "request.invalid"},
+		{"custom value null", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"k":null}}`}, 400, "request.invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.do(tt.r).must(t, tt.status, tt.code)
+		})
+	}
+	// Nothing refused was written.
+	e.do(req{method: "GET", path: "/users/u2"}).must(t, 404, "user.not_found")
+}
+
+func TestRoutingBeforeCredentials(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		r      req
+		status int
+		code   string
+	}{
+		{"unknown app without credentials", req{method: "GET", path: "//v1/nosuchapp/users", noAuth: true}, 404, "app.not_found"},
+		{"unknown app with a valid key of another app", req{method: "GET", path: "//v1/nosuchapp/users"}, 404, "app.not_found"},
+		{"unknown route", req{method: "GET", path: "/nothing-here", noAuth: true}, 404, "route.not_found"},
+		{"unknown route outside v1", req{method: "GET", path: "//elsewhere", noAuth: true}, 404, "route.not_found"},
+		{"known route, other method", req{method: "POST", path: "/users", noAuth: true}, 405, "method.not_allowed"},
+		{"known route, other method on an item", req{method: "POST", path: "/users/alice", noAuth: true}, 405, "method.not_allowed"},
+		{"known route without credentials", req{method: "GET", path: "/users", noAuth: true}, 401, "auth.missing_token"},
+		{"healthz", req{method: "GET", path: "//healthz", noAuth: true}, 200, ""},
+		{"readyz", req{method: "GET", path: "//readyz", noAuth: true}, 200, ""},
+		{"openapi", req{method: "GET", path: "//openapi.yaml", noAuth: true}, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.do(tt.r).must(t, tt.status, tt.code)
+		})
+	}
+}
+
+func TestPaging(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"u3", "u1", "u5", "u2", "u4"} {
+		e.putUser(id, nil)
+	}
+	ids := func(r *response) []string {
+		var out struct{ Data []struct{ ID string } }
+		r.decode(t, &out)
+		s := []string{}
+		for _, u := range out.Data {
+			s = append(s, u.ID)
+		}
+		return s
+	}
+	got := ids(e.do(req{method: "GET", path: "/users?limit=2"}).must(t, 200, ""))
+	got = append(got, ids(e.do(req{method: "GET", path: "/users?limit=2&startingAfter=" + got[1]}).must(t, 200, ""))...)
+	got = append(got, ids(e.do(req{method: "GET", path: "/users?limit=2&startingAfter=" + got[3]}).must(t, 200, ""))...)
+	if want := "u1 u2 u3 u4 u5"; strings.Join(got, " ") != want {
+		t.Errorf("pages = %v, want %s", got, want)
+	}
+	if got := ids(e.do(req{method: "GET", path: "/users"}).must(t, 200, "")); len(got) != 5 {
+		t.Errorf("default page has %d users, want 5", len(got))
+	}
+	for _, q := range []string{"limit=0", "limit=101", "limit=abc", "limit=-1", "limit=", "startingAfter=nobody", "startingAfter="} {
+		t.Run(q, func(t *testing.T) {
+			e.do(req{method: "GET", path: "/users?" + q}).must(t, http.StatusBadRequest, "request.invalid")
+		})
+	}
+}
+
+func TestInvalidPathIDs(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("a", 256)
+	for _, path := range []string{"/users/" + long, "/users/bad%20id", "/users/a%2Fb", "/users/%C3%A9", "/conversations/" + long, "/conversations/x%21"} {
+		t.Run(path[:min(len(path), 40)], func(t *testing.T) {
+			e.do(req{method: "GET", path: path}).must(t, 400, "request.invalid")
+		})
+	}
+	// '+' is an allowed id character when sent escaped.
+	e.do(req{method: "PUT", path: "/users/a%2Bb", body: map[string]any{"name": "Plus"}}).must(t, 200, "")
+	var u struct{ ID string }
+	e.do(req{method: "GET", path: "/users/a+b"}).must(t, 200, "").decode(t, &u)
+	if u.ID != "a+b" {
+		t.Errorf("id = %q, want a+b", u.ID)
+	}
+	e.do(req{method: "PUT", path: "/users/search", body: map[string]any{"name": "S"}}).must(t, 400, "request.invalid")
+}

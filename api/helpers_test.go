@@ -1,0 +1,280 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/auth"
+	"github.com/parley-chat/parley/store"
+)
+
+// specRouter finds the OpenAPI operation of a request; loaded once.
+var specRouter = sync.OnceValues(func() (routers.Router, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(parley.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, err
+	}
+	doc.Servers = nil // match any host: test servers listen on random ports
+	return legacy.NewRouter(doc)
+})
+
+// clock is a settable time source shared by the store, auth and api.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// env is a running server on a real SQLite file with one app.
+type env struct {
+	t     testing.TB
+	db    *store.DB
+	srv   *httptest.Server
+	clock *clock
+	app   string
+	key   parley.Key
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "parley.db"), store.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	c := &clock{now: time.Now()}
+	db.Now = c.Now
+	s := &api.Server{
+		Apps: db, Users: db, Conversations: db, Messages: db,
+		Auth:  &auth.Authenticator{Keys: db, Now: c.Now},
+		Ready: db.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	srv := httptest.NewServer(s.Handler())
+	e := &env{t: t, db: db, srv: srv, clock: c}
+	t.Cleanup(func() {
+		srv.Close()
+		if err := db.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	e.app, e.key = e.newApp("app1")
+	return e
+}
+
+// newApp creates another app in the same database.
+func (e *env) newApp(id string) (string, parley.Key) {
+	e.t.Helper()
+	key := auth.NewKey(id, false, e.clock.Now())
+	if err := e.db.CreateApp(context.Background(), id, key); err != nil {
+		e.t.Fatalf("create app: %v", err)
+	}
+	return id, key
+}
+
+// response is what a request got back.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// code is the errorCode of an error body, or "" for a success.
+func (r *response) code() string {
+	var e struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	_ = json.Unmarshal(r.body, &e)
+	return e.ErrorCode
+}
+
+func (r *response) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// req describes one request.
+type req struct {
+	method, path string
+	body         any // marshalled to JSON unless it is a string or []byte
+	header       map[string]string
+	noAuth       bool
+	bearer       string // replaces the app's key
+}
+
+// do sends a request to the app's routes (path relative to /v1/{app}, or
+// absolute when it starts with "//") and validates the response against
+// openapi.yaml.
+func (e *env) do(r req) *response {
+	e.t.Helper()
+	url := e.srv.URL + "/v1/" + e.app + r.path
+	if strings.HasPrefix(r.path, "//") {
+		url = e.srv.URL + r.path[1:]
+	}
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatalf("encode body: %v", err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	hr, err := http.NewRequest(r.method, url, body)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if !r.noAuth {
+		bearer := r.bearer
+		if bearer == "" {
+			bearer = e.key.Secret
+		}
+		hr.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for k, v := range r.header {
+		if v == "" {
+			hr.Header.Del(k)
+		} else {
+			hr.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("read body: %v", err)
+	}
+	out := &response{status: resp.StatusCode, header: resp.Header, body: raw}
+	checkSpec(e.t, hr, out)
+	return out
+}
+
+// checkSpec validates a response against openapi.yaml. A request the spec
+// has no operation for must have been answered route.not_found or
+// method.not_allowed.
+func checkSpec(t testing.TB, hr *http.Request, r *response) {
+	t.Helper()
+	router, err := specRouter()
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	// Route on the escaped path, as the server does: an escaped "/" stays inside its segment.
+	routed := hr.Clone(context.Background())
+	routed.URL.Path = hr.URL.EscapedPath()
+	route, params, err := router.FindRoute(routed)
+	if err != nil {
+		if c := r.code(); c != parley.ERouteNotFound && c != parley.EMethodNotAllowed {
+			t.Errorf("%s %s: no operation in openapi.yaml, and the answer %d %s is not route.not_found or method.not_allowed",
+				hr.Method, hr.URL.Path, r.status, r.body)
+		}
+		return
+	}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: hr, PathParams: params, Route: route, Options: opts},
+		Status:                 r.status,
+		Header:                 r.header,
+		Body:                   io.NopCloser(bytes.NewReader(r.body)),
+		Options:                opts,
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s: response %d does not match openapi.yaml: %v\nbody: %s", hr.Method, hr.URL.Path, r.status, err, r.body)
+	}
+}
+
+// must fails the test unless the response has the status and error code
+// ("" for a success).
+func (r *response) must(t testing.TB, status int, code string) *response {
+	t.Helper()
+	if r.status != status || r.code() != code {
+		t.Fatalf("got %d %q, want %d %q; body %s", r.status, r.code(), status, code, r.body)
+	}
+	return r
+}
+
+// Shorthands for setting up a scene through the API.
+
+func (e *env) putUser(id string, fields map[string]any) {
+	e.t.Helper()
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	if _, ok := fields["name"]; !ok {
+		fields["name"] = "User " + id
+	}
+	e.do(req{method: "PUT", path: "/users/" + id, body: fields}).must(e.t, 200, "")
+}
+
+func (e *env) putConversation(id string, participants ...string) {
+	e.t.Helper()
+	for _, p := range participants {
+		e.putUser(p, nil)
+	}
+	e.do(req{method: "PUT", path: "/conversations/" + id, body: map[string]any{"participants": participants}}).must(e.t, 200, "")
+}
+
+func (e *env) send(conv, sender, text string) string {
+	e.t.Helper()
+	var out []struct{ ID string }
+	e.do(req{method: "POST", path: "/conversations/" + conv + "/messages",
+		body: []map[string]any{{"type": "UserMessage", "sender": sender, "text": text}}}).must(e.t, 200, "").decode(e.t, &out)
+	return out[0].ID
+}
+
+// messageTexts lists a conversation's message texts, newest first.
+func texts(t testing.TB, r *response) []string {
+	t.Helper()
+	var out struct {
+		Data []struct{ Text string }
+	}
+	r.decode(t, &out)
+	s := make([]string, len(out.Data))
+	for i, m := range out.Data {
+		s[i] = m.Text
+	}
+	return s
+}

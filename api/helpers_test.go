@@ -61,6 +61,7 @@ func (c *clock) Add(d time.Duration) {
 type env struct {
 	t     testing.TB
 	db    *store.DB
+	path  string // the SQLite file
 	srv   *httptest.Server
 	clock *clock
 	app   string
@@ -69,7 +70,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "parley.db"), store.Options{})
+	path := filepath.Join(t.TempDir(), "parley.db")
+	db, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -82,7 +84,7 @@ func newEnv(t testing.TB) *env {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	srv := httptest.NewServer(s.Handler())
-	e := &env{t: t, db: db, srv: srv, clock: c}
+	e := &env{t: t, db: db, path: path, srv: srv, clock: c}
 	t.Cleanup(func() {
 		srv.Close()
 		if err := db.Close(); err != nil {

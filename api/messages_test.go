@@ -1,0 +1,293 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+type messageOut struct {
+	ID                  string
+	ConversationID      string
+	Type                string
+	SenderID            *string
+	Text                string
+	Custom              map[string]string
+	ReferencedMessageID *string
+	Origin              string
+	EditedAt            *int64
+	Deleted             bool
+}
+
+func post(e *env, conv string, msgs ...map[string]any) *response {
+	return e.do(req{method: "POST", path: "/conversations/" + conv + "/messages", body: msgs})
+}
+
+func um(sender, text string) map[string]any {
+	return map[string]any{"type": "UserMessage", "sender": sender, "text": text}
+}
+
+func TestPostMessages(t *testing.T) {
+	e := newEnv(t)
+	e.putConversation("c", "alice", "bob")
+	e.putUser("carol", nil)
+	first := e.send("c", "alice", "first")
+	tests := []struct {
+		name   string
+		conv   string
+		body   any
+		status int
+		code   string
+	}{
+		{"empty batch", "c", []any{}, 400, "request.invalid"},
+		{"eleven messages", "c", repeat(um("alice", "x"), 11), 400, "request.invalid"},
+		{"not an array", "c", um("alice", "x"), 400, "request.invalid"},
+		{"missing type", "c", []any{map[string]any{"sender": "alice", "text": "x"}}, 400, "request.invalid"},
+		{"unknown type", "c", []any{map[string]any{"type": "Note", "sender": "alice", "text": "x"}}, 400, "request.invalid"},
+		{"user message without sender", "c", []any{map[string]any{"type": "UserMessage", "text": "x"}}, 400, "request.invalid"},
+		{"system message with sender", "c", []any{map[string]any{"type": "SystemMessage", "sender": "alice", "text": "x"}}, 400, "request.invalid"},
+		{"empty text", "c", []any{um("alice", "")}, 400, "request.invalid"},
+		{"text over 10000 characters", "c", []any{um("alice", strings.Repeat("é", 10001))}, 400, "request.invalid"},
+		{"unknown field", "c", []any{map[string]any{"type": "SystemMessage", "text": "x", "color": "red"}}, 400, "request.invalid"},
+		{"reference to another conversation's message", "c", []any{map[string]any{"type": "SystemMessage", "text": "x", "referencedMessageId": "msg_0000000000000000000000"}}, 400, "request.invalid"},
+		{"malformed reference", "c", []any{map[string]any{"type": "SystemMessage", "text": "x", "referencedMessageId": "nope"}}, 400, "request.invalid"},
+		{"unknown sender", "c", []any{um("ghost", "x")}, 400, "user.not_found"},
+		{"sender never took part", "c", []any{um("carol", "x")}, 403, "message.sender_not_participant"},
+		{"one bad message spoils the batch", "c", []any{um("alice", "ok"), um("carol", "x")}, 403, "message.sender_not_participant"},
+		{"unknown conversation", "nope", []any{um("alice", "x")}, 404, "conversation.not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.do(req{method: "POST", path: "/conversations/" + tt.conv + "/messages", body: tt.body}).must(t, tt.status, tt.code)
+			if got := texts(t, e.do(req{method: "GET", path: "/conversations/c/messages"})); len(got) != 1 {
+				t.Errorf("a refused batch wrote messages: %v", got)
+			}
+		})
+	}
+
+	var ids []struct{ ID string }
+	post(e, "c", um("bob", "b1"), map[string]any{"type": "SystemMessage", "text": "s1", "custom": map[string]string{"k": "v"}},
+		map[string]any{"type": "UserMessage", "sender": "alice", "text": "reply", "referencedMessageId": first}).must(t, 200, "").decode(t, &ids)
+	if len(ids) != 3 {
+		t.Fatalf("ids = %v", ids)
+	}
+	var m messageOut
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + ids[1].ID}).must(t, 200, "").decode(t, &m)
+	if m.Type != "SystemMessage" || m.SenderID != nil || m.Text != "s1" || m.Custom["k"] != "v" || m.Origin != "rest" || m.ConversationID != "c" {
+		t.Errorf("system message = %+v", m)
+	}
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + ids[2].ID}).must(t, 200, "").decode(t, &m)
+	if m.ReferencedMessageID == nil || *m.ReferencedMessageID != first {
+		t.Errorf("reply = %+v", m)
+	}
+	if got := strings.Join(texts(t, e.do(req{method: "GET", path: "/conversations/c/messages"})), ","); got != "reply,s1,b1,first" {
+		t.Errorf("messages newest first = %s", got)
+	}
+}
+
+func repeat(m map[string]any, n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = m
+	}
+	return out
+}
+
+func TestMessagePagingAndEditing(t *testing.T) {
+	e := newEnv(t)
+	e.putConversation("c", "alice")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, e.send("c", "alice", fmt.Sprint("m", i)))
+	}
+	var page struct{ Data []messageOut }
+	e.do(req{method: "GET", path: "/conversations/c/messages?limit=2&startingAfter=" + ids[3]}).must(t, 200, "").decode(t, &page)
+	if len(page.Data) != 2 || page.Data[0].Text != "m2" || page.Data[1].Text != "m1" {
+		t.Errorf("page after m3 = %+v", page.Data)
+	}
+	e.do(req{method: "GET", path: "/conversations/c/messages?startingAfter=msg_0000000000000000000000"}).must(t, 400, "request.invalid")
+
+	var m messageOut
+	e.do(req{method: "PATCH", path: "/conversations/c/messages/" + ids[0], body: map[string]any{"text": "edited"}}).must(t, 200, "").decode(t, &m)
+	if m.Text != "edited" || m.EditedAt == nil {
+		t.Errorf("edited = %+v", m)
+	}
+	e.do(req{method: "PATCH", path: "/conversations/c/messages/" + ids[0], body: map[string]any{"custom": map[string]string{"a": "b"}}}).must(t, 200, "").decode(t, &m)
+	if m.Text != "edited" || m.Custom["a"] != "b" {
+		t.Errorf("custom edit = %+v", m)
+	}
+	for name, r := range map[string]req{
+		"empty text":         {method: "PATCH", path: "/conversations/c/messages/" + ids[0], body: map[string]any{"text": ""}},
+		"unknown field":      {method: "PATCH", path: "/conversations/c/messages/" + ids[0], body: map[string]any{"sender": "x"}},
+		"get unknown":        {method: "GET", path: "/conversations/c/messages/msg_0000000000000000000000"},
+		"get malformed":      {method: "GET", path: "/conversations/c/messages/banana"},
+		"patch unknown":      {method: "PATCH", path: "/conversations/c/messages/msg_0000000000000000000000", body: map[string]any{"text": "x"}},
+		"delete unknown":     {method: "DELETE", path: "/conversations/c/messages/msg_0000000000000000000000"},
+		"other conversation": {method: "GET", path: "/conversations/nope/messages/" + ids[0]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.do(r)
+			switch {
+			case name == "other conversation":
+				r.must(t, 404, "conversation.not_found")
+			case r.status == 400:
+				r.must(t, 400, "request.invalid")
+			default:
+				r.must(t, 404, "message.not_found")
+			}
+		})
+	}
+	e.do(req{method: "DELETE", path: "/conversations/c/messages/" + ids[1]}).must(t, 200, "")
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + ids[1]}).must(t, 404, "message.not_found")
+	e.do(req{method: "DELETE", path: "/conversations/c/messages/" + ids[1]}).must(t, 404, "message.not_found")
+	if got := strings.Join(texts(t, e.do(req{method: "GET", path: "/conversations/c/messages"})), ","); got != "m4,m3,m2,edited" {
+		t.Errorf("after delete = %s", got)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	e := newEnv(t)
+	e.putConversation("c", "alice", "bob")
+	keyed := func(sender, key string) map[string]any {
+		m := map[string]any{"type": "UserMessage", "sender": sender, "text": "hi", "idempotencyKey": key}
+		if sender == "" {
+			m = map[string]any{"type": "SystemMessage", "text": "hi", "idempotencyKey": key}
+		}
+		return m
+	}
+	id := func(r *response) string {
+		var out []struct{ ID string }
+		r.must(t, 200, "").decode(t, &out)
+		return out[0].ID
+	}
+	a1 := id(post(e, "c", keyed("alice", "k1")))
+	if a2 := id(post(e, "c", keyed("alice", "k1"))); a2 != a1 {
+		t.Errorf("same key twice: %s then %s", a1, a2)
+	}
+	if b := id(post(e, "c", keyed("bob", "k1"))); b == a1 {
+		t.Error("another sender's key answered alice's message")
+	}
+	s1 := id(post(e, "c", keyed("", "k1")))
+	if s2 := id(post(e, "c", keyed("", "k1"))); s2 != s1 || s1 == a1 {
+		t.Errorf("system key: %s then %s (alice %s)", s1, s2, a1)
+	}
+	if n := len(texts(t, e.do(req{method: "GET", path: "/conversations/c/messages"}))); n != 3 {
+		t.Errorf("stored %d messages, want 3", n)
+	}
+	// Within one batch, the second use of a key answers the first.
+	var both []struct{ ID string }
+	post(e, "c", keyed("alice", "k2"), keyed("alice", "k2")).must(t, 200, "").decode(t, &both)
+	if both[0].ID != both[1].ID {
+		t.Errorf("same key in one batch: %v", both)
+	}
+	// After 24 hours the key is free again.
+	e.clock.Add(24*time.Hour + time.Second)
+	if a3 := id(post(e, "c", keyed("alice", "k1"))); a3 == a1 {
+		t.Error("a key older than 24 hours still answered the old message")
+	}
+
+	// Concurrently: one message stored.
+	var wg sync.WaitGroup
+	got := make([]string, 16)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out []struct{ ID string }
+			r := post(e, "c", keyed("alice", "concurrent"))
+			if r.status == 200 {
+				r.decode(t, &out)
+				got[i] = out[0].ID
+			}
+		}()
+	}
+	wg.Wait()
+	for _, g := range got {
+		if g == "" || g != got[0] {
+			t.Fatalf("concurrent sends answered %v", got)
+		}
+	}
+	db := openRaw(t, e)
+	var n int
+	if err := db.Get(&n, `SELECT COUNT(*) FROM messages WHERE idempotency_key = 'concurrent'`); err != nil || n != 1 {
+		t.Errorf("stored %d messages with the concurrent key (err %v), want 1", n, err)
+	}
+}
+
+// openRaw opens the test's database file directly, to check what was stored.
+func openRaw(t testing.TB, e *env) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open("sqlite3", e.path+"?_query_only=1&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConcurrentSends(t *testing.T) {
+	e := newEnv(t)
+	const writers, each = 64, 5
+	e.putConversation("shared", "u")
+	for i := 0; i < writers; i++ {
+		e.putConversation(fmt.Sprint("own", i), "u")
+	}
+	var mu sync.Mutex
+	acked := map[string]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < writers*2; i++ {
+		conv := "shared"
+		if i >= writers {
+			conv = fmt.Sprint("own", i-writers)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				r := post(e, conv, um("u", fmt.Sprintf("%d-%d", i, j)))
+				if r.status != 200 {
+					t.Errorf("send: %d %s", r.status, r.body)
+					return
+				}
+				var out []struct{ ID string }
+				r.decode(t, &out)
+				mu.Lock()
+				acked[out[0].ID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(acked) != writers*2*each {
+		t.Fatalf("acknowledged %d distinct ids, want %d", len(acked), writers*2*each)
+	}
+	db := openRaw(t, e)
+	var rows []struct {
+		ID  string `db:"id"`
+		Seq int64  `db:"seq"`
+		Pk  int64  `db:"conv_pk"`
+	}
+	if err := db.Select(&rows, `SELECT id, seq, conv_pk FROM messages ORDER BY conv_pk, seq`); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	next := map[int64]int64{}
+	for _, r := range rows {
+		stored[r.ID]++
+		if next[r.Pk]++; r.Seq != next[r.Pk] {
+			t.Fatalf("conversation %d: seq %d where %d was due", r.Pk, r.Seq, next[r.Pk])
+		}
+	}
+	for id, n := range acked {
+		if stored[id] != 1 || n != 1 {
+			t.Errorf("message %s acknowledged %d times, stored %d times", id, n, stored[id])
+		}
+	}
+	if len(stored) != len(acked) {
+		t.Errorf("stored %d messages, acknowledged %d", len(stored), len(acked))
+	}
+}

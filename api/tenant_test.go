@@ -1,0 +1,75 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// adminRoutes is every backend route, with ids filled in by the test.
+var adminRoutes = []struct {
+	method, path string
+	body         any
+}{
+	{"GET", "/settings", nil},
+	{"PATCH", "/settings", map[string]any{"identityVerification": true}},
+	{"GET", "/users", nil},
+	{"PUT", "/users", map[string]any{"alice": map[string]any{"name": "Mallory"}}},
+	{"GET", "/users/alice", nil},
+	{"PUT", "/users/alice", map[string]any{"name": "Mallory"}},
+	{"GET", "/users/alice/conversations", nil},
+	{"GET", "/conversations", nil},
+	{"GET", "/conversations/c", nil},
+	{"PUT", "/conversations/c", map[string]any{"subject": "hijacked"}},
+	{"DELETE", "/conversations/c", nil},
+	{"PUT", "/conversations/c/participants/alice", nil},
+	{"PATCH", "/conversations/c/participants/alice", map[string]any{"access": "Read"}},
+	{"DELETE", "/conversations/c/participants/alice", nil},
+	{"GET", "/conversations/c/messages", nil},
+	{"POST", "/conversations/c/messages", []any{map[string]any{"type": "SystemMessage", "text": "x"}}},
+	{"GET", "/conversations/c/messages/{msg}", nil},
+	{"PATCH", "/conversations/c/messages/{msg}", map[string]any{"text": "x"}},
+	{"DELETE", "/conversations/c/messages/{msg}", nil},
+}
+
+func TestTenantIsolation(t *testing.T) {
+	e := newEnv(t)
+	e.putConversation("c", "alice")
+	msgA := e.send("c", "alice", "secret of app1")
+
+	appB, keyB := e.newApp("app2")
+	b := *e
+	b.app, b.key = appB, keyB
+	b.putUser("alice", map[string]any{"name": "Alice of B"})
+	b.do(req{method: "PUT", path: "/conversations/c", body: map[string]any{"participants": []string{"alice"}}}).must(t, 200, "")
+	msgB := b.send("c", "alice", "secret of app2")
+
+	// A's key against every route with B's id: 401, and nothing of B changes.
+	for _, rt := range adminRoutes {
+		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
+			path := strings.ReplaceAll(rt.path, "{msg}", msgB)
+			r := b.do(req{method: rt.method, path: path, body: rt.body, bearer: e.key.Secret}).must(t, 401, "auth.invalid_token")
+			if strings.Contains(string(r.body), "secret of") || strings.Contains(string(r.body), "Alice of B") {
+				t.Errorf("a refused request leaked data: %s", r.body)
+			}
+		})
+	}
+	if u := b.getUser(t, "alice"); u.Name != "Alice of B" {
+		t.Errorf("B's alice = %q", u.Name)
+	}
+	if got := texts(t, b.do(req{method: "GET", path: "/conversations/c/messages"})); len(got) != 1 || got[0] != "secret of app2" {
+		t.Errorf("B's messages = %v", got)
+	}
+	// The same ids in A and B are different things.
+	if u := e.getUser(t, "alice"); u.Name != "User alice" {
+		t.Errorf("A's alice = %q", u.Name)
+	}
+	b.do(req{method: "GET", path: "/conversations/c/messages/" + msgA}).must(t, 404, "message.not_found")
+	b.do(req{method: "DELETE", path: "/conversations/c/messages/" + msgA}).must(t, 404, "message.not_found")
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + msgA}).must(t, 200, "")
+	b.do(req{method: "GET", path: "/users/alice/conversations"}).must(t, 200, "")
+	var users struct{ Data []userOut }
+	b.do(req{method: "GET", path: "/users"}).must(t, 200, "").decode(t, &users)
+	if len(users.Data) != 1 || users.Data[0].Name != "Alice of B" {
+		t.Errorf("B lists %+v", users.Data)
+	}
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for a server goroutine and a test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func runCLI(t *testing.T, vars map[string]string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, env(vars), &out, &errOut)
+	return out.String(), err
+}
+
+func TestAppsAndKeys(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	out, err := runCLI(t, nil, "apps", "create", "--id", "shop", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct{ AppID, SecretKey string }
+	if err := json.Unmarshal([]byte(out), &app); err != nil || app.AppID != "shop" || !strings.HasPrefix(app.SecretKey, "sk_live_") || len(app.SecretKey) < 8+32 {
+		t.Fatalf("apps create printed %q (%v)", out, err)
+	}
+	if _, err := runCLI(t, nil, "apps", "create", "--id", "shop", "--db", db); err == nil {
+		t.Error("creating an existing app succeeded")
+	}
+	out, err = runCLI(t, nil, "apps", "create", "--test", "--db", db)
+	if err != nil || !strings.Contains(out, `"sk_test_`) {
+		t.Errorf("apps create --test printed %q (%v)", out, err)
+	}
+
+	out, err = runCLI(t, map[string]string{"PARLEY_DB": db}, "keys", "rotate", "shop", "--grace", "1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotated struct{ KeyID, SecretKey string }
+	if err := json.Unmarshal([]byte(out), &rotated); err != nil || rotated.KeyID == "" || rotated.SecretKey == app.SecretKey {
+		t.Fatalf("keys rotate printed %q", out)
+	}
+	out, err = runCLI(t, nil, "keys", "list", "shop", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, app.SecretKey) || strings.Contains(out, rotated.SecretKey) {
+		t.Fatal("keys list printed a secret")
+	}
+	var keys []struct {
+		KeyID     string
+		Prefix    string
+		ExpiresAt *int64
+		Active    bool
+	}
+	if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys) != 2 {
+		t.Fatalf("keys list printed %q", out)
+	}
+	if keys[0].ExpiresAt == nil || keys[1].ExpiresAt != nil || !keys[0].Active || keys[1].KeyID != rotated.KeyID {
+		t.Errorf("after rotation: %+v", keys)
+	}
+	if _, err := runCLI(t, nil, "keys", "revoke", "shop", keys[0].KeyID, "--db", db); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = runCLI(t, nil, "keys", "list", "shop", "--db", db)
+	if !strings.Contains(out, `"active": false`) {
+		t.Errorf("revoked key still active: %s", out)
+	}
+	for _, args := range [][]string{
+		{"keys", "revoke", "shop", "key_nope", "--db", db},
+		{"keys", "list", "nope", "--db", db},
+		{"keys", "rotate", "--db", db},
+		{"keys", "spin", "shop", "--db", db},
+		{"apps", "create", "--id", "bad id", "--db", db},
+		{"frobnicate"},
+		{},
+	} {
+		if _, err := runCLI(t, nil, args...); err == nil {
+			t.Errorf("%v succeeded", args)
+		}
+	}
+}
+
+// startServe runs "parley serve" on a free port until the returned stop is called.
+func startServe(t *testing.T, vars map[string]string, args ...string) (base string, stdout *syncBuffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), env(vars), stdout, stderr) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" {
+				return "http://" + l.Addr, stdout, func() error { cancel(); return <-done }
+			}
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve stopped: %v\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	t.Fatalf("serve did not start:\n%s", stderr.String())
+	return "", nil, nil
+}
+
+func TestServeCreatesAnAppOnce(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	base, out, stop := startServe(t, nil, "--db", db)
+	var app struct{ AppID, SecretKey string }
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &app); err != nil || app.AppID == "" {
+		t.Fatalf("serve printed %q", out.String())
+	}
+	status := get(t, base+"/v1/"+app.AppID+"/users", app.SecretKey)
+	if status != 200 {
+		t.Errorf("the printed key answered %d", status)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+	// Started again on the same database: no new app, nothing printed.
+	base, out, stop = startServe(t, nil, "--db", db)
+	defer stop()
+	if out.String() != "" {
+		t.Errorf("second start printed %q", out.String())
+	}
+	if status := get(t, base+"/v1/"+app.AppID+"/users", app.SecretKey); status != 200 {
+		t.Errorf("after restart the key answered %d", status)
+	}
+}
+
+func TestServeEnsuresEnvironmentApp(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	secret := "sk_test_" + strings.Repeat("Ab1", 11)
+	vars := map[string]string{"PARLEY_APP_ID": "ci-app", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	for i := 0; i < 2; i++ { // idempotent
+		base, out, stop := startServe(t, vars)
+		if status := get(t, base+"/v1/ci-app/settings", secret); status != 200 {
+			t.Errorf("start %d: the environment key answered %d", i, status)
+		}
+		if out.String() != "" {
+			t.Errorf("start %d printed %q", i, out.String())
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, vars := range map[string]map[string]string{
+		"id without key": {"PARLEY_APP_ID": "x", "PARLEY_DB": db},
+		"key without id": {"PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
+		"malformed key":  {"PARLEY_APP_ID": "x", "PARLEY_SECRET_KEY": "hunter2", "PARLEY_DB": db},
+		"key of another": {"PARLEY_APP_ID": "other", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
+		"bad sync":       {"PARLEY_SYNC": "off", "PARLEY_DB": db},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil {
+				t.Error("serve started")
+			}
+		})
+	}
+}
+
+func get(t *testing.T, url, key string) int {
+	t.Helper()
+	r, _ := http.NewRequest("GET", url, nil)
+	r.Header.Set("Authorization", fmt.Sprint("Bearer ", key))
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}

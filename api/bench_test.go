@@ -1,0 +1,116 @@
+package api_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// latencies collects request durations and reports throughput and percentiles.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) report(b *testing.B, unit string) {
+	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+	if len(l.d) == 0 {
+		return
+	}
+	pct := func(p float64) float64 { return float64(l.d[int(float64(len(l.d)-1)*p)].Microseconds()) / 1000 }
+	b.ReportMetric(float64(len(l.d))/b.Elapsed().Seconds(), unit+"/s")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// benchClient keeps enough idle connections for every concurrent client.
+var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
+func benchDo(b *testing.B, method, url, auth string, body []byte) {
+	r, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	r.Header.Set("Authorization", "Bearer "+auth)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := benchClient.Do(r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("%s %s: %d", method, url, resp.StatusCode)
+	}
+}
+
+// BenchmarkSend posts one message per request with a secret key, from 1 and
+// from 64 concurrent clients, each in a conversation of its own, on a real
+// SQLite file with synchronous=FULL.
+func BenchmarkSend(b *testing.B) {
+	for _, clients := range []int{1, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			e := newEnv(b)
+			for i := 0; i < clients; i++ {
+				e.putConversation(fmt.Sprint("c", i), "alice")
+			}
+			body := []byte(`[{"type":"UserMessage","sender":"alice","text":"hello from the benchmark"}]`)
+			var next atomic.Int64
+			var lat latencies
+			b.SetParallelism((clients + 1) / 2) // GOMAXPROCS is 2 on the target machine
+			b.ResetTimer()
+			if clients == 1 {
+				for i := 0; i < b.N; i++ {
+					start := time.Now()
+					benchDo(b, "POST", e.srv.URL+"/v1/"+e.app+"/conversations/c0/messages", e.key.Secret, body)
+					lat.add(time.Since(start))
+				}
+			} else {
+				b.RunParallel(func(pb *testing.PB) {
+					url := fmt.Sprintf("%s/v1/%s/conversations/c%d/messages", e.srv.URL, e.app, next.Add(1)%int64(clients))
+					for pb.Next() {
+						start := time.Now()
+						benchDo(b, "POST", url, e.key.Secret, body)
+						lat.add(time.Since(start))
+					}
+				})
+			}
+			b.StopTimer()
+			lat.report(b, "msgs")
+		})
+	}
+}
+
+// BenchmarkReadPage gets a page of 30 messages.
+func BenchmarkReadPage(b *testing.B) {
+	e := newEnv(b)
+	e.putConversation("c", "alice")
+	for i := 0; i < 10; i++ {
+		msgs := make([]map[string]any, 10)
+		for j := range msgs {
+			msgs[j] = um("alice", fmt.Sprint("message ", i, j))
+		}
+		post(e, "c", msgs...).must(b, 200, "")
+	}
+	var lat latencies
+	url := e.srv.URL + "/v1/" + e.app + "/conversations/c/messages?limit=30"
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		benchDo(b, "GET", url, e.key.Secret, nil)
+		lat.add(time.Since(start))
+	}
+	b.StopTimer()
+	lat.report(b, "pages")
+}

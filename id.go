@@ -62,10 +62,12 @@ func NewMessageID() string { return "msg_" + RandomBase62(22) }
 
 // ValidMessageID reports whether s has the shape of a generated message id.
 func ValidMessageID(s string) bool {
-	if len(s) != 26 || s[:4] != "msg_" {
-		return false
-	}
-	for i := 4; i < len(s); i++ {
+	return len(s) == 26 && s[:4] == "msg_" && IsBase62(s[4:])
+}
+
+// IsBase62 reports whether s holds only letters and digits.
+func IsBase62(s string) bool {
+	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 			return false

@@ -52,16 +52,7 @@ func ValidSecret(s string) bool {
 	if !ok {
 		body, ok = strings.CutPrefix(s, TestPrefix)
 	}
-	if !ok || len(body) < minSecretChars || len(body) > 256 {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
+	return ok && len(body) >= minSecretChars && len(body) <= 256 && parley.IsBase62(body)
 }
 
 // HashSecret is how a secret key is looked up: its SHA-256.

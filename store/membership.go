@@ -46,21 +46,13 @@ func userConversations(tx *sqlx.Tx, appID, userID string, page parley.Page) ([]p
 		}
 	}
 	var rows []struct {
-		ConvPK    int64   `db:"conv_pk"`
-		Access    string  `db:"access"`
-		RemovedAt *int64  `db:"removed_at"`
-		FrozenSeq *int64  `db:"frozen_seq"`
-		Activity  int64   `db:"activity"`
-		ID        string  `db:"id"`
-		Subject   *string `db:"subject"`
-		PhotoURL  *string `db:"photo_url"`
-		Welcome   string  `db:"welcome_messages"`
-		Custom    string  `db:"custom"`
-		CreatedAt int64   `db:"created_at"`
-		LastSeq   int64   `db:"last_seq"`
+		Access    string `db:"access"`
+		RemovedAt *int64 `db:"removed_at"`
+		FrozenSeq *int64 `db:"frozen_seq"`
+		Activity  int64  `db:"activity"`
+		convRow
 	}
-	if err := tx.Select(&rows, memberships+`SELECT m.conv_pk, m.access, m.removed_at, m.frozen_seq, m.activity,
-		c.id, c.subject, c.photo_url, c.welcome_messages, c.custom, c.created_at, c.last_seq
+	if err := tx.Select(&rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.activity, `+convColumns+`
 		FROM m JOIN conversations c ON c.pk = m.conv_pk
 		WHERE m.activity < ? OR (m.activity = ? AND m.conv_pk < ?)
 		ORDER BY m.activity DESC, m.conv_pk DESC LIMIT ?`,
@@ -70,9 +62,8 @@ func userConversations(tx *sqlx.Tx, appID, userID string, page parley.Page) ([]p
 	convs := make([]convRow, len(rows))
 	views := make(map[int64]*int64, len(rows))
 	for i, r := range rows {
-		convs[i] = convRow{PK: r.ConvPK, ID: r.ID, Subject: r.Subject, PhotoURL: r.PhotoURL, WelcomeMessages: r.Welcome,
-			Custom: r.Custom, CreatedAt: r.CreatedAt, LastSeq: r.LastSeq}
-		views[r.ConvPK] = r.FrozenSeq
+		convs[i] = r.convRow
+		views[r.PK] = r.FrozenSeq
 	}
 	loaded, err := loadConversations(tx, convs, views)
 	if err != nil {

@@ -182,11 +182,7 @@ func messagePage(tx *sqlx.Tx, c *convRow, upTo *int64, page parley.Page) ([]parl
 func (db *DB) Message(ctx context.Context, appID, convID, msgID string) (*parley.Message, error) {
 	var out *parley.Message
 	err := db.view(ctx, func(tx *sqlx.Tx) error {
-		c, err := convByID(tx, appID, convID)
-		if err != nil {
-			return err
-		}
-		r, err := messageByID(tx, c.PK, msgID)
+		c, r, err := convMessage(tx, appID, convID, msgID)
 		if err != nil {
 			return err
 		}
@@ -201,11 +197,7 @@ func (db *DB) Message(ctx context.Context, appID, convID, msgID string) (*parley
 func (db *DB) EditMessage(ctx context.Context, appID, convID, msgID string, p *parley.MessagePatch) (*parley.Message, error) {
 	var out *parley.Message
 	err := db.update(ctx, func(tx *sqlx.Tx) error {
-		c, err := convByID(tx, appID, convID)
-		if err != nil {
-			return err
-		}
-		r, err := messageByID(tx, c.PK, msgID)
+		c, r, err := convMessage(tx, appID, convID, msgID)
 		if err != nil {
 			return err
 		}
@@ -260,6 +252,16 @@ func lastMessage(tx *sqlx.Tx, convPK int64, convID string, upTo *int64) (*parley
 	}
 	m := r.message(convID)
 	return &m, nil
+}
+
+// convMessage reads a conversation and one of its messages.
+func convMessage(tx *sqlx.Tx, appID, convID, msgID string) (*convRow, *messageRow, error) {
+	c, err := convByID(tx, appID, convID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := messageByID(tx, c.PK, msgID)
+	return c, r, err
 }
 
 func messageByID(tx *sqlx.Tx, convPK int64, msgID string) (*messageRow, error) {

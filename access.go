@@ -7,6 +7,9 @@ type Member struct {
 	Notify    Notify
 	Removed   bool
 	RemovedAt *int64
+	// RemovedByAdmin marks a removal by the backend or a moderator: no client
+	// may undo it.
+	RemovedByAdmin bool
 	// FrozenSeq is the freeze point: nil while the member reads live, else the
 	// sequence number of the last message the member may see. It is set when
 	// access leaves ReadWrite/Read and kept until access is ReadWrite or Read again.
@@ -58,9 +61,14 @@ type WriteFacts struct {
 }
 
 // CheckWrite returns nil when the user may send, else the first refusal in
-// the contract's order: banned, silenced, removed (or never a participant),
-// read-only (Read and None), blocked.
+// the contract's order: (on the client surface, a conversation never joined)
+// banned, silenced, removed (or never a participant), read-only (Read and
+// None), blocked.
 func CheckWrite(f WriteFacts, s Surface) error {
+	// A client learns nothing about a conversation it never took part in.
+	if f.Member == nil && s == Client {
+		return Errorf(EConversationNotFound, "The conversation does not exist.")
+	}
 	if f.Moderation != nil {
 		switch f.Moderation.State {
 		case StateBanned:
@@ -70,8 +78,6 @@ func CheckWrite(f WriteFacts, s Surface) error {
 		}
 	}
 	switch {
-	case f.Member == nil && s == Client:
-		return Errorf(EConversationNotFound, "The conversation does not exist.")
 	case f.Member == nil:
 		return Errorf(ESenderNotParticipant, "The sender is not a participant of the conversation.")
 	case f.Member.Removed:

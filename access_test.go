@@ -80,6 +80,7 @@ func TestCheckWriteOrder(t *testing.T) {
 		{"removed before read-only", parley.WriteFacts{Member: removed, Blocked: true}, parley.Backend, parley.ERemoved},
 		{"never a participant, backend", parley.WriteFacts{}, parley.Backend, parley.ESenderNotParticipant},
 		{"never a participant, client", parley.WriteFacts{}, parley.Client, parley.EConversationNotFound},
+		{"never a participant comes first on the client", parley.WriteFacts{Moderation: silenced}, parley.Client, parley.EConversationNotFound},
 		{"Read", parley.WriteFacts{Member: read, Blocked: true}, parley.Backend, parley.EReadOnly},
 		{"None", parley.WriteFacts{Member: none}, parley.Client, parley.EReadOnly},
 		{"blocked last", parley.WriteFacts{Member: rw, Blocked: true}, parley.Client, parley.EUserBlocked},

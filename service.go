@@ -58,6 +58,19 @@ type UserService interface {
 	// UserConversations lists every conversation the user takes part in or
 	// was removed from, by latest activity the user may see.
 	UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error)
+	// CurrentConversationIDs lists the conversations the user takes part in now.
+	CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error)
+	// Touch records client activity; it writes at most about once a minute per user.
+	Touch(ctx context.Context, appID, userID string) error
+}
+
+// BlockService keeps who blocked whom.
+type BlockService interface {
+	// Block is idempotent; the blocked user must exist.
+	Block(ctx context.Context, appID, blocker, blocked string, by Actor) error
+	Unblock(ctx context.Context, appID, blocker, blocked string, by Actor) error
+	// Blocks lists the users userID blocked, by id.
+	Blocks(ctx context.Context, appID, userID string) ([]User, error)
 }
 
 // ParticipantPatch changes only the fields that are set.
@@ -79,12 +92,23 @@ type ConversationService interface {
 	// RemoveParticipant removes the user, freezing their view; removing a
 	// user who is not a participant does nothing.
 	RemoveParticipant(ctx context.Context, appID, convID, userID string, by Actor) error
+
+	// ConversationFor is the conversation as a participant (current or
+	// removed) sees it; conversation.not_found for anyone else.
+	ConversationFor(ctx context.Context, appID, convID, userID string) (*Membership, error)
+	// SyncConversation is a client's get-or-create: it applies the patch under
+	// the client rules (sticky removals, sync setting, access, blocks) and
+	// answers the conversation as the caller sees it.
+	SyncConversation(ctx context.Context, appID, convID, userID string, p *ConversationPatch, syncAllowed bool) (*Membership, error)
 }
 
 // MessageService sends and manages messages.
 type MessageService interface {
-	// SendMessages stores every message or none and returns their ids in order.
-	SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, origin string) ([]string, error)
+	// SendMessages stores every message or none and returns their ids in
+	// order. The surface decides the refusals and the origin.
+	SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, s Surface) ([]string, error)
+	// MessagesFor lists what a participant may read, newest first.
+	MessagesFor(ctx context.Context, appID, convID, userID string, page Page) ([]Message, error)
 	Messages(ctx context.Context, appID, convID string, page Page) ([]Message, error)
 	Message(ctx context.Context, appID, convID, msgID string) (*Message, error)
 	EditMessage(ctx context.Context, appID, convID, msgID string, p *MessagePatch) (*Message, error)

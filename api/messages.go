@@ -43,7 +43,7 @@ func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ids, err := s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, parley.OriginREST)
+	ids, err := s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, parley.Backend)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

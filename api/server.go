@@ -20,6 +20,7 @@ type Server struct {
 	Users         parley.UserService
 	Conversations parley.ConversationService
 	Messages      parley.MessageService
+	Blocks        parley.BlockService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -65,6 +66,26 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.getMessage)
 		r.Patch("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.patchMessage)
 		r.Delete("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.deleteMessage)
+	})
+
+	// The client surface: one signed-in user.
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireApp, s.requireClient(true))
+		r.Put("/v1/{appId}/me", s.putMe)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireApp, s.requireClient(false))
+		r.Get("/v1/{appId}/me", s.getMe)
+		r.Get("/v1/{appId}/me/users", s.listMeUsers)
+		r.Get("/v1/{appId}/me/users/{userId}", s.getMeUser)
+		r.Get("/v1/{appId}/me/conversations", s.getMeConversations)
+		r.Get("/v1/{appId}/me/conversations/{conversationId}", s.getMeConversation)
+		r.Put("/v1/{appId}/me/conversations/{conversationId}", s.putMeConversation)
+		r.Get("/v1/{appId}/me/conversations/{conversationId}/messages", s.getMeMessages)
+		r.Post("/v1/{appId}/me/conversations/{conversationId}/messages", s.postMeMessage)
+		r.Get("/v1/{appId}/me/blocks", s.getMeBlocks)
+		r.Put("/v1/{appId}/me/blocks/{userId}", s.putMeBlock)
+		r.Delete("/v1/{appId}/me/blocks/{userId}", s.deleteMeBlock)
 	})
 	return r
 }

@@ -38,6 +38,28 @@ func newUserView(u *parley.User, now int64) userView {
 	return v
 }
 
+// publicUserView is what clients see of other users.
+type publicUserView struct {
+	ID               string   `json:"id"`
+	Name             string   `json:"name"`
+	PhotoURL         *string  `json:"photoUrl"`
+	Role             *string  `json:"role"`
+	WelcomeMessage   *string  `json:"welcomeMessage"`
+	Locale           *string  `json:"locale"`
+	AvailabilityText *string  `json:"availabilityText"`
+	Badges           []string `json:"badges"`
+	ExternalID       *string  `json:"externalId"`
+	Inactive         bool     `json:"inactive"`
+	Deleted          bool     `json:"deleted"`
+	CreatedAt        int64    `json:"createdAt"`
+}
+
+func newPublicUserView(u *parley.User, now int64) publicUserView {
+	return publicUserView{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Role: u.Role, WelcomeMessage: u.WelcomeMessage,
+		Locale: u.Locale, AvailabilityText: u.AvailabilityText, Badges: nonNil(u.Badges), ExternalID: u.ExternalID,
+		Inactive: u.Inactive(now), Deleted: u.Deleted, CreatedAt: u.CreatedAt}
+}
+
 type messageView struct {
 	ID                  string        `json:"id"`
 	ConversationID      string        `json:"conversationId"`

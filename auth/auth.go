@@ -147,8 +147,15 @@ func (a *Authenticator) jwt(ctx context.Context, appID, token string) (*claims, 
 	return nil, nil, errInvalid()
 }
 
+// MaxTokenBytes bounds a bearer token: longer ones are refused before any
+// parsing, so a huge header costs nothing.
+const MaxTokenBytes = 8 << 10
+
 // bearer extracts the token of an "Authorization: Bearer <token>" header.
 func bearer(h string) (string, bool) {
+	if len(h) > MaxTokenBytes+len("Bearer ") {
+		return "", false
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

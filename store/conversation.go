@@ -18,20 +18,13 @@ func (db *DB) PutConversation(ctx context.Context, appID, convID string, p *parl
 		now := db.now()
 		c, err := convByID(tx, appID, convID)
 		if parley.ErrorCode(err) == parley.EConversationNotFound {
-			res, err := tx.Exec(`INSERT INTO conversations (app_id, id, created_at) VALUES (?, ?, ?)`, appID, convID, now)
-			if err != nil {
-				return fmt.Errorf("insert conversation: %w", err)
-			}
-			pk, _ := res.LastInsertId()
-			c = &convRow{PK: pk}
-		} else if err != nil {
+			c, err = insertConversation(tx, appID, convID, now)
+		}
+		if err != nil {
 			return err
 		}
-		if sets, args := conversationSets(p); len(sets) > 0 {
-			args = append(args, c.PK)
-			if _, err := tx.Exec(`UPDATE conversations SET `+strings.Join(sets, ", ")+` WHERE pk = ?`, args...); err != nil {
-				return fmt.Errorf("update conversation: %w", err)
-			}
+		if err := setConversation(tx, c.PK, p); err != nil {
+			return err
 		}
 		for _, userID := range p.Participants {
 			if _, err := liveUser(tx, appID, userID); err != nil {
@@ -54,6 +47,30 @@ func (db *DB) PutConversation(ctx context.Context, appID, convID string, p *parl
 		}
 		return nil
 	})
+}
+
+func insertConversation(tx *sqlx.Tx, appID, convID string, now int64) (*convRow, error) {
+	res, err := tx.Exec(`INSERT INTO conversations (app_id, id, created_at) VALUES (?, ?, ?)`, appID, convID, now)
+	if err != nil {
+		return nil, fmt.Errorf("insert conversation: %w", err)
+	}
+	pk, err := res.LastInsertId()
+	if err != nil {
+		return nil, fmt.Errorf("insert conversation: %w", err)
+	}
+	return &convRow{PK: pk, ID: convID, CreatedAt: now, WelcomeMessages: "[]", Custom: "{}"}, nil
+}
+
+// setConversation writes the attributes a patch sets.
+func setConversation(tx *sqlx.Tx, pk int64, p *parley.ConversationPatch) error {
+	sets, args := conversationSets(p)
+	if len(sets) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(`UPDATE conversations SET `+strings.Join(sets, ", ")+` WHERE pk = ?`, append(args, pk)...); err != nil {
+		return fmt.Errorf("update conversation: %w", err)
+	}
+	return nil
 }
 
 func conversationSets(p *parley.ConversationPatch) ([]string, []any) {
@@ -225,19 +242,21 @@ func removeMember(tx *sqlx.Tx, c *convRow, userID string, prev *parley.Member, n
 // member returns the user's membership, or nil if they never took part.
 func member(tx *sqlx.Tx, convPK int64, userID string) (*parley.Member, error) {
 	var r struct {
-		Access    string `db:"access"`
-		Notify    string `db:"notify"`
-		RemovedAt *int64 `db:"removed_at"`
-		FrozenSeq *int64 `db:"frozen_seq"`
+		Access         string `db:"access"`
+		Notify         string `db:"notify"`
+		RemovedAt      *int64 `db:"removed_at"`
+		FrozenSeq      *int64 `db:"frozen_seq"`
+		RemovedByAdmin bool   `db:"removed_by_admin"`
 	}
-	err := tx.Get(&r, `SELECT access, notify, removed_at, frozen_seq FROM participants WHERE conv_pk = ? AND user_id = ?`, convPK, userID)
+	err := tx.Get(&r, `SELECT access, notify, removed_at, frozen_seq, removed_by_admin FROM participants
+		WHERE conv_pk = ? AND user_id = ?`, convPK, userID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("read participant: %w", err)
 	}
-	return &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify),
-		Removed: r.RemovedAt != nil, RemovedAt: r.RemovedAt, FrozenSeq: r.FrozenSeq}, nil
+	return &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
+		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq}, nil
 }
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, last_seq`

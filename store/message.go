@@ -12,23 +12,27 @@ import (
 	parley "github.com/parley-chat/parley"
 )
 
-// SendMessages implements parley.MessageService for the backend: every
-// message or none. The facts that allow a send (membership, access,
-// moderation, blocks) are read in the transaction that writes.
-func (db *DB) SendMessages(ctx context.Context, appID, convID string, msgs []parley.NewMessage, origin string) ([]string, error) {
+// SendMessages implements parley.MessageService: every message or none. The
+// facts that allow a send (membership, access, moderation, blocks) are read
+// in the transaction that writes.
+func (db *DB) SendMessages(ctx context.Context, appID, convID string, msgs []parley.NewMessage, surface parley.Surface) ([]string, error) {
 	var ids []string
 	err := db.update(ctx, func(tx *sqlx.Tx) error {
 		c, err := convByID(tx, appID, convID)
 		if err != nil {
 			return err
 		}
-		ids, err = sendMessages(tx, appID, c, msgs, origin, parley.Backend, db.now())
+		ids, err = sendMessages(tx, appID, c, msgs, surface, db.now())
 		return err
 	})
 	return ids, err
 }
 
-func sendMessages(tx *sqlx.Tx, appID string, c *convRow, msgs []parley.NewMessage, origin string, surface parley.Surface, now int64) ([]string, error) {
+func sendMessages(tx *sqlx.Tx, appID string, c *convRow, msgs []parley.NewMessage, surface parley.Surface, now int64) ([]string, error) {
+	origin := parley.OriginREST
+	if surface == parley.Client {
+		origin = parley.OriginWeb
+	}
 	ids := make([]string, len(msgs))
 	checked := map[string]bool{}
 	seq := c.LastSeq
@@ -147,6 +151,21 @@ func (db *DB) Messages(ctx context.Context, appID, convID string, page parley.Pa
 			return err
 		}
 		out, err = messagePage(tx, c, nil, page)
+		return err
+	})
+	return out, err
+}
+
+// MessagesFor implements parley.MessageService: a participant reads up to
+// their freeze point; anyone else learns nothing.
+func (db *DB) MessagesFor(ctx context.Context, appID, convID, userID string, page parley.Page) ([]parley.Message, error) {
+	var out []parley.Message
+	err := db.view(ctx, func(tx *sqlx.Tx) error {
+		c, m, err := convForMember(tx, appID, convID, userID)
+		if err != nil {
+			return err
+		}
+		out, err = messagePage(tx, c, m.FrozenSeq, page)
 		return err
 	})
 	return out, err

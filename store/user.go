@@ -195,6 +195,36 @@ func (db *DB) users(rows []userRow) []parley.User {
 	return out
 }
 
+// touchEvery is how often client activity is written for one user.
+const touchEvery int64 = 60 * 1000
+
+// Touch implements parley.UserService. The last write per user is kept in
+// memory, so most requests write nothing.
+func (db *DB) Touch(ctx context.Context, appID, userID string) error {
+	now := db.now()
+	key := appID + "\x00" + userID
+	if last, ok := db.touched.Load(key); ok && now-last.(int64) < touchEvery {
+		return nil
+	}
+	db.touched.Store(key, now)
+	return db.update(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.Exec(`UPDATE users SET last_seen_at = ? WHERE app_id = ? AND id = ?`, now, appID, userID); err != nil {
+			return fmt.Errorf("touch user: %w", err)
+		}
+		return nil
+	})
+}
+
+// CurrentConversationIDs implements parley.UserService, newest joined first.
+func (db *DB) CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error) {
+	ids := []string{}
+	if err := db.read.SelectContext(ctx, &ids, `SELECT c.id FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY p.joined_at DESC, c.pk DESC`, appID, userID); err != nil {
+		return nil, fmt.Errorf("list conversation ids: %w", err)
+	}
+	return ids, nil
+}
+
 // activeModeration drops a restriction that has expired: expiry needs no
 // background job.
 func activeModeration(m *parley.Moderation, now int64) *parley.Moderation {

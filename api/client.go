@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// caller is what the client middleware learned about the signed-in user.
+type caller struct {
+	principal *auth.Principal
+	user      *parley.User // nil only on PUT /me for a user not created yet
+	settings  parley.Settings
+}
+
+type callerKey struct{}
+
+func callerOf(r *http.Request) *caller { return r.Context().Value(callerKey{}).(*caller) }
+
+// requireClient authenticates a client-surface request. Ban and erasure
+// are checked here, on every request, so a token issued before a ban stops
+// working at once. allowMissing lets PUT /me create the user.
+func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, app := r.Context(), appID(r)
+			settings, err := s.Apps.Settings(ctx, app)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			p, err := s.Auth.Client(ctx, app, auth.ClientCredentials{
+				Authorization: r.Header.Get("Authorization"),
+				UserID:        r.Header.Get("X-Parley-User-Id"),
+				Signature:     r.Header.Get("X-Parley-Signature"),
+			}, settings.IdentityVerification)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			u, err := s.Users.User(ctx, app, p.UserID)
+			switch {
+			case parley.ErrorCode(err) == parley.EUserNotFound && allowMissing:
+				u = nil
+			case err != nil:
+				s.writeError(w, r, err)
+				return
+			case u.Deleted || (u.Moderation != nil && u.Moderation.State == parley.StateBanned):
+				s.writeError(w, r, parley.Errorf(parley.EAuthDenied, "This user may not use the app."))
+				return
+			default:
+				if err := s.Users.Touch(ctx, app, p.UserID); err != nil {
+					s.Logger.LogAttrs(ctx, slog.LevelWarn, "record activity", slog.String("error", err.Error()))
+				}
+			}
+			ctx = auth.NewContext(ctx, p)
+			ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, user: u, settings: settings})
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}

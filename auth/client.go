@@ -1,0 +1,102 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// ClientCredentials are what a browser or app sends to say who it is.
+type ClientCredentials struct {
+	Authorization string // "Bearer <user JWT>"
+	UserID        string // X-Parley-User-Id
+	Signature     string // X-Parley-Signature: hex HMAC-SHA256 of UserID
+}
+
+// Client authenticates a request of the client surface: a user JWT, a
+// signed user id, or, while identity verification is off, a bare user id
+// (a guest). Ban and erasure are checked by the caller, which knows the user.
+func (a *Authenticator) Client(ctx context.Context, appID string, c ClientCredentials, identityVerification bool) (*Principal, error) {
+	if c.Authorization != "" {
+		return a.clientToken(ctx, appID, c)
+	}
+	if c.UserID == "" {
+		return nil, parley.Errorf(parley.EAuthMissingIDOrToken, "Send a user token, or X-Parley-User-Id.")
+	}
+	if !parley.ValidUserID(c.UserID) {
+		return nil, errInvalid()
+	}
+	if c.Signature != "" {
+		keys, err := a.Keys.ActiveKeys(ctx, appID)
+		if err != nil {
+			return nil, err
+		}
+		key := VerifySignature(keys, c.UserID, c.Signature)
+		if key == nil {
+			return nil, parley.Errorf(parley.EAuthInvalidToken, "The signature does not match the user id.")
+		}
+		return &Principal{AppID: appID, Surface: parley.Client, KeyID: key.ID, UserID: c.UserID, Verified: true}, nil
+	}
+	if identityVerification {
+		return nil, parley.Errorf(parley.EAuthMissingToken, "Identity verification is on: sign the user id or send a user token.")
+	}
+	return &Principal{AppID: appID, Surface: parley.Client, UserID: c.UserID}, nil
+}
+
+func (a *Authenticator) clientToken(ctx context.Context, appID string, c ClientCredentials) (*Principal, error) {
+	token, ok := bearer(c.Authorization)
+	if !ok {
+		return nil, errInvalid()
+	}
+	if looksLikeSecret(token) {
+		if _, err := a.secretKey(ctx, appID, token); err != nil {
+			return nil, err
+		}
+		return nil, parley.Errorf(parley.EAuthDenied, "A secret key cannot call client routes: it must never reach a browser.")
+	}
+	claims, key, err := a.jwt(ctx, appID, token)
+	if err != nil {
+		return nil, err
+	}
+	if claims.TokenType == TokenTypeApp {
+		return nil, parley.Errorf(parley.EAuthDenied, "An app token cannot call client routes.")
+	}
+	if !parley.ValidUserID(claims.Subject) {
+		return nil, parley.Errorf(parley.EAuthInvalidToken, "A user token needs a sub claim holding a user id.")
+	}
+	if c.UserID != "" && c.UserID != claims.Subject {
+		return nil, parley.Errorf(parley.EAuthInvalidToken, "The token and X-Parley-User-Id name different users.")
+	}
+	return &Principal{AppID: appID, Surface: parley.Client, KeyID: key.ID, UserID: claims.Subject, Verified: true}, nil
+}
+
+// Sign returns the identity signature of a user id: hex HMAC-SHA256 keyed
+// with a secret key. Backends compute it; this is the reference.
+func Sign(secret, userID string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(userID))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifySignature returns the key whose signature of userID is sig (hex, any
+// case), or nil. Comparison is constant-time.
+func VerifySignature(keys []parley.Key, userID, sig string) *parley.Key {
+	if len(sig) != 2*sha256.Size {
+		return nil
+	}
+	got, err := hex.DecodeString(sig)
+	if err != nil {
+		return nil
+	}
+	for i := range keys {
+		mac := hmac.New(sha256.New, []byte(keys[i].Secret))
+		mac.Write([]byte(userID))
+		if hmac.Equal(mac.Sum(nil), got) {
+			return &keys[i]
+		}
+	}
+	return nil
+}

@@ -20,7 +20,6 @@ var adminRoutes = []struct {
 	{"GET", "/conversations", nil},
 	{"GET", "/conversations/c", nil},
 	{"PUT", "/conversations/c", map[string]any{"subject": "hijacked"}},
-	{"DELETE", "/conversations/c", nil},
 	{"PUT", "/conversations/c/participants/alice", nil},
 	{"PATCH", "/conversations/c/participants/alice", map[string]any{"access": "Read"}},
 	{"DELETE", "/conversations/c/participants/alice", nil},
@@ -29,6 +28,7 @@ var adminRoutes = []struct {
 	{"GET", "/conversations/c/messages/{msg}", nil},
 	{"PATCH", "/conversations/c/messages/{msg}", map[string]any{"text": "x"}},
 	{"DELETE", "/conversations/c/messages/{msg}", nil},
+	{"DELETE", "/conversations/c", nil}, // last: it takes the scene with it
 }
 
 func TestTenantIsolation(t *testing.T) {

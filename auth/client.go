@@ -30,6 +30,9 @@ func (a *Authenticator) Client(ctx context.Context, appID string, c ClientCreden
 		return nil, errInvalid()
 	}
 	if c.Signature != "" {
+		if len(c.Signature) != 2*sha256.Size {
+			return nil, parley.Errorf(parley.EAuthInvalidToken, "The signature does not match the user id.")
+		}
 		keys, err := a.Keys.ActiveKeys(ctx, appID)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// clientRoutes is every client route; {conv} is the principal's conversation.
+var clientRoutes = []struct {
+	name, method, path string
+	body               any
+}{
+	{"me", "GET", "", nil},
+	{"put me", "PUT", "", map[string]any{"name": "Same Person"}},
+	{"user", "GET", "/users/zed", nil},
+	{"user lookup", "GET", "/users?ids=zed,alice", nil},
+	{"conversations", "GET", "/conversations", nil},
+	{"conversation", "GET", "/conversations/{conv}", nil},
+	{"sync conversation", "PUT", "/conversations/{conv}", map[string]any{}},
+	{"messages", "GET", "/conversations/{conv}/messages", nil},
+	{"send", "POST", "/conversations/{conv}/messages", map[string]any{"text": "hello"}},
+	{"blocks", "GET", "/blocks", nil},
+	{"block", "PUT", "/blocks/zed", nil},
+	{"unblock", "DELETE", "/blocks/zed", nil},
+}
+
+// TestAuthorizationMatrix runs every route as every kind of principal.
+func TestAuthorizationMatrix(t *testing.T) {
+	allClient := func(status int) map[string]int {
+		m := map[string]int{}
+		for _, r := range clientRoutes {
+			m[r.name] = status
+		}
+		return m
+	}
+	with := func(base map[string]int, over map[string]int) map[string]int {
+		for k, v := range over {
+			base[k] = v
+		}
+		return base
+	}
+	type principal struct {
+		name   string
+		user   string // the conversation scene's user, for client routes
+		conv   string
+		verify bool
+		cred   func(e *env) req // credentials only
+		admin  int
+		client map[string]int
+	}
+	signedAs := func(user string) func(e *env) req {
+		return func(e *env) req { return req{noAuth: true, header: e.signed(user)} }
+	}
+	principals := []principal{
+		{"admin key", "", "c", false, func(e *env) req { return req{} }, 200, allClient(403)},
+		{"admin key of another app", "", "c", false, func(e *env) req { _, k := e.newApp("other"); return req{bearer: k.Secret} }, 401, allClient(401)},
+		{"app JWT", "", "c", false, func(e *env) req {
+			return req{bearer: signJWT(e.t, jwt.SigningMethodHS256, []byte(e.key.Secret), jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": e.clock.Now().Add(time.Hour).Unix()})}
+		}, 200, allClient(403)},
+		{"user JWT", "alice", "c", true, func(e *env) req { return req{bearer: e.userJWT("alice", nil)} }, 403, allClient(200)},
+		{"signed user", "alice", "c", true, signedAs("alice"), 401, allClient(200)},
+		{"guest, verification off", "alice", "c", false, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, allClient(200)},
+		{"guest, verification on", "alice", "c", true, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, allClient(401)},
+		{"removed participant", "bob", "c", true, signedAs("bob"), 401, with(allClient(200), map[string]int{"send": 403})},
+		{"Read participant", "carol", "c", true, signedAs("carol"), 401, with(allClient(200), map[string]int{"send": 403})},
+		{"never a participant", "dave", "c", true, signedAs("dave"), 401, with(allClient(200), map[string]int{"conversation": 404, "sync conversation": 404, "messages": 404, "send": 404})},
+		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), map[string]int{"send": 403})},
+	}
+	for _, p := range principals {
+		t.Run(p.name, func(t *testing.T) {
+			e := newEnv(t)
+			for _, u := range []string{"alice", "bob", "carol", "dave", "zed"} {
+				e.putUser(u, map[string]any{"name": "Same Person"})
+			}
+			e.do(req{method: "PUT", path: "/conversations/c", body: map[string]any{"participants": []string{"alice", "bob", "carol"}}}).must(t, 200, "")
+			e.setAccess("carol", "Read")
+			e.remove("bob")
+			e.putConversation("d", "erin", "frank")
+			e.me("frank", "PUT", "/blocks/erin", nil).must(t, 200, "")
+			msg := e.send("c", "alice", "first")
+			e.setSettings(map[string]any{"identityVerification": p.verify})
+			cred := p.cred(e)
+
+			for _, rt := range clientRoutes {
+				r := cred
+				r.method, r.path, r.body = rt.method, "/me"+strings.ReplaceAll(rt.path, "{conv}", p.conv), rt.body
+				if got := e.do(r); got.status != p.client[rt.name] {
+					t.Errorf("%s %s: got %d %s, want %d", rt.method, r.path, got.status, got.body, p.client[rt.name])
+				}
+			}
+			for _, rt := range adminRoutes {
+				r := cred
+				r.method, r.path, r.body = rt.method, strings.ReplaceAll(rt.path, "{msg}", msg), rt.body
+				if got := e.do(r); got.status != p.admin {
+					t.Errorf("%s %s: got %d %s, want %d", rt.method, r.path, got.status, got.body, p.admin)
+				}
+			}
+		})
+	}
+}

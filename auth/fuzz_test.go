@@ -37,7 +37,9 @@ func (s *keys) KeyByHash(_ context.Context, hash []byte) (*parley.Key, error) {
 	return nil, parley.Errorf(parley.EAuthInvalidToken, "unknown key")
 }
 
-func (s *keys) ActiveKeys(context.Context, string) ([]parley.Key, error) { return []parley.Key{s.k}, nil }
+func (s *keys) ActiveKeys(context.Context, string) ([]parley.Key, error) {
+	return []parley.Key{s.k}, nil
+}
 
 func newAuthenticator() *Authenticator {
 	return &Authenticator{Keys: newKeys(), Now: func() time.Time { return fuzzNow }}
@@ -169,9 +171,13 @@ func TestHugeHeaders(t *testing.T) {
 		"admin JWT-like": func() {
 			_, _ = a.Admin(context.Background(), fuzzApp, "Bearer "+huge[:len(huge)/2]+"."+huge[:len(huge)/4]+".x")
 		},
-		"client token":     func() { _, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{Authorization: "Bearer " + huge}, true) },
-		"client user id":   func() { _, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: huge}, false) },
-		"client signature": func() { _, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: "alice", Signature: huge}, true) },
+		"client token": func() {
+			_, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{Authorization: "Bearer " + huge}, true)
+		},
+		"client user id": func() { _, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: huge}, false) },
+		"client signature": func() {
+			_, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: "alice", Signature: huge}, true)
+		},
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -38,6 +38,20 @@ type AppService interface {
 	UpdateSettings(ctx context.Context, appID string, p *SettingsPatch) (Settings, error)
 }
 
+// Session is what authenticating a client request needs, read at once:
+// the app's settings and active keys, and the claimed user (nil when
+// missing or when no user was claimed).
+type Session struct {
+	Settings Settings
+	Keys     []Key
+	User     *User
+}
+
+// SessionService reads sessions.
+type SessionService interface {
+	ClientSession(ctx context.Context, appID, userID string) (*Session, error)
+}
+
 // KeyService finds secret keys for authentication.
 type KeyService interface {
 	// KeyByHash returns the key whose secret hashes to hash, active or not.

@@ -8,6 +8,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/parley-chat/parley/auth"
+	"github.com/parley-chat/parley/store"
 )
 
 // signJWT signs claims with the method and key.
@@ -112,4 +113,28 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	use(fresh.Secret).must(t, 401, "auth.invalid_token")
 	tok = signJWT(t, jwt.SigningMethodHS256, []byte(fresh.Secret), jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": e.clock.Now().Add(time.Hour).Unix()})
 	use(tok).must(t, 401, "auth.invalid_token")
+}
+
+// TestRevocationFromAnotherProcess revokes the key through a second handle
+// on the database file, as the command line does: the server's cached keys
+// must not outlive it, on either surface.
+func TestRevocationFromAnotherProcess(t *testing.T) {
+	e := newEnv(t)
+	e.putUser("alice", nil)
+	e.setSettings(map[string]any{"identityVerification": true})
+	e.me("alice", "GET", "", nil).must(t, 200, "")
+	jwtReq := req{method: "GET", path: "/me", noAuth: true, header: map[string]string{"Authorization": "Bearer " + e.userJWT("alice", nil)}}
+	e.do(jwtReq).must(t, 200, "")
+
+	other, err := store.Open(e.path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.RevokeKey(context.Background(), e.app, e.key.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.me("alice", "GET", "", nil).must(t, 401, "auth.invalid_token")
+	e.do(jwtReq).must(t, 401, "auth.invalid_token")
+	e.do(req{method: "GET", path: "/settings"}).must(t, 401, "auth.invalid_token")
 }

@@ -92,6 +92,49 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
+// BenchmarkClientSend posts one message per request as a signed user
+// (signature check, access check, insert) from 64 concurrent clients, each
+// in a conversation of its own: the client-surface twin of BenchmarkSend.
+func BenchmarkClientSend(b *testing.B) {
+	const clients = 64
+	e := newEnv(b)
+	e.setSettings(map[string]any{"identityVerification": true})
+	for i := 0; i < clients; i++ {
+		e.putConversation(fmt.Sprint("c", i), fmt.Sprint("u", i))
+	}
+	body := []byte(`{"text":"hello from the benchmark"}`)
+	var next atomic.Int64
+	var lat latencies
+	b.SetParallelism(clients / 2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := next.Add(1) % clients
+		user := fmt.Sprint("u", i)
+		url := fmt.Sprintf("%s/v1/%s/me/conversations/c%d/messages", e.srv.URL, e.app, i)
+		sig := e.signed(user)
+		for pb.Next() {
+			start := time.Now()
+			r, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			for k, v := range sig {
+				r.Header.Set(k, v)
+			}
+			resp, err := benchClient.Do(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("client send: %d", resp.StatusCode)
+			}
+			lat.add(time.Since(start))
+		}
+	})
+	b.StopTimer()
+	lat.report(b, "msgs")
+}
+
 // BenchmarkReadPage gets a page of 30 messages.
 func BenchmarkReadPage(b *testing.B) {
 	e := newEnv(b)

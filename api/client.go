@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -27,26 +28,31 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, app := r.Context(), appID(r)
-			settings, err := s.Apps.Settings(ctx, app)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			p, err := s.Auth.Client(ctx, app, auth.ClientCredentials{
+			creds := auth.ClientCredentials{
 				Authorization: r.Header.Get("Authorization"),
 				UserID:        r.Header.Get("X-Parley-User-Id"),
 				Signature:     r.Header.Get("X-Parley-Signature"),
-			}, settings.IdentityVerification)
+			}
+			// One read: settings, keys and the claimed user; the claim is checked next.
+			claimed := auth.ClaimedUserID(creds)
+			sess, err := s.Sessions.ClientSession(ctx, app, claimed)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			u, err := s.Users.User(ctx, app, p.UserID)
-			switch {
-			case parley.ErrorCode(err) == parley.EUserNotFound && allowMissing:
-				u = nil
-			case err != nil:
+			p, err := s.Auth.Client(ctx, app, creds, sess.Settings.IdentityVerification, sess.Keys)
+			if err == nil && p.UserID != claimed {
+				err = fmt.Errorf("authenticated %q but read the session of %q", p.UserID, claimed)
+			}
+			if err != nil {
 				s.writeError(w, r, err)
+				return
+			}
+			settings, u := sess.Settings, sess.User
+			switch {
+			case u == nil && allowMissing:
+			case u == nil:
+				s.writeError(w, r, parley.Errorf(parley.EUserNotFound, "There is no user %q: create it with PUT /me or from the backend.", p.UserID))
 				return
 			case u.Deleted || (u.Moderation != nil && u.Moderation.State == parley.StateBanned):
 				s.writeError(w, r, parley.Errorf(parley.EAuthDenied, "This user may not use the app."))

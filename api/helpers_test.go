@@ -78,7 +78,7 @@ func newEnv(t testing.TB) *env {
 	c := &clock{now: time.Now()}
 	db.Now = c.Now
 	s := &api.Server{
-		Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db,
+		Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db,
 		Auth:  &auth.Authenticator{Keys: db, Now: c.Now},
 		Ready: db.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -21,6 +21,7 @@ type Server struct {
 	Conversations parley.ConversationService
 	Messages      parley.MessageService
 	Blocks        parley.BlockService
+	Sessions      parley.SessionService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error

@@ -84,7 +84,11 @@ func (a *Authenticator) Admin(ctx context.Context, appID, authorization string) 
 	if looksLikeSecret(token) {
 		return a.secretKey(ctx, appID, token)
 	}
-	c, key, err := a.jwt(ctx, appID, token)
+	keys, err := a.Keys.ActiveKeys(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	c, key, err := a.jwt(appID, token, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -115,15 +119,11 @@ func (a *Authenticator) secretKey(ctx context.Context, appID, token string) (*Pr
 	return &Principal{AppID: appID, Surface: parley.Backend, KeyID: k.ID}, nil
 }
 
-// jwt verifies an HS256 token signed with one of the app's active keys and
+// jwt verifies an HS256 token signed with one of the app's active keys (keys) and
 // issued for the app, and returns its claims and the key that signed it.
 // Signature comes before claims: an expired token is only reported as
 // expired when it was correctly signed.
-func (a *Authenticator) jwt(ctx context.Context, appID, token string) (*claims, *parley.Key, error) {
-	keys, err := a.Keys.ActiveKeys(ctx, appID)
-	if err != nil {
-		return nil, nil, err
-	}
+func (a *Authenticator) jwt(appID, token string, keys []parley.Key) (*claims, *parley.Key, error) {
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(appID),
 		jwt.WithLeeway(Leeway), jwt.WithTimeFunc(a.Now))
 	for i := range keys {

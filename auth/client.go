@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	parley "github.com/parley-chat/parley"
 )
 
@@ -16,12 +18,31 @@ type ClientCredentials struct {
 	Signature     string // X-Parley-Signature: hex HMAC-SHA256 of UserID
 }
 
-// Client authenticates a request of the client surface: a user JWT, a
-// signed user id, or, while identity verification is off, a bare user id
-// (a guest). Ban and erasure are checked by the caller, which knows the user.
-func (a *Authenticator) Client(ctx context.Context, appID string, c ClientCredentials, identityVerification bool) (*Principal, error) {
+// ClaimedUserID is the user a client request says it acts as, before any
+// check: X-Parley-User-Id, else the sub of the bearer JWT. It lets the caller
+// read the user together with the keys that will check the claim.
+func ClaimedUserID(c ClientCredentials) string {
+	if c.UserID != "" {
+		return c.UserID
+	}
+	token, ok := bearer(c.Authorization)
+	if !ok || looksLikeSecret(token) {
+		return ""
+	}
+	var claims jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
+		return ""
+	}
+	return claims.Subject
+}
+
+// Client authenticates a request of the client surface with the app's
+// active keys: a user JWT, a signed user id, or, while identity verification
+// is off, a bare user id (a guest). Ban and erasure are checked by the
+// caller, which knows the user.
+func (a *Authenticator) Client(ctx context.Context, appID string, c ClientCredentials, identityVerification bool, keys []parley.Key) (*Principal, error) {
 	if c.Authorization != "" {
-		return a.clientToken(ctx, appID, c)
+		return a.clientToken(ctx, appID, c, keys)
 	}
 	if c.UserID == "" {
 		return nil, parley.Errorf(parley.EAuthMissingIDOrToken, "Send a user token, or X-Parley-User-Id.")
@@ -32,10 +53,6 @@ func (a *Authenticator) Client(ctx context.Context, appID string, c ClientCreden
 	if c.Signature != "" {
 		if len(c.Signature) != 2*sha256.Size {
 			return nil, parley.Errorf(parley.EAuthInvalidToken, "The signature does not match the user id.")
-		}
-		keys, err := a.Keys.ActiveKeys(ctx, appID)
-		if err != nil {
-			return nil, err
 		}
 		key := VerifySignature(keys, c.UserID, c.Signature)
 		if key == nil {
@@ -49,7 +66,7 @@ func (a *Authenticator) Client(ctx context.Context, appID string, c ClientCreden
 	return &Principal{AppID: appID, Surface: parley.Client, UserID: c.UserID}, nil
 }
 
-func (a *Authenticator) clientToken(ctx context.Context, appID string, c ClientCredentials) (*Principal, error) {
+func (a *Authenticator) clientToken(ctx context.Context, appID string, c ClientCredentials, keys []parley.Key) (*Principal, error) {
 	token, ok := bearer(c.Authorization)
 	if !ok {
 		return nil, errInvalid()
@@ -60,7 +77,7 @@ func (a *Authenticator) clientToken(ctx context.Context, appID string, c ClientC
 		}
 		return nil, parley.Errorf(parley.EAuthDenied, "A secret key cannot call client routes: it must never reach a browser.")
 	}
-	claims, key, err := a.jwt(ctx, appID, token)
+	claims, key, err := a.jwt(appID, token, keys)
 	if err != nil {
 		return nil, err
 	}

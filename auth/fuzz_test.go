@@ -117,7 +117,7 @@ func FuzzClient(f *testing.F) {
 	a := newAuthenticator()
 	f.Fuzz(func(t *testing.T, authorization, userID, signature string, verification bool) {
 		c := ClientCredentials{Authorization: authorization, UserID: userID, Signature: signature}
-		p, err := a.Client(context.Background(), fuzzApp, c, verification)
+		p, err := a.Client(context.Background(), fuzzApp, c, verification, []parley.Key{newKeys().k})
 		if err != nil {
 			if code := parley.ErrorCode(err); code == parley.EInternal {
 				t.Fatalf("internal error: %v", err)
@@ -172,11 +172,12 @@ func TestHugeHeaders(t *testing.T) {
 			_, _ = a.Admin(context.Background(), fuzzApp, "Bearer "+huge[:len(huge)/2]+"."+huge[:len(huge)/4]+".x")
 		},
 		"client token": func() {
-			_, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{Authorization: "Bearer " + huge}, true)
+			_, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{Authorization: "Bearer " + huge}, true, nil)
 		},
-		"client user id": func() { _, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: huge}, false) },
+		"claimed user of a huge token": func() { _ = ClaimedUserID(ClientCredentials{Authorization: "Bearer " + huge}) },
+		"client user id":               func() { _, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: huge}, false, nil) },
 		"client signature": func() {
-			_, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: "alice", Signature: huge}, true)
+			_, _ = a.Client(context.Background(), fuzzApp, ClientCredentials{UserID: "alice", Signature: huge}, true, nil)
 		},
 	}
 	for name, fn := range cases {

@@ -83,6 +83,9 @@ func (db *DB) RevokeKey(ctx context.Context, appID, keyID string) error {
 		if err := requireApp(tx, appID); err != nil {
 			return err
 		}
+		if err := bumpKeysEpoch(tx, appID); err != nil {
+			return err
+		}
 		res, err := tx.Exec(`UPDATE keys SET revoked_at = COALESCE(revoked_at, ?) WHERE app_id = ? AND id = ?`, db.now(), appID, keyID)
 		if err != nil {
 			return fmt.Errorf("revoke key: %w", err)
@@ -125,16 +128,11 @@ func (db *DB) KeyByHash(ctx context.Context, hash []byte) (*parley.Key, error) {
 
 // ActiveKeys implements parley.KeyService.
 func (db *DB) ActiveKeys(ctx context.Context, appID string) ([]parley.Key, error) {
-	var rows []keyRow
-	if err := db.read.SelectContext(ctx, &rows, `SELECT `+keyColumns+` FROM keys WHERE app_id = ?
-		AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC`, appID, db.now()); err != nil {
-		return nil, fmt.Errorf("list active keys: %w", err)
+	var epoch int64
+	if err := db.read.GetContext(ctx, &epoch, `SELECT keys_epoch FROM apps WHERE id = ?`, appID); err != nil {
+		return nil, fmt.Errorf("read keys epoch: %w", err)
 	}
-	keys := make([]parley.Key, len(rows))
-	for i, r := range rows {
-		keys[i] = r.key()
-	}
-	return keys, nil
+	return db.keysAt(ctx, appID, epoch)
 }
 
 // CheckApp implements parley.AppService. Apps are never deleted, so a
@@ -198,6 +196,13 @@ func decodeSettings(raw string) (parley.Settings, error) {
 	return s, nil
 }
 
+func bumpKeysEpoch(tx *sqlx.Tx, appID string) error {
+	if _, err := tx.Exec(`UPDATE apps SET keys_epoch = keys_epoch + 1 WHERE id = ?`, appID); err != nil {
+		return fmt.Errorf("bump keys epoch: %w", err)
+	}
+	return nil
+}
+
 func appExists(tx *sqlx.Tx, appID string) (bool, error) {
 	var n int
 	if err := tx.Get(&n, `SELECT COUNT(*) FROM apps WHERE id = ?`, appID); err != nil {
@@ -222,7 +227,12 @@ func insertApp(tx *sqlx.Tx, appID string, now int64) error {
 	return nil
 }
 
+// insertKey adds a key; like every change to keys it moves the app's
+// keys_epoch, which invalidates cached keys.
 func insertKey(tx *sqlx.Tx, k parley.Key) error {
+	if err := bumpKeysEpoch(tx, k.AppID); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(`INSERT INTO keys (id, app_id, secret, hash, prefix, created_at, expires_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.AppID, k.Secret, k.Hash, k.Prefix, k.CreatedAt, k.ExpiresAt, k.RevokedAt); err != nil {
 		return fmt.Errorf("insert key: %w", err)

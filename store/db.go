@@ -43,13 +43,15 @@ type DB struct {
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 
-	jobs    chan *job
-	stop    chan struct{}
-	done    chan struct{}
-	once    sync.Once
-	known   sync.Map // app ids known to exist; apps are never deleted
-	touched sync.Map // "app\x00user" to when Touch last wrote (ms)
-	closed  error
+	jobs     chan *job
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	known    sync.Map // app ids known to exist; apps are never deleted
+	touched  sync.Map // "app\x00user" to when Touch last wrote (ms)
+	keys     sync.Map // app id to *cachedKeys
+	settings sync.Map // app id to *cachedSettings
+	closed   error
 }
 
 // Open opens (creating if needed) and migrates the database at path.

@@ -267,6 +267,14 @@ func cursorError(err error, notFound string) error {
 const userColumns = `id, name, email, phone, photo_url, welcome_message, locale, role, custom, availability_text,
 	badges, external_id, created_at, last_seen_at, deleted, mod_state, mod_reason, mod_since, mod_expires_at, mod_by`
 
+// nullableUserColumns are userColumns for a LEFT JOIN on users u: columns
+// that cannot be NULL in the table are COALESCEd, so a missing user scans.
+const nullableUserColumns = `COALESCE(u.id, '') AS id, COALESCE(u.name, '') AS name, COALESCE(u.email, '[]') AS email,
+	COALESCE(u.phone, '[]') AS phone, u.photo_url, u.welcome_message, u.locale, u.role, COALESCE(u.custom, '{}') AS custom,
+	u.availability_text, COALESCE(u.badges, '[]') AS badges, u.external_id, COALESCE(u.created_at, 0) AS created_at,
+	u.last_seen_at, COALESCE(u.deleted, 0) AS deleted, COALESCE(u.mod_state, '') AS mod_state, u.mod_reason, u.mod_since,
+	u.mod_expires_at, u.mod_by`
+
 type userRow struct {
 	ID               string  `db:"id"`
 	Name             string  `db:"name"`

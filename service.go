@@ -39,12 +39,14 @@ type AppService interface {
 }
 
 // Session is what authenticating a client request needs, read at once:
-// the app's settings and active keys, and the claimed user (nil when
-// missing or when no user was claimed).
+// the app's settings and active keys, and the state of the claimed user.
 type Session struct {
 	Settings Settings
 	Keys     []Key
-	User     *User
+	// UserExists is false for a user never created (or no user claimed).
+	UserExists  bool
+	UserDeleted bool
+	Moderation  *Moderation // in force now, or nil
 }
 
 // SessionService reads sessions.

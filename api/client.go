@@ -12,9 +12,10 @@ import (
 
 // caller is what the client middleware learned about the signed-in user.
 type caller struct {
-	principal *auth.Principal
-	user      *parley.User // nil only on PUT /me for a user not created yet
-	settings  parley.Settings
+	principal  *auth.Principal
+	id         string // the user's id
+	moderation *parley.Moderation
+	settings   parley.Settings
 }
 
 type callerKey struct{}
@@ -48,13 +49,12 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 				s.writeError(w, r, err)
 				return
 			}
-			settings, u := sess.Settings, sess.User
 			switch {
-			case u == nil && allowMissing:
-			case u == nil:
+			case !sess.UserExists && allowMissing:
+			case !sess.UserExists:
 				s.writeError(w, r, parley.Errorf(parley.EUserNotFound, "There is no user %q: create it with PUT /me or from the backend.", p.UserID))
 				return
-			case u.Deleted || (u.Moderation != nil && u.Moderation.State == parley.StateBanned):
+			case sess.UserDeleted || (sess.Moderation != nil && sess.Moderation.State == parley.StateBanned):
 				s.writeError(w, r, parley.Errorf(parley.EAuthDenied, "This user may not use the app."))
 				return
 			default:
@@ -63,7 +63,7 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 				}
 			}
 			ctx = auth.NewContext(ctx, p)
-			ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, user: u, settings: settings})
+			ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, id: p.UserID, moderation: sess.Moderation, settings: sess.Settings})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

@@ -12,13 +12,18 @@ type meView struct {
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	ids, err := s.Users.CurrentConversationIDs(r.Context(), appID(r), c.user.ID)
+	id := callerOf(r).id
+	u, err := s.Users.User(r.Context(), appID(r), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, meView{newUserView(c.user, s.now()), ids})
+	ids, err := s.Users.CurrentConversationIDs(r.Context(), appID(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, meView{newUserView(u, s.now()), ids})
 }
 
 // selfPatch is what a client may change of its own profile; any other
@@ -123,7 +128,7 @@ func (s *Server) getMeConversations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.Users.UserConversations(r.Context(), appID(r), callerOf(r).user.ID, page)
+	ms, err := s.Users.UserConversations(r.Context(), appID(r), callerOf(r).id, page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -137,7 +142,7 @@ func (s *Server) getMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	m, err := s.Conversations.ConversationFor(r.Context(), appID(r), id, callerOf(r).user.ID)
+	m, err := s.Conversations.ConversationFor(r.Context(), appID(r), id, callerOf(r).id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -158,7 +163,7 @@ func (s *Server) putMeConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := callerOf(r)
-	m, err := s.Conversations.SyncConversation(r.Context(), appID(r), id, c.user.ID, &p, c.settings.BrowserConversationSync)
+	m, err := s.Conversations.SyncConversation(r.Context(), appID(r), id, c.id, &p, c.settings.BrowserConversationSync)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -177,7 +182,7 @@ func (s *Server) getMeMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	msgs, err := s.Messages.MessagesFor(r.Context(), appID(r), id, callerOf(r).user.ID, page)
+	msgs, err := s.Messages.MessagesFor(r.Context(), appID(r), id, callerOf(r).id, page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -204,7 +209,7 @@ func (s *Server) postMeMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sender := callerOf(r).user.ID
+	sender := callerOf(r).id
 	msg := parley.NewMessage{Type: parley.UserMessage, Text: body.Text, Sender: &sender, Custom: body.Custom,
 		ReferencedMessageID: body.ReferencedMessageID, IdempotencyKey: body.IdempotencyKey}
 	ids, err := s.Messages.SendMessages(r.Context(), appID(r), id, []parley.NewMessage{msg}, parley.Client)
@@ -233,7 +238,7 @@ func stripIndex(err error) error {
 }
 
 func (s *Server) getMeBlocks(w http.ResponseWriter, r *http.Request) {
-	users, err := s.Blocks.Blocks(r.Context(), appID(r), callerOf(r).user.ID)
+	users, err := s.Blocks.Blocks(r.Context(), appID(r), callerOf(r).id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -247,9 +252,9 @@ func (s *Server) getMeBlocks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putMeBlock(w http.ResponseWriter, r *http.Request) {
-	s.changeBlock(w, r, callerOf(r).user.ID, s.Blocks.Block)
+	s.changeBlock(w, r, callerOf(r).id, s.Blocks.Block)
 }
 
 func (s *Server) deleteMeBlock(w http.ResponseWriter, r *http.Request) {
-	s.changeBlock(w, r, callerOf(r).user.ID, s.Blocks.Unblock)
+	s.changeBlock(w, r, callerOf(r).id, s.Blocks.Unblock)
 }

@@ -177,7 +177,7 @@ func (db *DB) UpdateSettings(ctx context.Context, appID string, p *parley.Settin
 			return err
 		}
 		out = p.Apply(s)
-		if _, err := tx.Exec(`UPDATE apps SET settings = ? WHERE id = ?`, jsonText(out), appID); err != nil {
+		if _, err := tx.Exec(`UPDATE apps SET settings = ?, settings_version = settings_version + 1 WHERE id = ?`, jsonText(out), appID); err != nil {
 			return fmt.Errorf("write settings: %w", err)
 		}
 		return nil

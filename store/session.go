@@ -15,55 +15,62 @@ type cachedKeys struct {
 	keys  []parley.Key
 }
 
-// cachedSettings are an app's decoded settings and the text they came from.
+// cachedSettings are an app's decoded settings as of a settings_version.
 type cachedSettings struct {
-	raw      string
+	version  int64
 	settings parley.Settings
 }
 
 // ClientSession implements parley.SessionService in one query: the app's
-// settings and keys_epoch, and the user. Settings are decoded again only
-// when their text changed, keys read again only when the epoch moved, so a
-// change made by any process shows on the next request.
+// settings_version and keys_epoch, and the user's state. Settings are read
+// again only when their version moved, keys only when their epoch moved, so
+// a change made by any process shows on the next request. Only the columns
+// authentication needs are read: this runs on every client request.
 func (db *DB) ClientSession(ctx context.Context, appID, userID string) (*parley.Session, error) {
-	var r struct {
-		Settings  string `db:"app_settings"`
-		KeysEpoch int64  `db:"app_keys_epoch"`
-		Found     bool   `db:"found"`
-		userRow
-	}
-	err := db.read.GetContext(ctx, &r, `SELECT a.settings AS app_settings, a.keys_epoch AS app_keys_epoch,
-		u.id IS NOT NULL AS found, `+nullableUserColumns+`
-		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID)
+	var (
+		settingsVersion, keysEpoch int64
+		found, deleted             bool
+		modState                   string
+		modExpiresAt               *int64
+	)
+	err := db.read.QueryRowContext(ctx, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
+		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_expires_at
+		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID).
+		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, parley.Errorf(parley.EAppNotFound, "There is no app with this id.")
 	} else if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
-	s := &parley.Session{}
-	if s.Settings, err = db.settingsOf(appID, r.Settings); err != nil {
+	s := &parley.Session{UserExists: found, UserDeleted: deleted}
+	if s.Settings, err = db.settingsAt(ctx, appID, settingsVersion); err != nil {
 		return nil, err
 	}
-	if s.Keys, err = db.keysAt(ctx, appID, r.KeysEpoch); err != nil {
+	if s.Keys, err = db.keysAt(ctx, appID, keysEpoch); err != nil {
 		return nil, err
 	}
-	if r.Found {
-		u := r.user()
-		u.Moderation = activeModeration(u.Moderation, db.now())
-		s.User = &u
-	}
+	s.Moderation = activeModeration(moderationOf(modState, nil, nil, modExpiresAt, nil), db.now())
 	return s, nil
 }
 
-func (db *DB) settingsOf(appID, raw string) (parley.Settings, error) {
-	if c, ok := db.settings.Load(appID); ok && c.(*cachedSettings).raw == raw {
+// settingsAt returns the app's settings, read again only when version
+// differs from the cached one.
+func (db *DB) settingsAt(ctx context.Context, appID string, version int64) (parley.Settings, error) {
+	if c, ok := db.settings.Load(appID); ok && c.(*cachedSettings).version == version {
 		return c.(*cachedSettings).settings, nil
 	}
-	s, err := decodeSettings(raw)
+	var r struct {
+		Settings string `db:"settings"`
+		Version  int64  `db:"settings_version"`
+	}
+	if err := db.read.GetContext(ctx, &r, `SELECT settings, settings_version FROM apps WHERE id = ?`, appID); err != nil {
+		return parley.Settings{}, fmt.Errorf("read settings: %w", err)
+	}
+	s, err := decodeSettings(r.Settings)
 	if err != nil {
 		return s, err
 	}
-	db.settings.Store(appID, &cachedSettings{raw: raw, settings: s})
+	db.settings.Store(appID, &cachedSettings{version: r.Version, settings: s})
 	return s, nil
 }
 

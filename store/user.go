@@ -267,14 +267,6 @@ func cursorError(err error, notFound string) error {
 const userColumns = `id, name, email, phone, photo_url, welcome_message, locale, role, custom, availability_text,
 	badges, external_id, created_at, last_seen_at, deleted, mod_state, mod_reason, mod_since, mod_expires_at, mod_by`
 
-// nullableUserColumns are userColumns for a LEFT JOIN on users u: columns
-// that cannot be NULL in the table are COALESCEd, so a missing user scans.
-const nullableUserColumns = `COALESCE(u.id, '') AS id, COALESCE(u.name, '') AS name, COALESCE(u.email, '[]') AS email,
-	COALESCE(u.phone, '[]') AS phone, u.photo_url, u.welcome_message, u.locale, u.role, COALESCE(u.custom, '{}') AS custom,
-	u.availability_text, COALESCE(u.badges, '[]') AS badges, u.external_id, COALESCE(u.created_at, 0) AS created_at,
-	u.last_seen_at, COALESCE(u.deleted, 0) AS deleted, COALESCE(u.mod_state, '') AS mod_state, u.mod_reason, u.mod_since,
-	u.mod_expires_at, u.mod_by`
-
 type userRow struct {
 	ID               string  `db:"id"`
 	Name             string  `db:"name"`
@@ -305,16 +297,23 @@ func (r userRow) user() parley.User {
 		LastSeenAt: r.LastSeenAt, Deleted: r.Deleted,
 		Email: stringList(r.Email), Phone: stringList(r.Phone), Badges: stringList(r.Badges), Custom: customMap(r.Custom),
 	}
-	if r.ModState != parley.StateNone {
-		u.Moderation = &parley.Moderation{State: r.ModState, Reason: r.ModReason, ExpiresAt: r.ModExpiresAt}
-		if r.ModSince != nil {
-			u.Moderation.Since = *r.ModSince
-		}
-		if r.ModBy != nil {
-			u.Moderation.By = *r.ModBy
-		}
-	}
+	u.Moderation = moderationOf(r.ModState, r.ModReason, r.ModSince, r.ModExpiresAt, r.ModBy)
 	return u
+}
+
+// moderationOf assembles the moderation columns; nil when unrestricted.
+func moderationOf(state string, reason *string, since, expires *int64, by *string) *parley.Moderation {
+	if state == parley.StateNone {
+		return nil
+	}
+	m := &parley.Moderation{State: state, Reason: reason, ExpiresAt: expires}
+	if since != nil {
+		m.Since = *since
+	}
+	if by != nil {
+		m.By = *by
+	}
+	return m
 }
 
 // stringList and customMap decode JSON columns this package wrote.

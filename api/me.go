@@ -90,33 +90,19 @@ func (s *Server) getMeUser(w http.ResponseWriter, r *http.Request) {
 
 // listMeUsers looks users up by ids or external ids (erased users left out).
 func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	param, valid, find, key := "ids", parley.ValidUserID, s.Users.UsersByIDs, func(u *parley.User) string { return u.ID }
-	switch {
-	case q.Has("ids") && q.Has("externalIds"):
-		s.writeError(w, r, parley.Invalid("ids", "cannot be combined with externalIds"))
-		return
-	case q.Has("externalIds"):
-		param, valid, find, key = "externalIds", parley.ValidExternalID, s.Users.UsersByExternalIDs, func(u *parley.User) string { return *u.ExternalID }
-	case !q.Has("ids"):
-		s.writeError(w, r, parley.Errorf(parley.EPermissionDenied, "Listing all users needs the users.list permission."))
-		return
+	found, all, err := s.lookupUsers(r)
+	if err == nil && all {
+		err = parley.Errorf(parley.EPermissionDenied, "Listing all users needs the users.list permission.")
 	}
-	ids, err := idList(r, param, valid)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	users, err := find(r.Context(), appID(r), ids)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	now := s.now()
 	out := map[string]publicUserView{}
-	for i := range users {
-		if !users[i].Deleted {
-			out[key(&users[i])] = newPublicUserView(&users[i], now)
+	for k, u := range found {
+		if !u.Deleted {
+			out[k] = newPublicUserView(u, now)
 		}
 	}
 	ok(w, list[map[string]publicUserView]{out})

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	parley "github.com/parley-chat/parley"
@@ -83,18 +82,18 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 
 // listUsers pages through all users, or looks users up by ids or external ids.
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if q.Has("ids") && q.Has("externalIds") {
-		s.writeError(w, r, parley.Invalid("ids", "cannot be combined with externalIds"))
+	found, all, err := s.lookupUsers(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	switch {
-	case q.Has("ids"):
-		s.lookupUsers(w, r, "ids", parley.ValidUserID, s.Users.UsersByIDs, func(u *parley.User) string { return u.ID })
-		return
-	case q.Has("externalIds"):
-		s.lookupUsers(w, r, "externalIds", parley.ValidExternalID, s.Users.UsersByExternalIDs,
-			func(u *parley.User) string { return *u.ExternalID })
+	now := s.now()
+	if !all {
+		out := make(map[string]userView, len(found))
+		for k, u := range found {
+			out[k] = newUserView(u, now)
+		}
+		ok(w, list[map[string]userView]{out})
 		return
 	}
 	page, err := pageParams(r)
@@ -107,7 +106,6 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.now()
 	out := make([]userView, len(users))
 	for i := range users {
 		out[i] = newUserView(&users[i], now)
@@ -115,26 +113,35 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	ok(w, list[[]userView]{out})
 }
 
-// lookupUsers answers {"data": {key: user}} for the ids in the query;
-// unknown ids are left out.
-func (s *Server) lookupUsers(w http.ResponseWriter, r *http.Request, param string, valid func(string) bool,
-	find func(context.Context, string, []string) ([]parley.User, error), key func(*parley.User) string) {
+// lookupUsers finds the users named by ?ids= (keyed by id) or ?externalIds=
+// (keyed by external id); unknown ids are left out. all is true when the
+// query names neither: the caller wants the whole list.
+func (s *Server) lookupUsers(r *http.Request) (found map[string]*parley.User, all bool, err error) {
+	q := r.URL.Query()
+	param, valid, find := "ids", parley.ValidUserID, s.Users.UsersByIDs
+	key := func(u *parley.User) string { return u.ID }
+	switch {
+	case q.Has("ids") && q.Has("externalIds"):
+		return nil, false, parley.Invalid("ids", "cannot be combined with externalIds")
+	case q.Has("externalIds"):
+		param, valid, find = "externalIds", parley.ValidExternalID, s.Users.UsersByExternalIDs
+		key = func(u *parley.User) string { return *u.ExternalID }
+	case !q.Has("ids"):
+		return nil, true, nil
+	}
 	ids, err := idList(r, param, valid)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, false, err
 	}
 	users, err := find(r.Context(), appID(r), ids)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, false, err
 	}
-	now := s.now()
-	out := make(map[string]userView, len(users))
+	found = make(map[string]*parley.User, len(users))
 	for i := range users {
-		out[key(&users[i])] = newUserView(&users[i], now)
+		found[key(&users[i])] = &users[i]
 	}
-	ok(w, list[map[string]userView]{out})
+	return found, false, nil
 }
 
 func (s *Server) userConversations(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/jmoiron/sqlx"
 
 	parley "github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/api"
@@ -78,7 +79,7 @@ func newEnv(t testing.TB) *env {
 	c := &clock{now: time.Now()}
 	db.Now = c.Now
 	s := &api.Server{
-		Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db,
+		Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db, Moderation: db,
 		Auth:  &auth.Authenticator{Keys: db, Now: c.Now},
 		Ready: db.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -279,4 +280,10 @@ func texts(t testing.TB, r *response) []string {
 		s[i] = m.Text
 	}
 	return s
+}
+
+// sqlxOpenWritable opens the test's database file for writing, to prove what
+// the schema itself refuses.
+func sqlxOpenWritable(path string) (*sqlx.DB, error) {
+	return sqlx.Open("sqlite3", path+"?_busy_timeout=5000")
 }

@@ -238,9 +238,9 @@ func (s *Server) getMeBlocks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putMeBlock(w http.ResponseWriter, r *http.Request) {
-	s.changeBlock(w, r, callerOf(r).id, s.Blocks.Block)
+	s.changeBlock(w, r, callerOf(r).id, "userId", s.Blocks.Block)
 }
 
 func (s *Server) deleteMeBlock(w http.ResponseWriter, r *http.Request) {
-	s.changeBlock(w, r, callerOf(r).id, s.Blocks.Unblock)
+	s.changeBlock(w, r, callerOf(r).id, "userId", s.Blocks.Unblock)
 }

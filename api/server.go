@@ -22,6 +22,7 @@ type Server struct {
 	Messages      parley.MessageService
 	Blocks        parley.BlockService
 	Sessions      parley.SessionService
+	Moderation    parley.ModerationService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -52,6 +53,16 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/v1/{appId}/users/{userId}", s.getUser)
 		r.Put("/v1/{appId}/users/{userId}", s.putUser)
 		r.Get("/v1/{appId}/users/{userId}/conversations", s.userConversations)
+		r.Delete("/v1/{appId}/users/{userId}", s.eraseUser)
+		r.Get("/v1/{appId}/users/search", s.searchUsers)
+		r.Post("/v1/{appId}/users/{userId}/ban", s.ban)
+		r.Post("/v1/{appId}/users/{userId}/silence", s.silence)
+		r.Post("/v1/{appId}/users/{userId}/reactivate", s.reactivate)
+		r.Get("/v1/{appId}/users/{userId}/blocks", s.userBlocks)
+		r.Put("/v1/{appId}/users/{userId}/blocks/{otherUserId}", s.putUserBlock)
+		r.Delete("/v1/{appId}/users/{userId}/blocks/{otherUserId}", s.deleteUserBlock)
+		r.Get("/v1/{appId}/moderation/users", s.restrictedUsers)
+		r.Get("/v1/{appId}/moderation/log", s.auditLog)
 
 		r.Get("/v1/{appId}/conversations", s.listConversations)
 		r.Get("/v1/{appId}/conversations/{conversationId}", s.getConversation)

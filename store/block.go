@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -12,14 +13,18 @@ import (
 // Block implements parley.BlockService.
 func (db *DB) Block(ctx context.Context, appID, blocker, blocked string, by parley.Actor) error {
 	return db.update(ctx, func(tx *sqlx.Tx) error {
+		if _, err := liveUser(tx, appID, blocker); err != nil {
+			return err
+		}
 		if _, err := liveUser(tx, appID, blocked); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO blocks (app_id, blocker_id, blocked_id, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, appID, blocker, blocked, db.now()); err != nil {
+		res, err := tx.Exec(`INSERT INTO blocks (app_id, blocker_id, blocked_id, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, appID, blocker, blocked, db.now())
+		if err != nil {
 			return fmt.Errorf("block: %w", err)
 		}
-		return nil
+		return logBlockChange(tx, appID, res, parley.ActionBlock, blocker, blocked, by, db.now())
 	})
 }
 
@@ -27,14 +32,27 @@ func (db *DB) Block(ctx context.Context, appID, blocker, blocked string, by parl
 // blocked does nothing.
 func (db *DB) Unblock(ctx context.Context, appID, blocker, blocked string, by parley.Actor) error {
 	return db.update(ctx, func(tx *sqlx.Tx) error {
+		if _, err := liveUser(tx, appID, blocker); err != nil {
+			return err
+		}
 		if _, err := userByID(tx, appID, blocked); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`DELETE FROM blocks WHERE app_id = ? AND blocker_id = ? AND blocked_id = ?`, appID, blocker, blocked); err != nil {
+		res, err := tx.Exec(`DELETE FROM blocks WHERE app_id = ? AND blocker_id = ? AND blocked_id = ?`, appID, blocker, blocked)
+		if err != nil {
 			return fmt.Errorf("unblock: %w", err)
 		}
-		return nil
+		return logBlockChange(tx, appID, res, parley.ActionUnblock, blocker, blocked, by, db.now())
 	})
+}
+
+// logBlockChange logs a block or unblock that changed something.
+func logBlockChange(tx *sqlx.Tx, appID string, res sql.Result, action, blocker, blocked string, by parley.Actor, now int64) error {
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	_, err := appendAudit(tx, appID, parley.AuditEntry{Action: action, UserID: blocker, TargetUserID: &blocked, Actor: by, CreatedAt: now})
+	return err
 }
 
 // Blocks implements parley.BlockService.

@@ -192,7 +192,13 @@ func (db *DB) RemoveParticipant(ctx context.Context, appID, convID, userID strin
 		if err != nil || !m.Current() {
 			return err
 		}
-		return removeMember(tx, c, userID, m, db.now())
+		now := db.now()
+		if err := removeMember(tx, c, userID, m, now); err != nil {
+			return err
+		}
+		_, err = appendAudit(tx, appID, parley.AuditEntry{Action: parley.ActionParticipantRemove, UserID: userID,
+			ConversationID: &convID, Actor: by, CreatedAt: now})
+		return err
 	})
 }
 
@@ -221,7 +227,7 @@ func setMember(tx *sqlx.Tx, appID string, c *convRow, userID string, prev *parle
 	_, err := tx.Exec(`INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at, frozen_seq)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (conv_pk, user_id) DO UPDATE SET access = excluded.access, notify = excluded.notify,
-			frozen_seq = excluded.frozen_seq, removed_by_admin = 0, removed_at = NULL,
+			frozen_seq = excluded.frozen_seq, removed_by_admin = 0, removed_by_ban = NULL, removed_at = NULL,
 			joined_at = CASE WHEN removed_at IS NULL THEN joined_at ELSE excluded.joined_at END`,
 		c.PK, appID, userID, string(p.Access), string(p.Notify), now, frozen)
 	if err != nil {

@@ -71,7 +71,8 @@ func putUser(tx *sqlx.Tx, appID, userID string, p *parley.UserPatch, now int64) 
 		if err := p.ValidateCreate(); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO users (app_id, id, name, created_at) VALUES (?, ?, ?, ?)`, appID, userID, p.Name.Value, now); err != nil {
+		if _, err := tx.Exec(`INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, ?, ?, ?, ?)`,
+			appID, userID, p.Name.Value, fold(p.Name.Value), now); err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
 	}
@@ -108,8 +109,8 @@ func userSets(p *parley.UserPatch) ([]string, []any) {
 		}
 	}
 	if p.Name.Set {
-		sets = append(sets, "name = ?")
-		args = append(args, p.Name.Value)
+		sets = append(sets, "name = ?", "name_folded = ?")
+		args = append(args, p.Name.Value, fold(p.Name.Value))
 	}
 	list("email", p.Email)
 	list("phone", p.Phone)

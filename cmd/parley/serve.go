@@ -55,7 +55,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: (&api.Server{
-			Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db,
+			Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db, Moderation: db,
 			Auth:  &auth.Authenticator{Keys: db, Now: time.Now},
 			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now,
 		}).Handler(),

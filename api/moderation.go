@@ -1,0 +1,231 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// banBody is the body of a ban; silence takes the restriction alone.
+type banBody struct {
+	parley.Restriction
+	RemoveFromConversations *bool `json:"removeFromConversations"`
+}
+
+type reactivateBody struct {
+	RestoreConversations *bool `json:"restoreConversations"`
+}
+
+// moderate decodes the body of a moderation call on the path's user and runs act.
+func moderate[B any](s *Server, w http.ResponseWriter, r *http.Request, act func(userID string, body *B, by parley.Actor) error) {
+	id, err := userIDParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body B
+	if err := decode(w, r, &body, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := act(id, &body, auth.FromContext(r.Context()).Actor()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, empty)
+}
+
+func (s *Server) ban(w http.ResponseWriter, r *http.Request) {
+	moderate(s, w, r, func(id string, b *banBody, by parley.Actor) error {
+		if err := b.ValidateAt(s.Now()); err != nil {
+			return err
+		}
+		remove := b.RemoveFromConversations == nil || *b.RemoveFromConversations
+		return s.Moderation.Ban(r.Context(), appID(r), id, b.Restriction, remove, by)
+	})
+}
+
+func (s *Server) silence(w http.ResponseWriter, r *http.Request) {
+	moderate(s, w, r, func(id string, b *parley.Restriction, by parley.Actor) error {
+		if err := b.ValidateAt(s.Now()); err != nil {
+			return err
+		}
+		return s.Moderation.Silence(r.Context(), appID(r), id, *b, by)
+	})
+}
+
+func (s *Server) reactivate(w http.ResponseWriter, r *http.Request) {
+	moderate(s, w, r, func(id string, b *reactivateBody, by parley.Actor) error {
+		restore := b.RestoreConversations != nil && *b.RestoreConversations
+		return s.Moderation.Reactivate(r.Context(), appID(r), id, restore, by)
+	})
+}
+
+// restrictedUsers lists banned and silenced users.
+func (s *Server) restrictedUsers(w http.ResponseWriter, r *http.Request) {
+	state := r.URL.Query().Get("state")
+	if state != "" && state != parley.StateBanned && state != parley.StateSilenced {
+		s.writeError(w, r, parley.Invalid("state", "must be banned or silenced"))
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, err := s.Moderation.Restricted(r.Context(), appID(r), state, page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	out := make([]userView, len(users))
+	for i := range users {
+		out[i] = newUserView(&users[i], now)
+	}
+	ok(w, list[[]userView]{out})
+}
+
+type auditView struct {
+	ID             string  `json:"id"`
+	Action         string  `json:"action"`
+	UserID         string  `json:"userId"`
+	TargetUserID   *string `json:"targetUserId"`
+	ConversationID *string `json:"conversationId"`
+	MessageID      *string `json:"messageId"`
+	Actor          string  `json:"actor"`
+	Reason         *string `json:"reason"`
+	ExpiresAt      *int64  `json:"expiresAt"`
+	CreatedAt      int64   `json:"createdAt"`
+}
+
+func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
+	userID := r.URL.Query().Get("userId")
+	if r.URL.Query().Has("userId") && !parley.ValidUserID(userID) {
+		s.writeError(w, r, parley.Invalid("userId", "must be a valid user id"))
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.Moderation.AuditLog(r.Context(), appID(r), userID, page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]auditView, len(entries))
+	for i, e := range entries {
+		out[i] = auditView{ID: e.ID, Action: e.Action, UserID: e.UserID, TargetUserID: e.TargetUserID,
+			ConversationID: e.ConversationID, MessageID: e.MessageID, Actor: string(e.Actor), Reason: e.Reason,
+			ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt}
+	}
+	ok(w, list[[]auditView]{out})
+}
+
+// eraseUser is DELETE /users/{userId}: erasure.
+func (s *Server) eraseUser(w http.ResponseWriter, r *http.Request) {
+	id, err := userIDParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	eraseMessages, err := boolParam(r, "eraseMessages")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Moderation.Erase(r.Context(), appID(r), id, eraseMessages, auth.FromContext(r.Context()).Actor()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, empty)
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(q.Get(name))
+	if err != nil {
+		return false, parley.Invalid(name, "must be true or false")
+	}
+	return v, nil
+}
+
+type searchView[T any] struct {
+	Results    []T  `json:"results"`
+	IsLastPage bool `json:"isLastPage"`
+}
+
+// searchParams reads q, badge and page (from 1, default 1).
+func searchParams(r *http.Request) (parley.SearchQuery, error) {
+	q := r.URL.Query()
+	sq := parley.SearchQuery{Q: q.Get("q"), Badge: q.Get("badge"), Page: 1}
+	if q.Has("page") {
+		n, err := strconv.Atoi(q.Get("page"))
+		if err != nil || n < 1 {
+			return sq, parley.Invalid("page", "must be a whole number from 1")
+		}
+		sq.Page = n
+	}
+	if len(sq.Q) > 255 {
+		return sq, parley.Invalid("q", "must be at most 255 bytes")
+	}
+	return sq, nil
+}
+
+func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
+	q, err := searchParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, last, err := s.Moderation.Search(r.Context(), appID(r), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	out := make([]userView, len(users))
+	for i := range users {
+		out[i] = newUserView(&users[i], now)
+	}
+	ok(w, searchView[userView]{out, last})
+}
+
+func (s *Server) userBlocks(w http.ResponseWriter, r *http.Request) {
+	id, err := userIDParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.Users.User(r.Context(), appID(r), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, err := s.Blocks.Blocks(r.Context(), appID(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := s.now()
+	out := make([]userView, len(users))
+	for i := range users {
+		out[i] = newUserView(&users[i], now)
+	}
+	ok(w, list[[]userView]{out})
+}
+
+func (s *Server) putUserBlock(w http.ResponseWriter, r *http.Request) {
+	s.backendBlock(w, r, s.Blocks.Block)
+}
+
+func (s *Server) deleteUserBlock(w http.ResponseWriter, r *http.Request) {
+	s.backendBlock(w, r, s.Blocks.Unblock)
+}

@@ -86,15 +86,20 @@ func newEnv(t testing.TB) *env {
 	}
 	srv := httptest.NewServer(s.Handler())
 	e := &env{t: t, db: db, path: path, srv: srv, clock: c}
-	t.Cleanup(func() {
-		srv.Close()
-		if err := db.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	t.Cleanup(e.close)
 	e.app, e.key = e.newApp("app1")
 	return e
 }
+
+// close stops the server and closes the database; running it again does nothing.
+func (e *env) close() {
+	e.srv.Close()
+	if err := e.db.Close(); err != nil {
+		e.t.Errorf("close store: %v", err)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // newApp creates another app in the same database.
 func (e *env) newApp(id string) (string, parley.Key) {

@@ -68,6 +68,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"Read participant", "carol", "c", true, signedAs("carol"), 401, with(allClient(200), map[string]int{"send": 403})},
 		{"never a participant", "dave", "c", true, signedAs("dave"), 401, with(allClient(200), map[string]int{"conversation": 404, "sync conversation": 404, "messages": 404, "send": 404})},
 		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), map[string]int{"send": 403})},
+		{"banned user", "gus", "c", true, signedAs("gus"), 401, allClient(403)},
+		{"erased user", "hal", "c", true, signedAs("hal"), 401, allClient(403)},
 	}
 	for _, p := range principals {
 		t.Run(p.name, func(t *testing.T) {
@@ -81,6 +83,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			e.putConversation("d", "erin", "frank")
 			e.me("frank", "PUT", "/blocks/erin", nil).must(t, 200, "")
 			msg := e.send("c", "alice", "first")
+			e.putUser("gus", nil)
+			e.moderate("gus", "ban", nil).must(t, 200, "")
+			e.putUser("hal", nil)
+			e.do(req{method: "DELETE", path: "/users/hal"}).must(t, 200, "")
 			e.setSettings(map[string]any{"identityVerification": p.verify})
 			cred := p.cred(e)
 

@@ -28,18 +28,31 @@ var adminRoutes = []struct {
 	{"GET", "/conversations/c/messages/{msg}", nil},
 	{"PATCH", "/conversations/c/messages/{msg}", map[string]any{"text": "x"}},
 	{"DELETE", "/conversations/c/messages/{msg}", nil},
-	{"DELETE", "/conversations/c", nil}, // last: it takes the scene with it
+	{"GET", "/users/search?q=a", nil},
+	{"GET", "/users/alice/blocks", nil},
+	{"PUT", "/users/alice/blocks/zed", nil},
+	{"DELETE", "/users/alice/blocks/zed", nil},
+	{"POST", "/users/zed/silence", map[string]any{"reason": "r"}},
+	{"POST", "/users/zed/ban", map[string]any{"reason": "r"}},
+	{"POST", "/users/zed/reactivate", map[string]any{"restoreConversations": true}},
+	{"GET", "/moderation/users", nil},
+	{"GET", "/moderation/log?userId=zed", nil},
+	// Last: they take the scene with them.
+	{"DELETE", "/users/zed", nil},
+	{"DELETE", "/conversations/c", nil},
 }
 
 func TestTenantIsolation(t *testing.T) {
 	e := newEnv(t)
 	e.putConversation("c", "alice")
+	e.putUser("zed", nil)
 	msgA := e.send("c", "alice", "secret of app1")
 
 	appB, keyB := e.newApp("app2")
 	b := *e
 	b.app, b.key = appB, keyB
 	b.putUser("alice", map[string]any{"name": "Alice of B"})
+	b.putUser("zed", map[string]any{"name": "Zed of B"})
 	b.do(req{method: "PUT", path: "/conversations/c", body: map[string]any{"participants": []string{"alice"}}}).must(t, 200, "")
 	msgB := b.send("c", "alice", "secret of app2")
 
@@ -56,6 +69,9 @@ func TestTenantIsolation(t *testing.T) {
 	if u := b.getUser(t, "alice"); u.Name != "Alice of B" {
 		t.Errorf("B's alice = %q", u.Name)
 	}
+	if u := b.getUser(t, "zed"); u.Deleted || u.ModerationState != "" {
+		t.Errorf("B's zed was moderated by A: %+v", u)
+	}
 	if got := texts(t, b.do(req{method: "GET", path: "/conversations/c/messages"})); len(got) != 1 || got[0] != "secret of app2" {
 		t.Errorf("B's messages = %v", got)
 	}
@@ -69,7 +85,7 @@ func TestTenantIsolation(t *testing.T) {
 	b.do(req{method: "GET", path: "/users/alice/conversations"}).must(t, 200, "")
 	var users struct{ Data []userOut }
 	b.do(req{method: "GET", path: "/users"}).must(t, 200, "").decode(t, &users)
-	if len(users.Data) != 1 || users.Data[0].Name != "Alice of B" {
+	if len(users.Data) != 2 || users.Data[0].Name != "Alice of B" {
 		t.Errorf("B lists %+v", users.Data)
 	}
 }

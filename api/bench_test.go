@@ -151,3 +151,42 @@ func BenchmarkReadPage(b *testing.B) {
 	b.StopTimer()
 	lat.report(b, "pages")
 }
+
+// BenchmarkBan10k bans a user who takes part in 10,000 conversations, then
+// reactivates them with restore: each is one HTTP call and one transaction.
+func BenchmarkBan10k(b *testing.B) {
+	const convs, workers = 10000, 32
+	e := newEnv(b)
+	e.putUser("big", nil)
+	e.putUser("other", nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= convs; i = next.Add(1) {
+				body := []byte(`{"participants":["big","other"]}`)
+				benchDo(b, "PUT", fmt.Sprintf("%s/v1/%s/conversations/c%d", e.srv.URL, e.app, i), bearer(e), body)
+			}
+		}()
+	}
+	wg.Wait()
+	base := e.srv.URL + "/v1/" + e.app + "/users/big/"
+	var ban, restore time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		benchDo(b, "POST", base+"ban", bearer(e), []byte(`{"reason":"benchmark"}`))
+		ban += time.Since(start)
+		start = time.Now()
+		benchDo(b, "POST", base+"reactivate", bearer(e), []byte(`{"restoreConversations":true}`))
+		restore += time.Since(start)
+	}
+	b.StopTimer()
+	if c := e.getConversation(b, "c1"); c.Participants["big"].Access != "ReadWrite" {
+		b.Fatalf("not restored: %+v", c.Participants)
+	}
+	b.ReportMetric(float64(ban.Milliseconds())/float64(b.N), "ban-ms")
+	b.ReportMetric(float64(restore.Milliseconds())/float64(b.N), "restore-ms")
+}

@@ -22,7 +22,7 @@ type membershipOut struct {
 	RemovedAt *int64
 }
 
-func (e *env) getConversation(t *testing.T, id string) conversationOut {
+func (e *env) getConversation(t testing.TB, id string) conversationOut {
 	t.Helper()
 	var c conversationOut
 	e.do(req{method: "GET", path: "/conversations/" + id}).must(t, 200, "").decode(t, &c)

@@ -229,11 +229,7 @@ func (s *Server) getMeBlocks(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.now()
-	out := make([]publicUserView, len(users))
-	for i := range users {
-		out[i] = newPublicUserView(&users[i], now)
-	}
+	out := newPublicUserViews(users, s.now())
 	ok(w, list[[]publicUserView]{out})
 }
 

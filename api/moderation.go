@@ -80,11 +80,7 @@ func (s *Server) restrictedUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.now()
-	out := make([]userView, len(users))
-	for i := range users {
-		out[i] = newUserView(&users[i], now)
-	}
+	out := newUserViews(users, s.now())
 	ok(w, list[[]userView]{out})
 }
 
@@ -191,11 +187,7 @@ func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.now()
-	out := make([]userView, len(users))
-	for i := range users {
-		out[i] = newUserView(&users[i], now)
-	}
+	out := newUserViews(users, s.now())
 	ok(w, searchView[userView]{out, last})
 }
 
@@ -214,11 +206,7 @@ func (s *Server) userBlocks(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	now := s.now()
-	out := make([]userView, len(users))
-	for i := range users {
-		out[i] = newUserView(&users[i], now)
-	}
+	out := newUserViews(users, s.now())
 	ok(w, list[[]userView]{out})
 }
 

@@ -106,11 +106,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]userView, len(users))
-	for i := range users {
-		out[i] = newUserView(&users[i], now)
-	}
-	ok(w, list[[]userView]{out})
+	ok(w, list[[]userView]{newUserViews(users, now)})
 }
 
 // lookupUsers finds the users named by ?ids= (keyed by id) or ?externalIds=

@@ -38,6 +38,14 @@ func newUserView(u *parley.User, now int64) userView {
 	return v
 }
 
+func newUserViews(users []parley.User, now int64) []userView {
+	out := make([]userView, len(users))
+	for i := range users {
+		out[i] = newUserView(&users[i], now)
+	}
+	return out
+}
+
 // publicUserView is what clients see of other users.
 type publicUserView struct {
 	ID               string   `json:"id"`
@@ -58,6 +66,14 @@ func newPublicUserView(u *parley.User, now int64) publicUserView {
 	return publicUserView{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Role: u.Role, WelcomeMessage: u.WelcomeMessage,
 		Locale: u.Locale, AvailabilityText: u.AvailabilityText, Badges: nonNil(u.Badges), ExternalID: u.ExternalID,
 		Inactive: u.Inactive(now), Deleted: u.Deleted, CreatedAt: u.CreatedAt}
+}
+
+func newPublicUserViews(users []parley.User, now int64) []publicUserView {
+	out := make([]publicUserView, len(users))
+	for i := range users {
+		out[i] = newPublicUserView(&users[i], now)
+	}
+	return out
 }
 
 type messageView struct {

@@ -62,6 +62,20 @@ var (
 	permissions = map[string]bool{PermUsersList: true, PermUsersManage: true, PermConversationsModerate: true, PermMessagesModerate: true}
 )
 
+// Grants reports whether a user with this role (their role field, nil for
+// none) holds the permission.
+func (s Settings) Grants(role *string, perm string) bool {
+	if role == nil {
+		return false
+	}
+	for _, p := range s.Roles[*role] {
+		if p == perm {
+			return true
+		}
+	}
+	return false
+}
+
 // SettingsPatch changes the settings that are sent; a sent userList or roles
 // replaces the stored one whole, its missing fields taking their defaults.
 type SettingsPatch struct {

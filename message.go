@@ -1,5 +1,7 @@
 package parley
 
+import "unicode/utf8"
+
 // Message types and origins.
 const (
 	UserMessage   = "UserMessage"
@@ -49,6 +51,14 @@ func (m *NewMessage) Validate() error {
 		return Invalid("sender", "is required for a UserMessage")
 	case m.Type == SystemMessage && m.Sender != nil:
 		return Invalid("sender", "is not allowed for a SystemMessage")
+	}
+	return nil
+}
+
+// ValidateText checks a message text: 1 to 10,000 characters.
+func ValidateText(text string) error {
+	if n := utf8.RuneCountInString(text); n == 0 || n > MaxTextRunes {
+		return Invalid("text", "must be 1 to 10000 characters")
 	}
 	return nil
 }

@@ -27,6 +27,9 @@ func KeyActor(keyID string) Actor { return Actor("key:" + keyID) }
 // UserActor is the actor of a moderator acting from the client surface.
 func UserActor(userID string) Actor { return Actor("user:" + userID) }
 
+// IsUser reports whether the actor is a moderator acting from the client surface.
+func (a Actor) IsUser() bool { return len(a) > 5 && a[:5] == "user:" }
+
 // CLIActor is the actor of the command line.
 const CLIActor Actor = "cli"
 
@@ -47,6 +50,7 @@ type Session struct {
 	UserExists  bool
 	UserDeleted bool
 	Moderation  *Moderation // in force now, or nil
+	Role        *string     // the user's role, which selects their permissions
 }
 
 // SessionService reads sessions.
@@ -69,6 +73,8 @@ type UserService interface {
 	PutUsers(ctx context.Context, appID string, patches map[string]*UserPatch) error
 	User(ctx context.Context, appID, userID string) (*User, error)
 	Users(ctx context.Context, appID string, page Page) ([]User, error)
+	// LiveUsers is Users without erased users.
+	LiveUsers(ctx context.Context, appID string, page Page) ([]User, error)
 	UsersByIDs(ctx context.Context, appID string, ids []string) ([]User, error)
 	UsersByExternalIDs(ctx context.Context, appID string, externalIDs []string) ([]User, error)
 	// UserConversations lists every conversation the user takes part in or
@@ -103,8 +109,9 @@ type ConversationService interface {
 	DeleteConversation(ctx context.Context, appID, convID string) error
 	// PutParticipant adds the user or overwrites their access and notify.
 	PutParticipant(ctx context.Context, appID, convID, userID string, p Participant) error
-	// PatchParticipant changes a current participant.
-	PatchParticipant(ctx context.Context, appID, convID, userID string, p ParticipantPatch) error
+	// PatchParticipant changes a current participant. A change of access by
+	// a moderator (a user actor) is logged.
+	PatchParticipant(ctx context.Context, appID, convID, userID string, p ParticipantPatch, by Actor) error
 	// RemoveParticipant removes the user, freezing their view; removing a
 	// user who is not a participant does nothing.
 	RemoveParticipant(ctx context.Context, appID, convID, userID string, by Actor) error
@@ -129,4 +136,10 @@ type MessageService interface {
 	Message(ctx context.Context, appID, convID, msgID string) (*Message, error)
 	EditMessage(ctx context.Context, appID, convID, msgID string, p *MessagePatch) (*Message, error)
 	DeleteMessage(ctx context.Context, appID, convID, msgID string) error
+	// EditMessageAs edits the user's own message under the write rules.
+	EditMessageAs(ctx context.Context, appID, convID, msgID, userID, text string) (*Message, error)
+	// DeleteMessageAs deletes a message the user may see: their own under the
+	// write rules, another's when moderation is nil (the user may moderate
+	// messages; otherwise moderation is the refusal to answer).
+	DeleteMessageAs(ctx context.Context, appID, convID, msgID, userID string, moderation error) error
 }

@@ -15,8 +15,25 @@ type caller struct {
 	principal  *auth.Principal
 	id         string // the user's id
 	moderation *parley.Moderation
+	role       *string
 	settings   parley.Settings
 }
+
+// may returns nil when the caller holds the permission. Permissions hold
+// only for a verified credential, so turning identity verification off
+// never hands out moderator powers; a silenced user's are suspended.
+func (c *caller) may(perm string) error {
+	if !c.principal.Verified || !c.settings.Grants(c.role, perm) {
+		return parley.Errorf(parley.EPermissionDenied, "This needs the %s permission.", perm)
+	}
+	if c.moderation != nil && c.moderation.State == parley.StateSilenced {
+		return parley.Errorf(parley.EUserSilenced, "A silenced user's permissions are suspended.")
+	}
+	return nil
+}
+
+// manages reports whether the caller may see others' moderation state.
+func (c *caller) manages() bool { return c.may(parley.PermUsersManage) == nil }
 
 type callerKey struct{}
 
@@ -63,7 +80,7 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 				}
 			}
 			ctx = auth.NewContext(ctx, p)
-			ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, id: p.UserID, moderation: sess.Moderation, settings: sess.Settings})
+			ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, id: p.UserID, moderation: sess.Moderation, role: sess.Role, settings: sess.Settings})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

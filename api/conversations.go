@@ -121,7 +121,7 @@ func (s *Server) patchParticipant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Conversations.PatchParticipant(r.Context(), appID(r), convID, userID, p); err != nil {
+	if err := s.Conversations.PatchParticipant(r.Context(), appID(r), convID, userID, p, auth.FromContext(r.Context()).Actor()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

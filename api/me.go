@@ -85,27 +85,44 @@ func (s *Server) getMeUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newPublicUserView(u, s.now()))
+	ok(w, userViewFor(callerOf(r), u, s.now()))
 }
 
-// listMeUsers looks users up by ids or external ids (erased users left out).
+// listMeUsers looks users up by ids or external ids (erased users left out),
+// or, for users.list holders, lists every user but erased ones.
 func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
 	found, all, err := s.lookupUsers(r)
-	if err == nil && all {
-		err = parley.Errorf(parley.EPermissionDenied, "Listing all users needs the users.list permission.")
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	now := s.now()
-	out := map[string]publicUserView{}
-	for k, u := range found {
-		if !u.Deleted {
-			out[k] = newPublicUserView(u, now)
+	if !all {
+		out := map[string]any{}
+		for k, u := range found {
+			if !u.Deleted {
+				out[k] = userViewFor(c, u, now)
+			}
 		}
+		ok(w, list[map[string]any]{out})
+		return
 	}
-	ok(w, list[map[string]publicUserView]{out})
+	if err := c.may(parley.PermUsersList); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	users, err := s.Users.LiveUsers(r.Context(), appID(r), page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, list[[]any]{userViewsFor(c, users, now)})
 }
 
 func (s *Server) getMeConversations(w http.ResponseWriter, r *http.Request) {
@@ -229,8 +246,7 @@ func (s *Server) getMeBlocks(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := newPublicUserViews(users, s.now())
-	ok(w, list[[]publicUserView]{out})
+	ok(w, list[[]any]{userViewsFor(callerOf(r), users, s.now())})
 }
 
 func (s *Server) putMeBlock(w http.ResponseWriter, r *http.Request) {

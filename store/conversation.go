@@ -164,7 +164,7 @@ func (db *DB) PutParticipant(ctx context.Context, appID, convID, userID string, 
 }
 
 // PatchParticipant implements parley.ConversationService.
-func (db *DB) PatchParticipant(ctx context.Context, appID, convID, userID string, p parley.ParticipantPatch) error {
+func (db *DB) PatchParticipant(ctx context.Context, appID, convID, userID string, p parley.ParticipantPatch, by parley.Actor) error {
 	return db.update(ctx, func(tx *sqlx.Tx) error {
 		c, m, err := convAndMember(tx, appID, convID, userID, true)
 		if err != nil {
@@ -180,7 +180,13 @@ func (db *DB) PatchParticipant(ctx context.Context, appID, convID, userID string
 		if p.Notify != nil {
 			next.Notify = *p.Notify
 		}
-		return setMember(tx, appID, c, userID, m, next, db.now())
+		now := db.now()
+		if err := setMember(tx, appID, c, userID, m, next, now); err != nil || !by.IsUser() || next.Access == m.Access {
+			return err
+		}
+		_, err = appendAudit(tx, appID, parley.AuditEntry{Action: parley.ActionParticipantUpdate, UserID: userID,
+			ConversationID: &convID, Actor: by, CreatedAt: now})
+		return err
 	})
 }
 

@@ -256,6 +256,90 @@ func (db *DB) DeleteMessage(ctx context.Context, appID, convID, msgID string) er
 	})
 }
 
+// EditMessageAs implements parley.MessageService.
+func (db *DB) EditMessageAs(ctx context.Context, appID, convID, msgID, userID, text string) (*parley.Message, error) {
+	var out *parley.Message
+	err := db.update(ctx, func(tx *sqlx.Tx) error {
+		now := db.now()
+		c, r, err := ownMessage(tx, appID, convID, msgID, userID)
+		if err != nil {
+			return err
+		}
+		if r.SenderID == nil || *r.SenderID != userID {
+			return parley.Errorf(parley.EPermissionDenied, "Only the sender may edit a message.")
+		}
+		if err := checkSender(tx, appID, c.PK, userID, parley.Client, now); err != nil {
+			return err
+		}
+		if err := parley.ValidateText(text); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE messages SET text = ?, edited_at = ? WHERE pk = ?`, text, now, r.PK); err != nil {
+			return fmt.Errorf("edit message: %w", err)
+		}
+		r.Text, r.EditedAt = text, &now
+		m := r.message(c.ID)
+		out = &m
+		return nil
+	})
+	return out, err
+}
+
+// DeleteMessageAs implements parley.MessageService.
+func (db *DB) DeleteMessageAs(ctx context.Context, appID, convID, msgID, userID string, moderation error) error {
+	return db.update(ctx, func(tx *sqlx.Tx) error {
+		now := db.now()
+		c, r, err := ownMessage(tx, appID, convID, msgID, userID)
+		if err != nil {
+			return err
+		}
+		own := r.SenderID != nil && *r.SenderID == userID
+		if own {
+			// One's own message goes under the write rules, or by a moderator's right.
+			if err := checkSender(tx, appID, c.PK, userID, parley.Client, now); err != nil && moderation != nil {
+				return err
+			}
+		} else if moderation != nil {
+			return moderation
+		}
+		if m, err := member(tx, c.PK, userID); err != nil {
+			return err
+		} else if m.Removed {
+			return parley.Errorf(parley.ERemoved, "You were removed from this conversation.")
+		}
+		if _, err := tx.Exec(`DELETE FROM messages WHERE pk = ?`, r.PK); err != nil {
+			return fmt.Errorf("delete message: %w", err)
+		}
+		if own {
+			return nil
+		}
+		sender := ""
+		if r.SenderID != nil {
+			sender = *r.SenderID
+		}
+		_, err = appendAudit(tx, appID, parley.AuditEntry{Action: parley.ActionMessageDelete, UserID: sender,
+			ConversationID: &convID, MessageID: &msgID, Actor: parley.UserActor(userID), CreatedAt: now})
+		return err
+	})
+}
+
+// ownMessage reads a message as a participant: conversation.not_found for a
+// conversation never joined, message.not_found outside the user's view.
+func ownMessage(tx *sqlx.Tx, appID, convID, msgID, userID string) (*convRow, *messageRow, error) {
+	c, m, err := convForMember(tx, appID, convID, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := messageByID(tx, c.PK, msgID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !m.Sees(r.Seq) {
+		return nil, nil, errMessageNotFound()
+	}
+	return c, r, nil
+}
+
 // lastMessage returns the newest message up to the freeze point upTo (nil: any).
 func lastMessage(tx *sqlx.Tx, convPK int64, convID string, upTo *int64) (*parley.Message, error) {
 	limit := int64(1<<63 - 1)

@@ -32,17 +32,18 @@ func (db *DB) ClientSession(ctx context.Context, appID, userID string) (*parley.
 		found, deleted             bool
 		modState                   string
 		modExpiresAt               *int64
+		role                       *string
 	)
 	err := db.read.QueryRowContext(ctx, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
-		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_expires_at
+		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_expires_at, u.role
 		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID).
-		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modExpiresAt)
+		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modExpiresAt, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, parley.Errorf(parley.EAppNotFound, "There is no app with this id.")
 	} else if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
-	s := &parley.Session{UserExists: found, UserDeleted: deleted}
+	s := &parley.Session{UserExists: found, UserDeleted: deleted, Role: role}
 	if s.Settings, err = db.settingsAt(ctx, appID, settingsVersion); err != nil {
 		return nil, err
 	}

@@ -161,6 +161,26 @@ func (db *DB) Users(ctx context.Context, appID string, page parley.Page) ([]parl
 	return out, err
 }
 
+// LiveUsers implements parley.UserService.
+func (db *DB) LiveUsers(ctx context.Context, appID string, page parley.Page) ([]parley.User, error) {
+	var out []parley.User
+	err := db.view(ctx, func(tx *sqlx.Tx) error {
+		if page.StartingAfter != "" {
+			if _, err := liveUser(tx, appID, page.StartingAfter); err != nil {
+				return cursorError(err, parley.EUserNotFound)
+			}
+		}
+		var rows []userRow
+		if err := tx.Select(&rows, `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+			appID, page.StartingAfter, page.Limit); err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		out = db.users(rows)
+		return nil
+	})
+	return out, err
+}
+
 // UsersByIDs implements parley.UserService.
 func (db *DB) UsersByIDs(ctx context.Context, appID string, ids []string) ([]parley.User, error) {
 	return db.usersWhere(ctx, "id", appID, ids)

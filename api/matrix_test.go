@@ -25,7 +25,18 @@ var clientRoutes = []struct {
 	{"blocks", "GET", "/blocks", nil},
 	{"block", "PUT", "/blocks/zed", nil},
 	{"unblock", "DELETE", "/blocks/zed", nil},
+	{"search", "GET", "/users/search?q=a", nil},
+	{"ban", "POST", "/users/zed/ban", nil},
+	{"silence", "POST", "/users/zed/silence", nil},
+	{"reactivate", "POST", "/users/zed/reactivate", nil},
+	{"moderate participant", "PATCH", "/conversations/{conv}/participants/zed", map[string]any{"access": "Read"}},
+	{"remove participant", "DELETE", "/conversations/{conv}/participants/zed", nil},
+	{"edit message", "PATCH", "/conversations/{conv}/messages/{msg}", map[string]any{"text": "edited"}},
+	{"delete message", "DELETE", "/conversations/{conv}/messages/{msg}", nil},
 }
+
+// Without a role, the moderator routes are refused to every signed-in user.
+var noRole = map[string]int{"ban": 403, "silence": 403, "reactivate": 403, "moderate participant": 403, "remove participant": 403}
 
 // TestAuthorizationMatrix runs every route as every kind of principal.
 func TestAuthorizationMatrix(t *testing.T) {
@@ -36,9 +47,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		return m
 	}
-	with := func(base map[string]int, over map[string]int) map[string]int {
-		for k, v := range over {
-			base[k] = v
+	with := func(base map[string]int, overs ...map[string]int) map[string]int {
+		for _, over := range overs {
+			for k, v := range over {
+				base[k] = v
+			}
 		}
 		return base
 	}
@@ -60,14 +73,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"app JWT", "", "c", false, func(e *env) req {
 			return req{bearer: signJWT(e.t, jwt.SigningMethodHS256, []byte(e.key.Secret), jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": e.clock.Now().Add(time.Hour).Unix()})}
 		}, 200, allClient(403)},
-		{"user JWT", "alice", "c", true, func(e *env) req { return req{bearer: e.userJWT("alice", nil)} }, 403, allClient(200)},
-		{"signed user", "alice", "c", true, signedAs("alice"), 401, allClient(200)},
-		{"guest, verification off", "alice", "c", false, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, allClient(200)},
+		{"user JWT", "alice", "c", true, func(e *env) req { return req{bearer: e.userJWT("alice", nil)} }, 403, with(allClient(200), noRole)},
+		{"signed user", "alice", "c", true, signedAs("alice"), 401, with(allClient(200), noRole)},
+		{"guest, verification off", "alice", "c", false, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, with(allClient(200), noRole)},
 		{"guest, verification on", "alice", "c", true, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, allClient(401)},
-		{"removed participant", "bob", "c", true, signedAs("bob"), 401, with(allClient(200), map[string]int{"send": 403})},
-		{"Read participant", "carol", "c", true, signedAs("carol"), 401, with(allClient(200), map[string]int{"send": 403})},
-		{"never a participant", "dave", "c", true, signedAs("dave"), 401, with(allClient(200), map[string]int{"conversation": 404, "sync conversation": 404, "messages": 404, "send": 404})},
-		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), map[string]int{"send": 403})},
+		// alice's message was sent after bob's removal: outside his view.
+		{"removed participant", "bob", "c", true, signedAs("bob"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404})},
+		{"Read participant", "carol", "c", true, signedAs("carol"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 403, "delete message": 403})},
+		{"never a participant", "dave", "c", true, signedAs("dave"), 401, with(allClient(200), noRole, map[string]int{"conversation": 404, "sync conversation": 404, "messages": 404, "send": 404,
+			"moderate participant": 404, "remove participant": 404, "edit message": 404, "delete message": 404})},
+		// alice's message is in c, not in erin's conversation d.
+		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404})},
 		{"banned user", "gus", "c", true, signedAs("gus"), 401, allClient(403)},
 		{"erased user", "hal", "c", true, signedAs("hal"), 401, allClient(403)},
 	}
@@ -92,7 +108,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 			for _, rt := range clientRoutes {
 				r := cred
-				r.method, r.path, r.body = rt.method, "/me"+strings.ReplaceAll(rt.path, "{conv}", p.conv), rt.body
+				r.method, r.path, r.body = rt.method, "/me"+strings.NewReplacer("{conv}", p.conv, "{msg}", msg).Replace(rt.path), rt.body
 				if got := e.do(r); got.status != p.client[rt.name] {
 					t.Errorf("%s %s: got %d %s, want %d", rt.method, r.path, got.status, got.body, p.client[rt.name])
 				}

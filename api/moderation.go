@@ -176,13 +176,17 @@ func searchParams(r *http.Request) (parley.SearchQuery, error) {
 	return sq, nil
 }
 
-func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
+// search runs the user search of the request's query.
+func (s *Server) search(r *http.Request) ([]parley.User, bool, error) {
 	q, err := searchParams(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, false, err
 	}
-	users, last, err := s.Moderation.Search(r.Context(), appID(r), q)
+	return s.Moderation.Search(r.Context(), appID(r), q)
+}
+
+func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
+	users, last, err := s.search(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -197,12 +197,7 @@ func (s *Server) meDeleteMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) meSearchUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := searchParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	users, last, err := s.Moderation.Search(r.Context(), appID(r), q)
+	users, last, err := s.search(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -68,14 +68,6 @@ func newPublicUserView(u *parley.User, now int64) publicUserView {
 		Inactive: u.Inactive(now), Deleted: u.Deleted, CreatedAt: u.CreatedAt}
 }
 
-func newPublicUserViews(users []parley.User, now int64) []publicUserView {
-	out := make([]publicUserView, len(users))
-	for i := range users {
-		out[i] = newPublicUserView(&users[i], now)
-	}
-	return out
-}
-
 type messageView struct {
 	ID                  string        `json:"id"`
 	ConversationID      string        `json:"conversationId"`

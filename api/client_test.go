@@ -103,7 +103,7 @@ func TestPutMe(t *testing.T) {
 	e.me("newbie", "PUT", "", map[string]any{"photoUrl": "https://x.io/p.png"}).must(t, 400, "request.invalid")
 	var u userOut
 	e.me("newbie", "PUT", "", map[string]any{"name": "Newbie", "custom": map[string]string{"a": "b"}}).must(t, 200, "").decode(t, &u)
-	if u.ID != "newbie" || u.Name != "Newbie" || u.Custom["a"] != "b" {
+	if u.ID != "newbie" || u.Name != "Newbie" || u.Custom["a"] != "b" || u.Inactive {
 		t.Fatalf("created = %+v", u)
 	}
 	e.me("newbie", "PUT", "", map[string]any{"availabilityText": "busy"}).must(t, 200, "")

@@ -63,6 +63,10 @@ func (s *Server) putMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Creating oneself is client activity too (the middleware records it only for existing users).
+	if err := s.Users.Touch(r.Context(), appID(r), c.principal.UserID); err != nil {
+		s.Logger.Warn("record activity", "error", err.Error())
+	}
 	u, err := s.Users.User(r.Context(), appID(r), c.principal.UserID)
 	if err != nil {
 		s.writeError(w, r, err)

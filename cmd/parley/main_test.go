@@ -207,3 +207,78 @@ func get(t *testing.T, url, key string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestGracefulShutdown stops the server while clients are sending: every
+// message acknowledged before the stop is in the database afterwards, and
+// the server stops cleanly.
+func TestGracefulShutdown(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	secret := "sk_test_" + strings.Repeat("Xy9", 11)
+	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	base, _, stop := startServe(t, vars)
+	send := func(method, path, body string) (*http.Response, error) {
+		r, _ := http.NewRequest(method, base+"/v1/shop"+path, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+secret)
+		r.Header.Set("Content-Type", "application/json")
+		return http.DefaultClient.Do(r)
+	}
+	for _, step := range [][2]string{{"/users/u", `{"name":"U"}`}, {"/conversations/c", `{"participants":["u"]}`}} {
+		resp, err := send("PUT", step[0], step[1])
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("setup %s: %v %v", step[0], resp, err)
+		}
+		resp.Body.Close()
+	}
+	var mu sync.Mutex
+	var acked, refused []string
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				resp, err := send("POST", "/conversations/c/messages", `[{"type":"UserMessage","sender":"u","text":"hi"}]`)
+				if err != nil {
+					return // the server stopped
+				}
+				var ids []struct{ ID string }
+				ok := resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&ids) == nil
+				resp.Body.Close()
+				mu.Lock()
+				if ok {
+					acked = append(acked, ids[0].ID)
+				} else {
+					// A request the server accepted must finish, not fail because it is stopping.
+					refused = append(refused, resp.Status)
+				}
+				mu.Unlock()
+				if !ok {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	wg.Wait()
+	if len(acked) == 0 {
+		t.Fatal("no message was acknowledged before the stop")
+	}
+	if len(refused) > 0 {
+		t.Errorf("requests answered during shutdown: %v", refused)
+	}
+	store, err := sqlOpen(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, id := range acked {
+		var n int
+		if err := store.QueryRow(`SELECT COUNT(*) FROM messages WHERE id = ?`, id).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("acknowledged message %s stored %d times (%v)", id, n, err)
+		}
+	}
+}

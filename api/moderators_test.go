@@ -234,6 +234,15 @@ func TestModerationStateVisibility(t *testing.T) {
 			t.Errorf("manager does not see moderation on %s: %s", path, r.body)
 		}
 	}
+	// Every client route, as the non-manager: only their own user (GET and PUT /me) may carry moderation.
+	own := s.send("c", "viewer", "viewer's message")
+	for _, rt := range clientRoutes {
+		path := "/me" + strings.NewReplacer("{conv}", "c", "{msg}", own, "zed", "pat").Replace(rt.path)
+		r := s.do(req{method: rt.method, path: path, body: rt.body, noAuth: true, header: s.signed("viewer")})
+		if rt.name != "me" && rt.name != "put me" && strings.Contains(string(r.body), "moderation") {
+			t.Errorf("%s %s shows moderation to a non-manager: %s", rt.method, path, r.body)
+		}
+	}
 	// Everyone sees their own.
 	s.moderate("viewer", "silence", map[string]any{"reason": "own reason"}).must(t, 200, "")
 	if r := s.me("viewer", "GET", "", nil).must(t, 200, ""); !strings.Contains(string(r.body), "own reason") {

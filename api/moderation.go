@@ -37,30 +37,40 @@ func moderate[B any](s *Server, w http.ResponseWriter, r *http.Request, act func
 	ok(w, empty)
 }
 
-func (s *Server) ban(w http.ResponseWriter, r *http.Request) {
-	moderate(s, w, r, func(id string, b *banBody, by parley.Actor) error {
+// The actions, shared by the backend and the moderators of the client surface.
+
+func (s *Server) banAction(r *http.Request) func(string, *banBody, parley.Actor) error {
+	return func(id string, b *banBody, by parley.Actor) error {
 		if err := b.ValidateAt(s.Now()); err != nil {
 			return err
 		}
 		remove := b.RemoveFromConversations == nil || *b.RemoveFromConversations
 		return s.Moderation.Ban(r.Context(), appID(r), id, b.Restriction, remove, by)
-	})
+	}
 }
 
-func (s *Server) silence(w http.ResponseWriter, r *http.Request) {
-	moderate(s, w, r, func(id string, b *parley.Restriction, by parley.Actor) error {
+func (s *Server) silenceAction(r *http.Request) func(string, *parley.Restriction, parley.Actor) error {
+	return func(id string, b *parley.Restriction, by parley.Actor) error {
 		if err := b.ValidateAt(s.Now()); err != nil {
 			return err
 		}
 		return s.Moderation.Silence(r.Context(), appID(r), id, *b, by)
-	})
+	}
 }
 
-func (s *Server) reactivate(w http.ResponseWriter, r *http.Request) {
-	moderate(s, w, r, func(id string, b *reactivateBody, by parley.Actor) error {
+func (s *Server) reactivateAction(r *http.Request) func(string, *reactivateBody, parley.Actor) error {
+	return func(id string, b *reactivateBody, by parley.Actor) error {
 		restore := b.RestoreConversations != nil && *b.RestoreConversations
 		return s.Moderation.Reactivate(r.Context(), appID(r), id, restore, by)
-	})
+	}
+}
+
+func (s *Server) ban(w http.ResponseWriter, r *http.Request) { moderate(s, w, r, s.banAction(r)) }
+func (s *Server) silence(w http.ResponseWriter, r *http.Request) {
+	moderate(s, w, r, s.silenceAction(r))
+}
+func (s *Server) reactivate(w http.ResponseWriter, r *http.Request) {
+	moderate(s, w, r, s.reactivateAction(r))
 }
 
 // restrictedUsers lists banned and silenced users.

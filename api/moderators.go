@@ -86,29 +86,15 @@ func moderateAsUser[B any](s *Server, w http.ResponseWriter, r *http.Request, se
 }
 
 func (s *Server) meBan(w http.ResponseWriter, r *http.Request) {
-	moderateAsUser(s, w, r, parley.Errorf(parley.EBanSelf, "You cannot ban yourself."), func(id string, b *banBody, by parley.Actor) error {
-		if err := b.ValidateAt(s.Now()); err != nil {
-			return err
-		}
-		remove := b.RemoveFromConversations == nil || *b.RemoveFromConversations
-		return s.Moderation.Ban(r.Context(), appID(r), id, b.Restriction, remove, by)
-	})
+	moderateAsUser(s, w, r, parley.Errorf(parley.EBanSelf, "You cannot ban yourself."), s.banAction(r))
 }
 
 func (s *Server) meSilence(w http.ResponseWriter, r *http.Request) {
-	moderateAsUser(s, w, r, parley.Errorf(parley.ESilenceSelf, "You cannot silence yourself."), func(id string, b *parley.Restriction, by parley.Actor) error {
-		if err := b.ValidateAt(s.Now()); err != nil {
-			return err
-		}
-		return s.Moderation.Silence(r.Context(), appID(r), id, *b, by)
-	})
+	moderateAsUser(s, w, r, parley.Errorf(parley.ESilenceSelf, "You cannot silence yourself."), s.silenceAction(r))
 }
 
 func (s *Server) meReactivate(w http.ResponseWriter, r *http.Request) {
-	moderateAsUser(s, w, r, parley.Errorf(parley.EReactivateSelf, "You cannot reactivate yourself."), func(id string, b *reactivateBody, by parley.Actor) error {
-		restore := b.RestoreConversations != nil && *b.RestoreConversations
-		return s.Moderation.Reactivate(r.Context(), appID(r), id, restore, by)
-	})
+	moderateAsUser(s, w, r, parley.Errorf(parley.EReactivateSelf, "You cannot reactivate yourself."), s.reactivateAction(r))
 }
 
 // moderateParticipant is PATCH or DELETE /me/conversations/{id}/participants/{userId}.

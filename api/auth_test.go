@@ -11,6 +11,18 @@ import (
 	"github.com/parley-chat/parley/store"
 )
 
+// withClaims returns base with extra applied: a nil value removes the claim.
+func withClaims(base jwt.MapClaims, extra map[string]any) jwt.MapClaims {
+	for k, v := range extra {
+		if v == nil {
+			delete(base, k)
+		} else {
+			base[k] = v
+		}
+	}
+	return base
+}
+
 // signJWT signs claims with the method and key.
 func signJWT(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 	t.Helper()
@@ -29,15 +41,7 @@ func TestAdminCredentials(t *testing.T) {
 	now := e.clock.Now()
 	exp := now.Add(time.Hour).Unix()
 	appClaims := func(extra map[string]any) jwt.MapClaims {
-		c := jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": exp}
-		for k, v := range extra {
-			if v == nil {
-				delete(c, k)
-			} else {
-				c[k] = v
-			}
-		}
-		return c
+		return withClaims(jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": exp}, extra)
 	}
 	valid := signJWT(t, jwt.SigningMethodHS256, secret, appClaims(nil))
 	tampered := valid[:len(valid)-4] + "AAAA"

@@ -24,6 +24,13 @@ func (l *latencies) add(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// time runs fn and records how long it took.
+func (l *latencies) time(fn func()) {
+	start := time.Now()
+	fn()
+	l.add(time.Since(start))
+}
+
 func (l *latencies) report(b *testing.B, unit string) {
 	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
 	if len(l.d) == 0 {
@@ -75,17 +82,13 @@ func BenchmarkSend(b *testing.B) {
 			b.ResetTimer()
 			if clients == 1 {
 				for i := 0; i < b.N; i++ {
-					start := time.Now()
-					benchDo(b, "POST", e.srv.URL+"/v1/"+e.app+"/conversations/c0/messages", bearer(e), body)
-					lat.add(time.Since(start))
+					lat.time(func() { benchDo(b, "POST", e.srv.URL+"/v1/"+e.app+"/conversations/c0/messages", bearer(e), body) })
 				}
 			} else {
 				b.RunParallel(func(pb *testing.PB) {
 					url := fmt.Sprintf("%s/v1/%s/conversations/c%d/messages", e.srv.URL, e.app, next.Add(1)%int64(clients))
 					for pb.Next() {
-						start := time.Now()
-						benchDo(b, "POST", url, bearer(e), body)
-						lat.add(time.Since(start))
+						lat.time(func() { benchDo(b, "POST", url, bearer(e), body) })
 					}
 				})
 			}
@@ -116,9 +119,7 @@ func BenchmarkClientSend(b *testing.B) {
 		url := fmt.Sprintf("%s/v1/%s/me/conversations/c%d/messages", e.srv.URL, e.app, i)
 		sig := e.signed(user)
 		for pb.Next() {
-			start := time.Now()
-			benchDo(b, "POST", url, sig, body)
-			lat.add(time.Since(start))
+			lat.time(func() { benchDo(b, "POST", url, sig, body) })
 		}
 	})
 	b.StopTimer()
@@ -144,9 +145,7 @@ func BenchmarkReadPage(b *testing.B) {
 	url := e.srv.URL + "/v1/" + e.app + "/conversations/c/messages?limit=30"
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		benchDo(b, "GET", url, bearer(e), nil)
-		lat.add(time.Since(start))
+		lat.time(func() { benchDo(b, "GET", url, bearer(e), nil) })
 	}
 	b.StopTimer()
 	lat.report(b, "pages")

@@ -22,14 +22,7 @@ func (e *env) me(user, method, path string, body any) *response {
 }
 
 func (e *env) userJWT(user string, extra map[string]any) string {
-	c := jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": user}
-	for k, v := range extra {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
+	c := withClaims(jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": user}, extra)
 	return signJWT(e.t, jwt.SigningMethodHS256, []byte(e.key.Secret), c)
 }
 

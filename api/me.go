@@ -154,7 +154,7 @@ func (s *Server) getMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMembershipViews([]parley.Membership{*m})[0])
+	ok(w, newMembershipView(m))
 }
 
 // putMeConversation is get-or-create under the client rules.
@@ -175,7 +175,7 @@ func (s *Server) putMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMembershipViews([]parley.Membership{*m})[0])
+	ok(w, newMembershipView(m))
 }
 
 func (s *Server) getMeMessages(w http.ResponseWriter, r *http.Request) {

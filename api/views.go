@@ -122,10 +122,14 @@ type membershipView struct {
 	RemovedAt *int64         `json:"removedAt"`
 }
 
+func newMembershipView(m *parley.Membership) membershipView {
+	return membershipView{newConversationView(&m.Conversation), m.Access, m.RemovedAt}
+}
+
 func newMembershipViews(ms []parley.Membership) []membershipView {
 	out := make([]membershipView, len(ms))
 	for i := range ms {
-		out[i] = membershipView{newConversationView(&ms[i].Conversation), ms[i].Access, ms[i].RemovedAt}
+		out[i] = newMembershipView(&ms[i])
 	}
 	return out
 }

@@ -8,14 +8,19 @@ import (
 
 // Conversation is a chat between participants.
 type Conversation struct {
-	ID              string
-	Subject         *string
-	PhotoURL        *string
-	WelcomeMessages []string
-	Custom          Custom
-	CreatedAt       int64
-	LastMessage     *Message
-	Participants    map[string]Participant // current participants only
+	ID              string                 `json:"id"`
+	Subject         *string                `json:"subject"`
+	PhotoURL        *string                `json:"photoUrl"`
+	WelcomeMessages []string               `json:"welcomeMessages"`
+	Custom          Custom                 `json:"custom"`
+	CreatedAt       int64                  `json:"createdAt"`
+	LastMessage     *Message               `json:"lastMessage"`
+	Participants    map[string]Participant `json:"participants"` // current participants only
+	// PK is the store's key of the row, opaque to everyone else.
+	PK int64 `json:"-"`
+	// LastSeq is the sequence number of the last message: the clock of
+	// freeze points.
+	LastSeq int64 `json:"-"`
 }
 
 // Participant is a current participant's access and notification setting.

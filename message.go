@@ -20,18 +20,18 @@ const (
 
 // Message is one message of a conversation.
 type Message struct {
-	ID                  string
-	ConversationID      string
-	Type                string
-	SenderID            *string
-	Text                string
-	Custom              Custom
-	ReferencedMessageID *string
-	Origin              string
-	CreatedAt           int64
-	EditedAt            *int64
-	Deleted             bool
-	Seq                 int64 // position in the conversation, from 1, without gaps
+	ID                  string  `json:"id"`
+	ConversationID      string  `json:"conversationId"`
+	Type                string  `json:"type"`
+	SenderID            *string `json:"senderId"`
+	Text                string  `json:"text"`
+	Custom              Custom  `json:"custom"`
+	ReferencedMessageID *string `json:"referencedMessageId"`
+	Origin              string  `json:"origin"`
+	CreatedAt           int64   `json:"createdAt"`
+	EditedAt            *int64  `json:"editedAt"`
+	Deleted             bool    `json:"deleted"`
+	Seq                 int64   `json:"-"` // position in the conversation, from 1, without gaps
 }
 
 // NewMessage is a message to send.

@@ -21,22 +21,22 @@ const (
 
 // User is a person who chats, as the backend sees them.
 type User struct {
-	ID               string
-	Name             string
-	Email            []string
-	Phone            []string
-	PhotoURL         *string
-	WelcomeMessage   *string
-	Locale           *string
-	Role             *string
-	Custom           Custom
-	AvailabilityText *string
-	Badges           []string
-	ExternalID       *string
-	CreatedAt        int64
-	LastSeenAt       *int64
-	Deleted          bool
-	Moderation       *Moderation // nil when unrestricted or when the restriction expired
+	ID               string      `json:"id"`
+	Name             string      `json:"name"`
+	Email            []string    `json:"email"`
+	Phone            []string    `json:"phone"`
+	PhotoURL         *string     `json:"photoUrl"`
+	WelcomeMessage   *string     `json:"welcomeMessage"`
+	Locale           *string     `json:"locale"`
+	Role             *string     `json:"role"`
+	Custom           Custom      `json:"custom"`
+	AvailabilityText *string     `json:"availabilityText"`
+	Badges           []string    `json:"badges"`
+	ExternalID       *string     `json:"externalId"`
+	CreatedAt        int64       `json:"createdAt"`
+	LastSeenAt       *int64      `json:"-"`
+	Deleted          bool        `json:"deleted"`
+	Moderation       *Moderation `json:"moderation"` // nil when unrestricted or when the restriction expired
 }
 
 // Inactive reports whether the user has shown no client activity for

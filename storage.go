@@ -1,0 +1,199 @@
+package parley
+
+import "context"
+
+// Storage is what the service needs of a database: transactions, and a few
+// cached reads that authenticate every request. SQLite (store.Open) is one
+// implementation; nothing here assumes a single writer.
+type Storage interface {
+	// Update runs fn in one write transaction and commits it. A non-nil
+	// error from fn rolls back everything fn did, its events and its
+	// after-commit functions included. A unique-constraint violation comes
+	// back as a conflict error.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in one read-only snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+
+	// AppExists reports whether the app exists; apps are never deleted, so
+	// a positive answer may be cached.
+	AppExists(ctx context.Context, appID string) (bool, error)
+	// SessionFacts reads what authenticating a client needs in one go: the
+	// app's settings and unrevoked keys (expired ones included: the caller
+	// filters by time) and the claimed user's row, nil when missing. The
+	// settings and keys may come from a cache checked against a version
+	// column, so a change made by another process shows on the next call.
+	// app.not_found for an unknown app.
+	SessionFacts(ctx context.Context, appID, userID string) (*SessionFacts, error)
+	// KeyByHash finds a key by the SHA-256 of its secret, active or not;
+	// auth.invalid_token when there is none.
+	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
+	// UnrevokedKeys is the app's keys that are not revoked, expired ones
+	// included, newest first, possibly cached like SessionFacts.
+	UnrevokedKeys(ctx context.Context, appID string) ([]Key, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// SessionFacts are the stored facts behind a client Session.
+type SessionFacts struct {
+	Settings Settings
+	Keys     []Key // unrevoked, newest first
+	User     *SessionUser
+}
+
+// SessionUser is the part of a user row that authentication reads.
+type SessionUser struct {
+	Deleted    bool
+	Moderation *Moderation // as stored: it may have expired
+	Role       *string
+}
+
+// Tx is one transaction. Reads see the transaction's own writes. Methods
+// that find nothing answer the domain's not-found error (user.not_found,
+// conversation.not_found, message.not_found) unless they say otherwise.
+// Inside View, writes fail.
+type Tx interface {
+	// AfterCommit runs fn once the transaction has committed, in commit
+	// order with the after-commit functions of other transactions; never
+	// when it rolls back. fn must not block.
+	AfterCommit(fn func())
+	// AppendEvents stores events in the app's ordered log and sets their Seq.
+	AppendEvents(events []Event) error
+
+	// Apps and keys.
+	AppExists(appID string) (bool, error)
+	CountApps() (int, error)
+	InsertApp(appID string, settings Settings, now int64) error
+	// Settings is app.not_found for an unknown app.
+	Settings(appID string) (Settings, error)
+	SetSettings(appID string, s Settings) error
+	InsertKey(k Key) error
+	// KeyOwner is the app of the key with this hash, "" when there is none.
+	KeyOwner(hash []byte) (string, error)
+	// ExpireKeys lets the app's unrevoked keys that would live longer than
+	// until (or forever) expire at until.
+	ExpireKeys(appID string, until int64) error
+	// RevokeKey reports false when the app has no such key.
+	RevokeKey(appID, keyID string, now int64) (bool, error)
+	// Keys lists every key of the app, oldest first.
+	Keys(appID string) ([]Key, error)
+
+	// Users. User returns erased users too (Deleted set) and the stored
+	// moderation, expired or not.
+	User(appID, userID string) (*User, error)
+	InsertUser(appID, userID, name string, now int64) error
+	// UpdateUser writes the fields the patch sets.
+	UpdateUser(appID, userID string, p *UserPatch) error
+	// UserByExternalID is the id of the user holding the external id, "" for none.
+	UserByExternalID(appID, externalID string) (string, error)
+	// Users lists by id after page.StartingAfter (which must be a user of
+	// the list, else request.invalid); withErased keeps erased users.
+	Users(appID string, page Page, withErased bool) ([]User, error)
+	UsersByIDs(appID string, ids []string) ([]User, error)
+	UsersByExternalIDs(appID string, externalIDs []string) ([]User, error)
+	TouchUser(appID, userID string, now int64) error
+	// SearchUsers finds live users whose folded name contains q (folded),
+	// with the badge when it is not "", ordered by name then id; at most
+	// limit after offset.
+	SearchUsers(appID, q, badge string, limit, offset int) ([]User, error)
+	// Restricted lists users whose restriction (state, "" for both) is in
+	// force at now, most recently restricted first.
+	Restricted(appID, state string, now int64, page Page) ([]User, error)
+	SetModeration(appID, userID string, m Moderation) error
+	ClearModeration(appID, userID string) error
+	// EraseUser clears every field but the id and the creation time, and
+	// marks the user deleted.
+	EraseUser(appID, userID string) error
+	// EraseMessages empties the text and custom data of every message the
+	// user sent in the app and marks them deleted.
+	EraseMessages(appID, userID string) error
+
+	// Blocks.
+	// Block reports whether it changed anything.
+	Block(appID, blocker, blocked string, now int64) (bool, error)
+	Unblock(appID, blocker, blocked string) (bool, error)
+	// Blocked reports whether blocker blocked blocked.
+	Blocked(appID, blocker, blocked string) (bool, error)
+	// DropBlocks removes every block by or of the user.
+	DropBlocks(appID, userID string) error
+	// BlockedUsers lists the live users userID blocked, by id.
+	BlockedUsers(appID, userID string) ([]User, error)
+
+	// Audit log: append-only.
+	AppendAudit(appID string, e AuditEntry) (string, error)
+	AuditLog(appID, userID string, page Page) ([]AuditEntry, error)
+
+	// Conversations. Conversation and LockConversation return the stored
+	// row: attributes, PK and LastSeq, without participants or last message.
+	Conversation(appID, convID string) (*Conversation, error)
+	// LockConversation is Conversation that also holds the row until the
+	// transaction ends (SELECT ... FOR UPDATE where the database has row
+	// locks): writes that depend on LastSeq or membership take it first.
+	LockConversation(appID, convID string) (*Conversation, error)
+	// CreateConversation inserts the conversation unless it exists (a
+	// concurrent creator wins quietly) and returns it locked, and whether
+	// this call created it.
+	CreateConversation(appID, convID string, now int64) (*Conversation, bool, error)
+	// SetConversation writes the attributes the patch sets.
+	SetConversation(c *Conversation, p *ConversationPatch) error
+	// DeleteConversation reports false when there was no such conversation.
+	DeleteConversation(appID, convID string) (bool, error)
+	// Conversations lists the app's conversations newest created first,
+	// complete (participants, last message).
+	Conversations(appID string, page Page) ([]Conversation, error)
+	// Complete fills in the current participants and, for each, the last
+	// message up to views[c.PK] (absent: no limit).
+	Complete(convs []Conversation, views map[int64]*int64) error
+
+	// Participants.
+	// Member is the user's membership, nil when they never took part.
+	Member(c *Conversation, userID string) (*Member, error)
+	// CurrentMembers lists the ids of the current participants (any access).
+	CurrentMembers(c *Conversation) ([]string, error)
+	// SetMember makes the user a current participant with p and the freeze
+	// point frozen, clearing any removal.
+	SetMember(appID string, c *Conversation, userID string, p Participant, frozen *int64, now int64) error
+	// RemoveMember marks the membership removed by an admin with the freeze point.
+	RemoveMember(c *Conversation, userID string, frozen *int64, now int64) error
+	// RemoveEverywhere removes the user from every conversation they take
+	// part in, freezing each view at its conversation's last message (or
+	// where it was frozen), marking each removal by banID when not "", and
+	// returns the conversation ids.
+	RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error)
+	// RestoreBanned brings back the memberships removed by bans since the
+	// last ForgetBans, with their access (live access reads live again),
+	// and returns them.
+	RestoreBanned(appID, userID string, now int64) ([]Restored, error)
+	// ForgetBans makes later restores cover only later bans.
+	ForgetBans(appID, userID string) error
+	// Memberships lists the conversations the user takes or took part in,
+	// by latest activity they may see, complete as they see them.
+	Memberships(appID, userID string, page Page) ([]Membership, error)
+	// CurrentConversationIDs lists the conversations the user takes part in
+	// now, newest joined first.
+	CurrentConversationIDs(appID, userID string) ([]string, error)
+
+	// Messages.
+	Message(c *Conversation, msgID string) (*Message, error)
+	// IdempotentMessage is the id of the message sent in c with the key by
+	// sender ("" for the system) at or after since, "" for none.
+	IdempotentMessage(c *Conversation, sender, key string, since int64) (string, error)
+	// InsertMessages stores messages (Seq set by the caller, after
+	// c.LastSeq, without gaps) and moves c.LastSeq to the last one. A key
+	// of an older message of the same sender stops answering for it.
+	InsertMessages(c *Conversation, msgs []Message, keys []*string) error
+	// UpdateMessage writes the text, custom data and editedAt of m.
+	UpdateMessage(c *Conversation, m *Message) error
+	DeleteMessage(c *Conversation, msgID string) error
+	// Messages lists up to the freeze point upTo (nil: all), newest first;
+	// page.StartingAfter must be a message of that list.
+	Messages(c *Conversation, upTo *int64, page Page) ([]Message, error)
+}
+
+// Restored is a membership a reactivation brought back.
+type Restored struct {
+	ConversationID string
+	Access         Access
+	Notify         Notify
+}

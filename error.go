@@ -85,3 +85,6 @@ func ErrorMessage(err error) string {
 	}
 	return "An internal error occurred."
 }
+
+// ErrNotInList answers a startingAfter that names no item of the list.
+func ErrNotInList() error { return Invalid("startingAfter", "is not an item of this list") }

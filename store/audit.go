@@ -1,63 +1,58 @@
 package store
 
 import (
-	"context"
-	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 
 	parley "github.com/parley-chat/parley"
 )
 
-// appendAudit writes one audit entry and returns its pk. Nothing updates or
-// deletes entries: triggers refuse it.
-func appendAudit(tx *sqlx.Tx, appID string, e parley.AuditEntry) (int64, error) {
-	res, err := tx.Exec(`INSERT INTO audit_log (app_id, action, user_id, target_user_id, conversation_id, message_id,
-		actor, reason, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+// AppendAudit writes one entry. Nothing updates or deletes entries:
+// triggers refuse it.
+func (t *tx) AppendAudit(appID string, e parley.AuditEntry) (string, error) {
+	res, err := t.exec("append audit entry", `INSERT INTO audit_log (app_id, action, user_id, target_user_id, conversation_id,
+		message_id, actor, reason, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		appID, e.Action, e.UserID, e.TargetUserID, e.ConversationID, e.MessageID, string(e.Actor), e.Reason, e.ExpiresAt, e.CreatedAt)
 	if err != nil {
-		return 0, fmt.Errorf("append audit entry: %w", err)
+		return "", err
 	}
-	return res.LastInsertId()
+	pk, err := res.LastInsertId()
+	return auditID(pk), wrap("append audit entry", err)
 }
 
-// AuditLog implements parley.ModerationService.
-func (db *DB) AuditLog(ctx context.Context, appID, userID string, page parley.Page) ([]parley.AuditEntry, error) {
-	before := int64(1<<63 - 1)
+// AuditLog lists entries about userID (as the user or the target; any user
+// when ""), newest first.
+func (t *tx) AuditLog(appID, userID string, page parley.Page) ([]parley.AuditEntry, error) {
+	before := afterPage
 	if page.StartingAfter != "" {
-		pk, err := auditPK(page.StartingAfter)
-		if err != nil {
-			return nil, err
+		pk, ok := auditPK(page.StartingAfter)
+		if ok {
+			var err error
+			if ok, err = t.exists("find audit cursor", `SELECT 1 FROM audit_log WHERE pk = ? AND app_id = ?
+				AND (? = '' OR user_id = ? OR target_user_id = ?)`, pk, appID, userID, userID, userID); err != nil {
+				return nil, err
+			}
 		}
-		var n int
-		if err := db.read.GetContext(ctx, &n, `SELECT COUNT(*) FROM audit_log WHERE pk = ? AND app_id = ?
-			AND (? = '' OR user_id = ? OR target_user_id = ?)`, pk, appID, userID, userID, userID); err != nil {
-			return nil, fmt.Errorf("find audit cursor: %w", err)
-		}
-		if n == 0 {
-			return nil, parley.Invalid("startingAfter", "is not an item of this list")
+		if !ok {
+			return nil, parley.ErrNotInList()
 		}
 		before = pk
 	}
-	var rows []auditRow
-	q := `SELECT pk, action, user_id, target_user_id, conversation_id, message_id, actor, reason, expires_at, created_at
-		FROM audit_log WHERE app_id = ? AND pk < ? ORDER BY pk DESC LIMIT ?`
+	const columns = `pk, action, user_id, target_user_id, conversation_id, message_id, actor, reason, expires_at, created_at`
+	q := `SELECT ` + columns + ` FROM audit_log WHERE app_id = ? AND pk < ? ORDER BY pk DESC LIMIT ?`
 	args := []any{appID, before, page.Limit}
 	if userID != "" {
 		// Two index ranges rather than an OR the planner cannot use.
 		q = `SELECT * FROM (
-			SELECT pk, action, user_id, target_user_id, conversation_id, message_id, actor, reason, expires_at, created_at
-				FROM audit_log WHERE app_id = ? AND user_id = ? AND pk < ?
+			SELECT ` + columns + ` FROM audit_log WHERE app_id = ? AND user_id = ? AND pk < ?
 			UNION
-			SELECT pk, action, user_id, target_user_id, conversation_id, message_id, actor, reason, expires_at, created_at
-				FROM audit_log WHERE app_id = ? AND target_user_id = ? AND pk < ?)
+			SELECT ` + columns + ` FROM audit_log WHERE app_id = ? AND target_user_id = ? AND pk < ?)
 			ORDER BY pk DESC LIMIT ?`
 		args = []any{appID, userID, before, appID, userID, before, page.Limit}
 	}
-	if err := db.read.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("read audit log: %w", err)
+	var rows []auditRow
+	if err := t.sel("read audit log", &rows, q, args...); err != nil {
+		return nil, err
 	}
 	out := make([]parley.AuditEntry, len(rows))
 	for i, r := range rows {
@@ -84,10 +79,8 @@ type auditRow struct {
 // Audit entry ids are "log_" and the entry's number.
 func auditID(pk int64) string { return "log_" + strconv.FormatInt(pk, 10) }
 
-func auditPK(id string) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimPrefix(id, "log_"), 10, 64)
-	if err != nil || !strings.HasPrefix(id, "log_") {
-		return 0, parley.Invalid("startingAfter", "is not an item of this list")
-	}
-	return n, nil
+func auditPK(id string) (int64, bool) {
+	digits, ok := strings.CutPrefix(id, "log_")
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return n, ok && err == nil && n > 0
 }

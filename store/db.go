@@ -1,8 +1,11 @@
-// Package store keeps Parley's data in SQLite through sqlx.
+// Package store keeps Parley's data in SQLite through sqlx. It is pure
+// persistence: it knows SQL, not who may do what; the rules live in the
+// service of the root package.
 package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+
+	parley "github.com/parley-chat/parley"
 )
 
 //go:embed migrations/*.sql
@@ -23,9 +28,6 @@ var migrations embed.FS
 // MinSQLiteVersion is the oldest SQLite Parley runs on: 3.51.3 fixes a WAL
 // reset bug that can corrupt a database.
 const MinSQLiteVersion = "3.51.3"
-
-// maxBatch bounds how many queued writes share one transaction.
-const maxBatch = 128
 
 // Options tune how the database is opened.
 type Options struct {
@@ -40,19 +42,18 @@ type Options struct {
 type DB struct {
 	write *sqlx.DB
 	read  *sqlx.DB
-	// Now is the clock; tests pin it.
-	Now func() time.Time
 
 	jobs     chan *job
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
 	known    sync.Map // app ids known to exist; apps are never deleted
-	touched  sync.Map // "app\x00user" to when Touch last wrote (ms)
 	keys     sync.Map // app id to *cachedKeys
 	settings sync.Map // app id to *cachedSettings
 	closed   error
 }
+
+var _ parley.Storage = (*DB)(nil)
 
 // Open opens (creating if needed) and migrates the database at path.
 func Open(path string, opts Options) (*DB, error) {
@@ -76,12 +77,11 @@ func Open(path string, opts Options) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	db := &DB{write: write, Now: time.Now, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
-	if err := db.checkVersion(); err != nil {
+	if err := checkVersion(write); err != nil {
 		write.Close()
 		return nil, err
 	}
-	if err := db.migrate(); err != nil {
+	if err := migrate(write, 0); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	db.read = read
+	db := &DB{write: write, read: read, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
 	go db.writer()
 	return db, nil
 }
@@ -114,11 +114,24 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.read.GetContext(ctx, &one, `SELECT 1`)
 }
 
-func (db *DB) now() int64 { return db.Now().UnixMilli() }
+// View runs fn in one read transaction of the reader pool: a consistent
+// snapshot, taken at its first read. The connections are query_only, so
+// writes fail; AfterCommit panics (see tx.AfterCommit).
+func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
+	sx, err := db.read.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer sx.Rollback()
+	return fn(&tx{ctx: ctx, sx: sx, db: db})
+}
 
-func (db *DB) checkVersion() error {
+// errClosed answers writes handed in after Close.
+var errClosed = errors.New("database is closed")
+
+func checkVersion(db *sqlx.DB) error {
 	var v string
-	if err := db.write.Get(&v, `SELECT sqlite_version()`); err != nil {
+	if err := db.Get(&v, `SELECT sqlite_version()`); err != nil {
 		return fmt.Errorf("read sqlite version: %w", err)
 	}
 	if versionLess(v, MinSQLiteVersion) {
@@ -144,10 +157,11 @@ func versionLess(a, b string) bool {
 	return false
 }
 
-// migrate applies the embedded migrations not yet applied, each in its own
-// transaction, and refuses a database written by a newer Parley.
-func (db *DB) migrate() error {
-	if _, err := db.write.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+// migrate applies the embedded migrations not yet applied, up to version
+// upTo (0: all), each in its own transaction, and refuses a database
+// written by a newer Parley.
+func migrate(db *sqlx.DB, upTo int) error {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -169,29 +183,29 @@ func (db *DB) migrate() error {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].version < all[j].version })
 	var current int
-	if err := db.write.Get(&current, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
+	if err := db.Get(&current, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if len(all) > 0 && current > all[len(all)-1].version {
 		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): upgrade parley", current, all[len(all)-1].version)
 	}
 	for _, m := range all {
-		if m.version <= current {
+		if m.version <= current || (upTo > 0 && m.version > upTo) {
 			continue
 		}
 		body, err := migrations.ReadFile(m.name)
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", m.name, err)
 		}
-		if err := db.applyMigration(m.version, string(body)); err != nil {
+		if err := applyMigration(db, m.version, string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func (db *DB) applyMigration(version int, body string) error {
-	tx, err := db.write.Beginx()
+func applyMigration(db *sqlx.DB, version int, body string) error {
+	tx, err := db.Beginx()
 	if err != nil {
 		return err
 	}
@@ -199,21 +213,11 @@ func (db *DB) applyMigration(version int, body string) error {
 	if _, err := tx.Exec(body); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, db.now()); err != nil {
+	if _, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli()); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-// view runs fn in a read transaction: one consistent snapshot.
-func (db *DB) view(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := db.read.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
-	}
-	defer tx.Rollback()
-	return fn(tx)
-}
-
-// errClosed answers writes handed in after Close.
-var errClosed = errors.New("database is closed")
+// notFound reports whether err says a query found no row.
+func notFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
+	parley "github.com/parley-chat/parley"
 )
 
-func openTest(t *testing.T) (*DB, string) {
+const testApp = "a1"
+
+func openTest(t testing.TB) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "p.db")
 	db, err := Open(path, Options{})
@@ -23,14 +25,50 @@ func openTest(t *testing.T) (*DB, string) {
 	return db, path
 }
 
-func TestRefusesNewerSchema(t *testing.T) {
-	db, path := openTest(t)
-	if err := db.update(context.Background(), func(tx *sqlx.Tx) error {
-		_, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`)
-		return err
-	}); err != nil {
+// update runs fn in a write and fails the test on an error.
+func update(t testing.TB, db *DB, fn func(parley.Tx) error) {
+	t.Helper()
+	if err := db.Update(context.Background(), fn); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// view runs fn in a read and fails the test on an error.
+func view(t testing.TB, db *DB, fn func(parley.Tx) error) {
+	t.Helper()
+	if err := db.View(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seeded opens a database with the app testApp and the given users.
+func seeded(t testing.TB, users ...string) *DB {
+	t.Helper()
+	db, _ := openTest(t)
+	update(t, db, func(tx parley.Tx) error {
+		if err := tx.InsertApp(testApp, parley.DefaultSettings(), 1); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := tx.InsertUser(testApp, u, "User "+u, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return db
+}
+
+// sqlOf is the transaction under a parley.Tx, for what tests check by hand.
+func sqlOf(t parley.Tx) *tx { return t.(*tx) }
+
+func TestRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	db, path := openTest(t)
+	update(t, db, func(t parley.Tx) error {
+		_, err := sqlOf(t).exec("test", `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`)
+		return err
+	})
 	db.Close()
 	_, err := Open(path, Options{})
 	if err == nil || !strings.Contains(err.Error(), "newer") {
@@ -39,22 +77,22 @@ func TestRefusesNewerSchema(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
 	db, path := openTest(t)
-	if err := db.update(context.Background(), func(tx *sqlx.Tx) error { return insertApp(tx, "a1", 1) }); err != nil {
-		t.Fatal(err)
-	}
+	update(t, db, func(tx parley.Tx) error { return tx.InsertApp("a1", parley.DefaultSettings(), 1) })
 	db.Close()
 	db2, err := Open(path, Options{Synchronous: "normal"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	if err := db2.CheckApp(context.Background(), "a1"); err != nil {
-		t.Errorf("app lost on reopen: %v", err)
+	if ok, err := db2.AppExists(context.Background(), "a1"); !ok || err != nil {
+		t.Errorf("app lost on reopen: %v %v", ok, err)
 	}
 }
 
 func TestOpenOptions(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, bad := range []struct{ path, sync string }{{filepath.Join(dir, "a.db"), "off"}, {filepath.Join(dir, "a?.db"), ""}} {
 		if db, err := Open(bad.path, Options{Synchronous: bad.sync}); err == nil {
@@ -65,6 +103,7 @@ func TestOpenOptions(t *testing.T) {
 }
 
 func TestVersionLess(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		want bool
@@ -85,6 +124,7 @@ func TestVersionLess(t *testing.T) {
 // TestGroupCommitIsolation sends many writes at once, some failing: each
 // failing write is rolled back alone, every other one commits.
 func TestGroupCommitIsolation(t *testing.T) {
+	t.Parallel()
 	db, _ := openTest(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -93,8 +133,8 @@ func TestGroupCommitIsolation(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.update(ctx, func(tx *sqlx.Tx) error {
-				if err := insertApp(tx, fmt.Sprint("app", i), 1); err != nil {
+			errs[i] = db.Update(ctx, func(tx parley.Tx) error {
+				if err := tx.InsertApp(fmt.Sprint("app", i), parley.DefaultSettings(), 1); err != nil {
 					return err
 				}
 				switch i % 10 {
@@ -109,7 +149,7 @@ func TestGroupCommitIsolation(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		exists := db.CheckApp(ctx, fmt.Sprint("app", i)) == nil
+		exists, _ := db.AppExists(ctx, fmt.Sprint("app", i))
 		wantErr := i%10 == 3 || i%10 == 7
 		if (err != nil) != wantErr || exists == wantErr {
 			t.Errorf("write %d: err %v, stored %v", i, err, exists)
@@ -118,12 +158,33 @@ func TestGroupCommitIsolation(t *testing.T) {
 }
 
 func TestUpdateAfterClose(t *testing.T) {
+	t.Parallel()
 	db, _ := openTest(t)
 	db.Close()
-	if err := db.update(context.Background(), func(*sqlx.Tx) error { return nil }); !errors.Is(err, errClosed) {
+	if err := db.Update(context.Background(), func(parley.Tx) error { return nil }); !errors.Is(err, errClosed) {
 		t.Errorf("update after close: %v", err)
 	}
 	if err := db.Close(); err != nil {
 		t.Errorf("second close: %v", err)
 	}
+}
+
+func TestViewIsReadOnly(t *testing.T) {
+	t.Parallel()
+	db := seeded(t)
+	err := db.View(context.Background(), func(tx parley.Tx) error { return tx.InsertUser(testApp, "u1", "U", 1) })
+	if err == nil {
+		t.Error("a write inside View succeeded")
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("AfterCommit inside View did not panic")
+			}
+		}()
+		_ = db.View(context.Background(), func(tx parley.Tx) error {
+			tx.AfterCommit(func() {})
+			return nil
+		})
+	}()
 }

@@ -1,13 +1,115 @@
 package store
 
 import (
-	"context"
+	"database/sql"
 	"fmt"
-
-	"github.com/jmoiron/sqlx"
+	"sort"
 
 	parley "github.com/parley-chat/parley"
 )
+
+// Member is nil, without error, for a user who never took part.
+func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, error) {
+	var r struct {
+		Access         string `db:"access"`
+		Notify         string `db:"notify"`
+		RemovedAt      *int64 `db:"removed_at"`
+		FrozenSeq      *int64 `db:"frozen_seq"`
+		RemovedByAdmin bool   `db:"removed_by_admin"`
+	}
+	err := t.get("read participant", &r, `SELECT access, notify, removed_at, frozen_seq, removed_by_admin FROM participants
+		WHERE conv_pk = ? AND user_id = ?`, c.PK, userID)
+	if notFound(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
+		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq}, nil
+}
+
+// CurrentMembers orders by id, so that callers see a stable list.
+func (t *tx) CurrentMembers(c *parley.Conversation) ([]string, error) {
+	return t.column("read participants", `SELECT user_id FROM participants WHERE conv_pk = ? AND removed_at IS NULL
+		ORDER BY user_id`, c.PK)
+}
+
+// SetMember keeps the join time of a current participant; a returning one
+// joins again now. Any removal, and the ban behind it, is forgotten.
+func (t *tx) SetMember(appID string, c *parley.Conversation, userID string, p parley.Participant, frozen *int64, now int64) error {
+	_, err := t.exec("set participant", `INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at, frozen_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (conv_pk, user_id) DO UPDATE SET access = excluded.access, notify = excluded.notify,
+			frozen_seq = excluded.frozen_seq, removed_by_admin = 0, removed_by_ban = NULL, removed_at = NULL,
+			joined_at = CASE WHEN removed_at IS NULL THEN joined_at ELSE excluded.joined_at END`,
+		c.PK, appID, userID, string(p.Access), string(p.Notify), now, frozen)
+	return err
+}
+
+// RemoveMember is one removal, not a ban's: a reactivation does not undo
+// it, so any ban mark goes. participant.not_found for a user who never
+// took part.
+func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, now int64) error {
+	ok, err := t.changed("remove participant", `UPDATE participants SET removed_at = ?, frozen_seq = ?, removed_by_admin = 1,
+		removed_by_ban = NULL WHERE conv_pk = ? AND user_id = ?`, now, frozen, c.PK, userID)
+	if err == nil && !ok {
+		return parley.Errorf(parley.EParticipantNotFound, "User %q is not a participant of the conversation.", userID)
+	}
+	return err
+}
+
+// RemoveEverywhere is one statement whatever the number of conversations.
+// Each membership keeps its access; its view freezes at the conversation's
+// last message, or stays frozen where it was (access None).
+func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error) {
+	var ban sql.NullInt64
+	if banID != "" {
+		pk, ok := auditPK(banID)
+		if !ok {
+			return nil, fmt.Errorf("remove everywhere: ban id %q is not an audit entry id", banID)
+		}
+		ban = sql.NullInt64{Int64: pk, Valid: true}
+	}
+	ids, err := t.column("remove everywhere", `UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
+		frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
+		WHERE app_id = ? AND user_id = ? AND removed_at IS NULL
+		RETURNING (SELECT id FROM conversations c WHERE c.pk = participants.conv_pk)`, now, ban, appID, userID)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(ids) // RETURNING has no order
+	return ids, nil
+}
+
+// RestoreBanned brings memberships back with their earlier access: live
+// access reads live again, None keeps its old freeze point.
+func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, error) {
+	var rows []struct {
+		ConversationID string `db:"conversation_id"`
+		Access         string `db:"access"`
+		Notify         string `db:"notify"`
+	}
+	if err := t.sel("restore memberships", &rows, `UPDATE participants SET removed_at = NULL, removed_by_admin = 0,
+		removed_by_ban = NULL, joined_at = ?,
+		frozen_seq = CASE WHEN access IN ('ReadWrite', 'Read') THEN NULL ELSE frozen_seq END
+		WHERE app_id = ? AND user_id = ? AND removed_by_ban IS NOT NULL AND removed_at IS NOT NULL
+		RETURNING (SELECT id FROM conversations c WHERE c.pk = participants.conv_pk) AS conversation_id, access, notify`,
+		now, appID, userID); err != nil {
+		return nil, err
+	}
+	out := make([]parley.Restored, len(rows))
+	for i, r := range rows {
+		out[i] = parley.Restored{ConversationID: r.ConversationID, Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify)}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ConversationID < out[j].ConversationID })
+	return out, nil
+}
+
+func (t *tx) ForgetBans(appID, userID string) error {
+	_, err := t.exec("forget bans", `UPDATE participants SET removed_by_ban = NULL
+		WHERE app_id = ? AND user_id = ? AND removed_by_ban IS NOT NULL`, appID, userID)
+	return err
+}
 
 // memberships is one row per conversation a user takes or took part in, with
 // the time of the latest activity the user may see: their last visible
@@ -19,30 +121,20 @@ const memberships = `WITH m AS (
 	FROM participants p WHERE p.app_id = ? AND p.user_id = ?)
 `
 
-// UserConversations implements parley.UserService.
-func (db *DB) UserConversations(ctx context.Context, appID, userID string, page parley.Page) ([]parley.Membership, error) {
-	var out []parley.Membership
-	err := db.view(ctx, func(tx *sqlx.Tx) error {
-		if _, err := userByID(tx, appID, userID); err != nil {
-			return err
-		}
-		var err error
-		out, err = userConversations(tx, appID, userID, page)
-		return err
-	})
-	return out, err
-}
-
-func userConversations(tx *sqlx.Tx, appID, userID string, page parley.Page) ([]parley.Membership, error) {
+// Memberships pages by (activity, pk), newest first; each conversation is
+// completed up to the user's freeze point.
+func (t *tx) Memberships(appID, userID string, page parley.Page) ([]parley.Membership, error) {
 	cursor := struct {
 		Activity int64 `db:"activity"`
 		ConvPK   int64 `db:"conv_pk"`
-	}{1<<63 - 1, 1<<63 - 1}
+	}{afterPage, afterPage}
 	if page.StartingAfter != "" {
-		err := tx.Get(&cursor, memberships+`SELECT m.activity, m.conv_pk FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE c.id = ?`,
-			appID, userID, page.StartingAfter)
-		if err != nil {
-			return nil, parley.Invalid("startingAfter", "is not an item of this list")
+		err := t.get("find membership cursor", &cursor, memberships+`SELECT m.activity, m.conv_pk
+			FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE c.id = ?`, appID, userID, page.StartingAfter)
+		if notFound(err) {
+			return nil, parley.ErrNotInList()
+		} else if err != nil {
+			return nil, err
 		}
 	}
 	var rows []struct {
@@ -52,30 +144,34 @@ func userConversations(tx *sqlx.Tx, appID, userID string, page parley.Page) ([]p
 		Activity  int64  `db:"activity"`
 		convRow
 	}
-	if err := tx.Select(&rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.activity, `+convColumns+`
+	if err := t.sel("list memberships", &rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.activity, `+convColumns+`
 		FROM m JOIN conversations c ON c.pk = m.conv_pk
 		WHERE m.activity < ? OR (m.activity = ? AND m.conv_pk < ?)
 		ORDER BY m.activity DESC, m.conv_pk DESC LIMIT ?`,
 		appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK, page.Limit); err != nil {
-		return nil, fmt.Errorf("list user conversations: %w", err)
+		return nil, err
 	}
-	convs := make([]convRow, len(rows))
+	convs := make([]parley.Conversation, len(rows))
 	views := make(map[int64]*int64, len(rows))
 	for i, r := range rows {
-		convs[i] = r.convRow
+		convs[i] = r.conversation()
 		views[r.PK] = r.FrozenSeq
 	}
-	loaded, err := loadConversations(tx, convs, views)
-	if err != nil {
+	if err := t.Complete(convs, views); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Membership, len(rows))
 	for i, r := range rows {
-		out[i] = parley.Membership{Conversation: loaded[i], RemovedAt: r.RemovedAt}
+		out[i] = parley.Membership{Conversation: convs[i], RemovedAt: r.RemovedAt}
 		if r.RemovedAt == nil {
 			a := parley.Access(r.Access)
 			out[i].Access = &a
 		}
 	}
 	return out, nil
+}
+
+func (t *tx) CurrentConversationIDs(appID, userID string) ([]string, error) {
+	return t.column("list conversation ids", `SELECT c.id FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY p.joined_at DESC, c.pk DESC`, appID, userID)
 }

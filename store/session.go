@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	parley "github.com/parley-chat/parley"
 )
+
+// The reads in this file authenticate every request: they run outside any
+// transaction, on the reader pool, and cache what rarely changes.
 
 // cachedKeys are an app's unrevoked keys as of a keys_epoch.
 type cachedKeys struct {
@@ -21,44 +24,96 @@ type cachedSettings struct {
 	settings parley.Settings
 }
 
-// ClientSession implements parley.SessionService in one query: the app's
-// settings_version and keys_epoch, and the user's state. Settings are read
-// again only when their version moved, keys only when their epoch moved, so
-// a change made by any process shows on the next request. Only the columns
-// authentication needs are read: this runs on every client request.
-func (db *DB) ClientSession(ctx context.Context, appID, userID string) (*parley.Session, error) {
-	var (
-		settingsVersion, keysEpoch int64
-		found, deleted             bool
-		modState                   string
-		modExpiresAt               *int64
-		role                       *string
-	)
-	err := db.read.QueryRowContext(ctx, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
-		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_expires_at, u.role
-		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID).
-		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modExpiresAt, &role)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, parley.Errorf(parley.EAppNotFound, "There is no app with this id.")
+// AppExists remembers a positive answer: apps are never deleted.
+func (db *DB) AppExists(ctx context.Context, appID string) (bool, error) {
+	if _, ok := db.known.Load(appID); ok {
+		return true, nil
+	}
+	var n int
+	if err := db.read.GetContext(ctx, &n, `SELECT COUNT(*) FROM apps WHERE id = ?`, appID); err != nil {
+		return false, fmt.Errorf("find app: %w", err)
+	}
+	if n > 0 {
+		db.known.Store(appID, true)
+	}
+	return n > 0, nil
+}
+
+// SessionFacts reads, in one query, the app's settings_version and
+// keys_epoch and the user's state. Settings are read again only when their
+// version moved, keys only when their epoch moved, so a change made by any
+// process shows on the next request. Only the columns authentication needs
+// are read.
+func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.SessionFacts, error) {
+	var r struct {
+		SettingsVersion int64   `db:"settings_version"`
+		KeysEpoch       int64   `db:"keys_epoch"`
+		Found           bool    `db:"found"`
+		Deleted         bool    `db:"deleted"`
+		ModState        string  `db:"mod_state"`
+		ModReason       *string `db:"mod_reason"`
+		ModSince        *int64  `db:"mod_since"`
+		ModExpiresAt    *int64  `db:"mod_expires_at"`
+		ModBy           *string `db:"mod_by"`
+		Role            *string `db:"role"`
+	}
+	err := db.read.GetContext(ctx, &r, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL AS found,
+		COALESCE(u.deleted, 0) AS deleted, COALESCE(u.mod_state, '') AS mod_state, u.mod_reason, u.mod_since,
+		u.mod_expires_at, u.mod_by, u.role
+		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID)
+	if notFound(err) {
+		return nil, errAppNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
-	s := &parley.Session{UserExists: found, UserDeleted: deleted, Role: role}
-	if s.Settings, err = db.settingsAt(ctx, appID, settingsVersion); err != nil {
+	f := &parley.SessionFacts{}
+	if f.Settings, err = db.settingsAt(ctx, appID, r.SettingsVersion); err != nil {
 		return nil, err
 	}
-	if s.Keys, err = db.keysAt(ctx, appID, keysEpoch); err != nil {
+	if f.Keys, err = db.keysAt(ctx, appID, r.KeysEpoch); err != nil {
 		return nil, err
 	}
-	s.Moderation = activeModeration(moderationOf(modState, nil, nil, modExpiresAt, nil), db.now())
-	return s, nil
+	if r.Found {
+		f.User = &parley.SessionUser{Deleted: r.Deleted, Role: r.Role,
+			Moderation: moderationOf(r.ModState, r.ModReason, r.ModSince, r.ModExpiresAt, r.ModBy)}
+	}
+	return f, nil
+}
+
+// UnrevokedKeys reads the keys_epoch and answers from the cache when the
+// epoch did not move.
+func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, error) {
+	var epoch int64
+	err := db.read.GetContext(ctx, &epoch, `SELECT keys_epoch FROM apps WHERE id = ?`, appID)
+	if notFound(err) {
+		return nil, errAppNotFound()
+	} else if err != nil {
+		return nil, fmt.Errorf("read keys epoch: %w", err)
+	}
+	return db.keysAt(ctx, appID, epoch)
+}
+
+// KeyByHash finds a key, active or not, by the hash of its secret.
+func (db *DB) KeyByHash(ctx context.Context, hash []byte) (*parley.Key, error) {
+	var r keyRow
+	err := db.read.GetContext(ctx, &r, `SELECT `+keyColumns+` FROM keys WHERE hash = ?`, hash)
+	if notFound(err) {
+		return nil, parley.Errorf(parley.EAuthInvalidToken, "The secret key is not valid.")
+	} else if err != nil {
+		return nil, fmt.Errorf("find key: %w", err)
+	}
+	k := r.key()
+	return &k, nil
 }
 
 // settingsAt returns the app's settings, read again only when version
-// differs from the cached one.
+// differs from the cached one. The roles map is copied: callers may keep
+// and change what they get.
 func (db *DB) settingsAt(ctx context.Context, appID string, version int64) (parley.Settings, error) {
 	if c, ok := db.settings.Load(appID); ok && c.(*cachedSettings).version == version {
-		return c.(*cachedSettings).settings, nil
+		s := c.(*cachedSettings).settings
+		s.Roles = maps.Clone(s.Roles)
+		return s, nil
 	}
 	var r struct {
 		Settings string `db:"settings"`
@@ -71,36 +126,31 @@ func (db *DB) settingsAt(ctx context.Context, appID string, version int64) (parl
 	if err != nil {
 		return s, err
 	}
+	// Stored with the version read alongside, which may be newer than the
+	// one asked for: the pair is consistent either way.
 	db.settings.Store(appID, &cachedSettings{version: r.Version, settings: s})
+	s.Roles = maps.Clone(s.Roles)
 	return s, nil
 }
 
-// keysAt returns the app's keys that may be used now, read again only when
-// epoch differs from the cached one.
+// keysAt returns the app's unrevoked keys, newest first, read again only
+// when epoch differs from the cached one. The slice is a copy: callers may
+// filter it in place.
 func (db *DB) keysAt(ctx context.Context, appID string, epoch int64) ([]parley.Key, error) {
-	c, ok := db.keys.Load(appID)
-	if !ok || c.(*cachedKeys).epoch != epoch {
-		var rows []keyRow
-		if err := db.read.SelectContext(ctx, &rows, `SELECT `+keyColumns+` FROM keys WHERE app_id = ? AND revoked_at IS NULL
-			ORDER BY created_at DESC`, appID); err != nil {
-			return nil, fmt.Errorf("list keys: %w", err)
-		}
-		fresh := &cachedKeys{epoch: epoch, keys: make([]parley.Key, len(rows))}
-		for i, r := range rows {
-			fresh.keys[i] = r.key()
-		}
-		// A reader that saw an older epoch must not replace a newer entry.
-		if old, loaded := db.keys.LoadOrStore(appID, fresh); loaded && old.(*cachedKeys).epoch < epoch {
-			db.keys.CompareAndSwap(appID, old, fresh)
-		}
-		c = fresh
+	if c, ok := db.keys.Load(appID); ok && c.(*cachedKeys).epoch == epoch {
+		return slices.Clone(c.(*cachedKeys).keys), nil
 	}
-	now := db.now()
-	var active []parley.Key
-	for _, k := range c.(*cachedKeys).keys {
-		if k.ActiveAt(now) {
-			active = append(active, k)
-		}
+	var rows []keyRow
+	if err := db.read.SelectContext(ctx, &rows, `SELECT `+keyColumns+` FROM keys WHERE app_id = ? AND revoked_at IS NULL
+		ORDER BY created_at DESC, id DESC`, appID); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	return active, nil
+	// The keys were read after the epoch, so they are at least as new as
+	// it says. A reader that saw an older epoch must not replace a newer
+	// entry.
+	fresh := &cachedKeys{epoch: epoch, keys: keys(rows)}
+	if old, loaded := db.keys.LoadOrStore(appID, fresh); loaded && old.(*cachedKeys).epoch < epoch {
+		db.keys.CompareAndSwap(appID, old, fresh)
+	}
+	return slices.Clone(fresh.keys), nil
 }

@@ -5,24 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	parley "github.com/parley-chat/parley"
 )
 
 func benchDB(b *testing.B) *DB {
-	db, err := Open(b.TempDir()+"/b.db", Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	k := parley.Key{ID: "k1", AppID: "a1", Secret: "s", Hash: []byte("h"), Prefix: "p", CreatedAt: time.Now().UnixMilli()}
-	if err := db.CreateApp(context.Background(), "a1", k); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.PutUser(context.Background(), "a1", "u1", &parley.UserPatch{Name: parley.Some("U")}); err != nil {
-		b.Fatal(err)
-	}
+	db := seeded(b, "u1")
+	k := parley.Key{ID: "k1", AppID: testApp, Secret: "s", Hash: []byte("h"), Prefix: "p", CreatedAt: time.Now().UnixMilli()}
+	update(b, db, func(tx parley.Tx) error { return tx.InsertKey(k) })
 	return db
 }
 
@@ -38,8 +27,8 @@ func withWrites(b *testing.B, db *DB, writes bool, fn func()) {
 				return
 			default:
 			}
-			_ = db.update(context.Background(), func(tx *sqlx.Tx) error {
-				_, err := tx.Exec(`UPDATE apps SET created_at = created_at + 1 WHERE id = 'nope'`)
+			_ = db.Update(context.Background(), func(tx parley.Tx) error {
+				_, err := sqlOf(tx).exec("bench", `UPDATE apps SET created_at = created_at + 1 WHERE id = 'nope'`)
 				return err
 			})
 		}
@@ -54,19 +43,22 @@ func withWrites(b *testing.B, db *DB, writes bool, fn func()) {
 }
 
 func BenchmarkReads(b *testing.B) {
+	ctx := context.Background()
 	for _, writes := range []bool{false, true} {
 		name := map[bool]string{false: "quiet", true: "writing"}[writes]
 		b.Run("session/"+name, func(b *testing.B) {
 			db := benchDB(b)
-			withWrites(b, db, writes, func() { _, _ = db.ClientSession(context.Background(), "a1", "u1") })
+			withWrites(b, db, writes, func() { _, _ = db.SessionFacts(ctx, testApp, "u1") })
 		})
 		b.Run("keyByHash/"+name, func(b *testing.B) {
 			db := benchDB(b)
-			withWrites(b, db, writes, func() { _, _ = db.KeyByHash(context.Background(), []byte("h")) })
+			withWrites(b, db, writes, func() { _, _ = db.KeyByHash(ctx, []byte("h")) })
 		})
 		b.Run("user/"+name, func(b *testing.B) {
 			db := benchDB(b)
-			withWrites(b, db, writes, func() { _, _ = db.User(context.Background(), "a1", "u1") })
+			withWrites(b, db, writes, func() {
+				_ = db.View(ctx, func(tx parley.Tx) error { _, err := tx.User(testApp, "u1"); return err })
+			})
 		})
 	}
 }

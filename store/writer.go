@@ -3,25 +3,33 @@ package store
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/jmoiron/sqlx"
+
+	parley "github.com/parley-chat/parley"
 )
+
+// maxBatch bounds how many queued writes share one transaction.
+const maxBatch = 128
 
 // A job is one write: it runs inside a savepoint of a shared transaction.
 type job struct {
-	ctx  context.Context
-	fn   func(tx *sqlx.Tx) error
-	done chan error
+	ctx   context.Context
+	fn    func(parley.Tx) error
+	after []func() // run once the batch commits, if this job's savepoint was kept
+	done  chan error
 }
 
-// update runs fn in a write transaction and returns once it is committed.
+// Update runs fn in a write transaction and returns once it is committed.
 //
 // Writes go through one connection. Instead of one transaction (and one
 // fsync) per request, the writer takes every write waiting when it becomes
 // free and commits them together; each runs in its own savepoint, so a
 // refused write is rolled back alone and the others still commit. fn must
-// be a pure function of the transaction: it may run after its caller gave up.
-func (db *DB) update(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+// be a pure function of the transaction: it may run after its caller gave
+// up waiting, and it may not keep the Tx.
+func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.jobs <- j:
@@ -30,7 +38,9 @@ func (db *DB) update(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-j.done
+	// Once handed over, the outcome is waited for whatever ctx says: the
+	// write may commit, and the caller must not believe otherwise.
+	return asConflict(<-j.done)
 }
 
 func (db *DB) writer() {
@@ -55,68 +65,94 @@ func (db *DB) writer() {
 	}
 }
 
+// commit runs the batch in one transaction and answers every job. The
+// after-commit functions of the jobs that committed run first, in job
+// order: with a single writer that is commit order.
 func (db *DB) commit(batch []*job) {
 	errs := make([]error, len(batch))
-	finish := func() {
+	committed := false
+	defer func() {
+		for i, j := range batch {
+			if committed && errs[i] == nil {
+				runAfter(j.after)
+			}
+		}
 		for i, j := range batch {
 			j.done <- errs[i]
 		}
-	}
-	defer finish()
-	tx, err := db.write.Beginx()
-	if err != nil {
+	}()
+	failAll := func(err error) {
 		for i := range errs {
-			errs[i] = fmt.Errorf("begin write: %w", err)
+			if errs[i] == nil {
+				errs[i] = err
+			}
 		}
+	}
+	sx, err := db.write.Beginx()
+	if err != nil {
+		failAll(fmt.Errorf("begin write: %w", err))
 		return
 	}
-	defer tx.Rollback()
+	defer sx.Rollback()
 	ran := false
 	for i, j := range batch {
-		if err := j.ctx.Err(); err != nil {
-			errs[i] = err
+		if errs[i] = j.ctx.Err(); errs[i] != nil {
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT job`); err != nil {
-			errs[i] = fmt.Errorf("savepoint: %w", err)
-			continue
+		// Any savepoint statement failing leaves the transaction in an
+		// unknown state (SQLite may have rolled it all back, and a later
+		// SAVEPOINT would then open a new one): the whole batch fails.
+		if _, err := sx.Exec(`SAVEPOINT job`); err != nil {
+			failAll(fmt.Errorf("savepoint: %w", err))
+			return
 		}
-		if errs[i] = run(j.fn, tx); errs[i] != nil {
-			if _, err := tx.Exec(`ROLLBACK TO job`); err != nil {
-				// The transaction is in an unknown state: fail the whole batch.
-				for k := range errs {
-					if errs[k] == nil {
-						errs[k] = fmt.Errorf("rollback to savepoint: %w", err)
-					}
-				}
+		if errs[i] = run(j, sx, db); errs[i] != nil {
+			j.after = nil
+			if _, err := sx.Exec(`ROLLBACK TO job`); err != nil {
+				failAll(fmt.Errorf("rollback to savepoint: %w", err))
 				return
 			}
 		}
-		if _, err := tx.Exec(`RELEASE job`); err != nil {
-			errs[i] = fmt.Errorf("release savepoint: %w", err)
-			continue
+		if _, err := sx.Exec(`RELEASE job`); err != nil {
+			failAll(fmt.Errorf("release savepoint: %w", err))
+			return
 		}
 		ran = ran || errs[i] == nil
 	}
 	if !ran {
 		return
 	}
-	if err := tx.Commit(); err != nil {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("commit: %w", err)
-			}
-		}
+	if err := sx.Commit(); err != nil {
+		failAll(fmt.Errorf("commit: %w", err))
+		return
 	}
+	committed = true
 }
 
-// run calls fn, turning a panic into an error so one bad write cannot stop
-// the writer.
-func run(fn func(tx *sqlx.Tx) error, tx *sqlx.Tx) (err error) {
+// run calls the job's function, turning a panic into an error so one bad
+// write cannot stop the writer.
+func run(j *job, sx *sqlx.Tx, db *DB) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in write: %v", r)
 		}
 	}()
-	return fn(tx)
+	// Statements run without the caller's context: cancelling one would
+	// interrupt the connection, and SQLite then rolls back the whole batch.
+	return j.fn(&tx{ctx: context.Background(), sx: sx, db: db, job: j})
+}
+
+// runAfter runs after-commit functions. The data is committed whatever they
+// do, so a panic is logged and the writer goes on.
+func runAfter(fns []func()) {
+	for _, fn := range fns {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					slog.Error("store: after-commit function panicked", slog.Any("panic", r))
+				}
+			}()
+			fn()
+		}()
+	}
 }

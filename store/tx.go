@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// tx is one transaction: a job's savepoint inside the writer's batch, or a
+// read snapshot of View (job nil).
+type tx struct {
+	ctx context.Context
+	sx  *sqlx.Tx
+	db  *DB
+	job *job
+}
+
+var _ parley.Tx = (*tx)(nil)
+
+// AfterCommit queues fn to run in the writer once the batch holding this
+// write has committed, before Update returns; it is dropped if the write
+// rolls back. A View never commits, and a function registered there would
+// silently never run: that is a bug in the caller, so it panics.
+func (t *tx) AfterCommit(fn func()) {
+	if t.job == nil {
+		panic("store: AfterCommit inside View")
+	}
+	t.job.after = append(t.job.after, fn)
+}
+
+// exec runs a statement; what names it in errors.
+func (t *tx) exec(what, q string, args ...any) (sql.Result, error) {
+	res, err := t.sx.ExecContext(t.ctx, q, args...)
+	return res, wrap(what, err)
+}
+
+// changed runs a statement and reports whether it touched a row.
+func (t *tx) changed(what, q string, args ...any) (bool, error) {
+	res, err := t.exec(what, q, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, wrap(what, err)
+}
+
+// get reads one row; a missing row is an error that notFound recognises.
+func (t *tx) get(what string, dest any, q string, args ...any) error {
+	return wrap(what, t.sx.GetContext(t.ctx, dest, q, args...))
+}
+
+func (t *tx) sel(what string, dest any, q string, args ...any) error {
+	return wrap(what, t.sx.SelectContext(t.ctx, dest, q, args...))
+}
+
+// column selects one text column; never nil, for JSON lists.
+func (t *tx) column(what, q string, args ...any) ([]string, error) {
+	out := []string{}
+	if err := t.sel(what, &out, q, args...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// in expands a query's IN (?) over a slice and selects.
+func (t *tx) in(what string, dest any, q string, args ...any) error {
+	q, args, err := sqlx.In(q, args...)
+	if err != nil {
+		return wrap(what, err)
+	}
+	return t.sel(what, dest, q, args...)
+}
+
+// exists reports whether the query finds a row.
+func (t *tx) exists(what, q string, args ...any) (bool, error) {
+	var one int
+	err := t.get(what, &one, q, args...)
+	if notFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// wrap gives an error its context, except a uniqueness violation, which is
+// the caller's conflict and not a server failure.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if c := conflict(err); c != nil {
+		return c
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// asConflict turns a raw uniqueness violation into a conflict error.
+func asConflict(err error) error {
+	if c := conflict(err); c != nil {
+		return c
+	}
+	return err
+}
+
+// conflicts name, by the table and columns SQLite reports, what a
+// uniqueness violation means; the first match wins.
+var conflicts = []struct{ in, msg string }{
+	{"users.external_id", "Another user already has this externalId."},
+	{"users.", "The user already exists."},
+	{"conversations.", "The conversation already exists."},
+	{"messages_idempotency_key", "A message with this idempotency key already exists."},
+	{"messages.", "The message already exists."},
+	{"apps.", "The app already exists."},
+	{"keys.hash", "The secret key is already in use."},
+	{"keys.", "The key already exists."},
+	{"blocks.", "The block already exists."},
+	{"events.", "The event already exists."},
+}
+
+func conflict(err error) *parley.Error {
+	var e *parley.Error
+	if errors.As(err, &e) {
+		return nil
+	}
+	var se sqlite3.Error
+	if !errors.As(err, &se) || (se.ExtendedCode != sqlite3.ErrConstraintUnique && se.ExtendedCode != sqlite3.ErrConstraintPrimaryKey) {
+		return nil
+	}
+	for _, c := range conflicts {
+		if strings.Contains(se.Error(), c.in) {
+			return parley.Errorf(parley.EConflict, "%s", c.msg)
+		}
+	}
+	return parley.Errorf(parley.EConflict, "The change conflicts with stored data.")
+}
+
+// jsonText encodes a value for a JSON column; the values are our own types,
+// which always encode.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("store: encode %T: %v", v, err))
+	}
+	return string(b)
+}
+
+// stringList and customMap decode JSON columns this package wrote.
+func stringList(raw string) []string {
+	out := []string{}
+	_ = json.Unmarshal([]byte(raw), &out)
+	return out
+}
+
+func customMap(raw string) parley.Custom {
+	out := parley.Custom{}
+	_ = json.Unmarshal([]byte(raw), &out)
+	return out
+}
+
+// afterPage is the largest key of an ordered column: "before the end".
+const afterPage = int64(1<<63 - 1)

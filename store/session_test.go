@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	parley "github.com/parley-chat/parley"
+)
+
+func TestSessionFacts(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "u1")
+	ctx := context.Background()
+	exp := int64(5)
+	reason := "spam"
+	update(t, db, func(tx parley.Tx) error {
+		if err := tx.InsertKey(parley.Key{ID: "k1", AppID: testApp, Hash: []byte("h1"), CreatedAt: 1, ExpiresAt: &exp}); err != nil {
+			return err
+		}
+		return tx.SetModeration(testApp, "u1", parley.Moderation{State: parley.StateSilenced, Reason: &reason, Since: 1, ExpiresAt: &exp, By: "cli"})
+	})
+	if _, err := db.SessionFacts(ctx, "nope", "u1"); parley.ErrorCode(err) != parley.EAppNotFound {
+		t.Errorf("unknown app: %v", err)
+	}
+	f, err := db.SessionFacts(ctx, testApp, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored facts, expired ones included: the caller has the clock.
+	if f.User == nil || f.User.Moderation == nil || f.User.Moderation.State != parley.StateSilenced || *f.User.Moderation.Reason != reason ||
+		len(f.Keys) != 1 || f.Keys[0].ID != "k1" {
+		t.Errorf("facts = %+v, want the expired key and silence as stored", f)
+	}
+	if f, _ := db.SessionFacts(ctx, testApp, "nobody"); f.User != nil {
+		t.Errorf("a missing user reads as %+v", f.User)
+	}
+	f.Keys[0].ID = "changed" // callers may change what they get
+	f.Settings.Roles["r"] = nil
+	if again, _ := db.SessionFacts(ctx, testApp, "u1"); again.Keys[0].ID != "k1" || len(again.Settings.Roles) != 0 {
+		t.Errorf("a caller's change reached the cache: %+v", again)
+	}
+
+	// Changes made by writes show on the next call, through the caches.
+	update(t, db, func(tx parley.Tx) error {
+		if err := tx.InsertKey(parley.Key{ID: "k2", AppID: testApp, Hash: []byte("h2"), CreatedAt: 2}); err != nil {
+			return err
+		}
+		if _, err := tx.RevokeKey(testApp, "k1", 3); err != nil {
+			return err
+		}
+		s := parley.DefaultSettings()
+		s.IdentityVerification = true
+		return tx.SetSettings(testApp, s)
+	})
+	f, err = db.SessionFacts(ctx, testApp, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Keys) != 1 || f.Keys[0].ID != "k2" || !f.Settings.IdentityVerification || len(f.Settings.Roles) != 0 {
+		t.Errorf("facts after changes = %+v", f)
+	}
+	update(t, db, func(tx parley.Tx) error {
+		return tx.InsertKey(parley.Key{ID: "k3", AppID: testApp, Hash: []byte("h3"), CreatedAt: 3})
+	})
+	keys, err := db.UnrevokedKeys(ctx, testApp)
+	if err != nil || len(keys) != 2 || keys[0].ID != "k3" || keys[1].ID != "k2" {
+		t.Errorf("UnrevokedKeys = %+v, %v; want k3 then k2", keys, err)
+	}
+	if k, err := db.KeyByHash(ctx, []byte("h1")); err != nil || k.RevokedAt == nil {
+		t.Errorf("KeyByHash of a revoked key = %+v, %v", k, err)
+	}
+	if _, err := db.KeyByHash(ctx, []byte("none")); parley.ErrorCode(err) != parley.EAuthInvalidToken {
+		t.Errorf("KeyByHash of no key: %v", err)
+	}
+}
+
+func TestAppExistsCache(t *testing.T) {
+	t.Parallel()
+	db := seeded(t)
+	ctx := context.Background()
+	// An app inserted by a write that rolls back must not be remembered.
+	_ = db.Update(ctx, func(tx parley.Tx) error {
+		if err := tx.InsertApp("a2", parley.DefaultSettings(), 1); err != nil {
+			return err
+		}
+		if ok, err := tx.AppExists("a2"); !ok || err != nil {
+			t.Errorf("the write does not see its own app: %v %v", ok, err)
+		}
+		return context.Canceled
+	})
+	for _, id := range []string{"a2", "a2"} {
+		if ok, _ := db.AppExists(ctx, id); ok {
+			t.Error("a rolled-back app reads as existing")
+		}
+	}
+	if ok, err := db.AppExists(ctx, testApp); !ok || err != nil {
+		t.Errorf("AppExists(%s) = %v, %v", testApp, ok, err)
+	}
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// TestConflicts: a uniqueness violation is a conflict, both for the write
+// that meets it and from Update, never a raw (internal) error.
+func TestConflicts(t *testing.T) {
+	t.Parallel()
+	ext := parley.Some("ext-1")
+	tests := []struct {
+		name  string
+		first func(parley.Tx) error
+		again func(parley.Tx) error
+	}{
+		{"duplicate user",
+			func(tx parley.Tx) error { return tx.InsertUser(testApp, "u9", "U", 1) },
+			func(tx parley.Tx) error { return tx.InsertUser(testApp, "u9", "U", 2) }},
+		{"duplicate externalId",
+			func(tx parley.Tx) error { return tx.UpdateUser(testApp, "u1", &parley.UserPatch{ExternalID: ext}) },
+			func(tx parley.Tx) error { return tx.UpdateUser(testApp, "u2", &parley.UserPatch{ExternalID: ext}) }},
+		{"duplicate app",
+			func(tx parley.Tx) error { return nil },
+			func(tx parley.Tx) error { return tx.InsertApp(testApp, parley.DefaultSettings(), 1) }},
+		{"duplicate key hash",
+			func(tx parley.Tx) error { return tx.InsertKey(parley.Key{ID: "k1", AppID: testApp, Hash: []byte("h")}) },
+			func(tx parley.Tx) error { return tx.InsertKey(parley.Key{ID: "k2", AppID: testApp, Hash: []byte("h")}) }},
+		{"duplicate event id",
+			func(tx parley.Tx) error { return tx.AppendEvents([]parley.Event{{ID: "evt_1", AppID: testApp}}) },
+			func(tx parley.Tx) error { return tx.AppendEvents([]parley.Event{{ID: "evt_1", AppID: testApp}}) }},
+		{"raw error returned by the write",
+			func(tx parley.Tx) error { return nil },
+			func(tx parley.Tx) error {
+				_, err := sqlOf(tx).sx.Exec(`INSERT INTO apps (id, settings, created_at) VALUES (?, '{}', 1)`, testApp)
+				return err
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := seeded(t, "u1", "u2")
+			update(t, db, tt.first)
+			err := db.Update(context.Background(), tt.again)
+			if parley.ErrorCode(err) != parley.EConflict {
+				t.Errorf("second write: %v, want a conflict", err)
+			}
+			// Inside the transaction too, and the transaction goes on.
+			update(t, db, func(tx parley.Tx) error {
+				if err := tt.again(tx); tt.name != "raw error returned by the write" && parley.ErrorCode(err) != parley.EConflict {
+					t.Errorf("inside the write: %v, want a conflict", err)
+				}
+				return tx.InsertUser(testApp, "u3", "U", 1)
+			})
+		})
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "u1")
+	c := &parley.Conversation{ID: "nope", PK: 999}
+	tests := []struct {
+		name string
+		code string
+		fn   func(parley.Tx) error
+	}{
+		{"user", parley.EUserNotFound, func(tx parley.Tx) error { _, err := tx.User(testApp, "x"); return err }},
+		{"update user", parley.EUserNotFound, func(tx parley.Tx) error {
+			return tx.UpdateUser(testApp, "x", &parley.UserPatch{Name: parley.Some("X")})
+		}},
+		{"empty update of a missing user", parley.EUserNotFound, func(tx parley.Tx) error { return tx.UpdateUser(testApp, "x", &parley.UserPatch{}) }},
+		{"conversation", parley.EConversationNotFound, func(tx parley.Tx) error { _, err := tx.Conversation(testApp, "x"); return err }},
+		{"message", parley.EMessageNotFound, func(tx parley.Tx) error { _, err := tx.Message(c, "msg_x"); return err }},
+		{"delete message", parley.EMessageNotFound, func(tx parley.Tx) error { return tx.DeleteMessage(c, "msg_x") }},
+		{"settings", parley.EAppNotFound, func(tx parley.Tx) error { _, err := tx.Settings("x"); return err }},
+		{"remove member", parley.EParticipantNotFound, func(tx parley.Tx) error { return tx.RemoveMember(c, "u1", nil, 1) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if err := db.Update(context.Background(), tt.fn); parley.ErrorCode(err) != tt.code {
+				t.Errorf("err = %v, want %s", err, tt.code)
+			}
+		})
+	}
+}

@@ -34,7 +34,8 @@ func TestSessionFacts(t *testing.T) {
 	if f, _ := db.SessionFacts(ctx, testApp, "nobody"); f.User != nil {
 		t.Errorf("a missing user reads as %+v", f.User)
 	}
-	f.Keys[0].ID = "changed" // callers may change what they get
+	f, _ = db.SessionFacts(ctx, testApp, "u1") // from the cache this time
+	f.Keys[0].ID = "changed"                   // callers may change what they get
 	f.Settings.Roles["r"] = nil
 	if again, _ := db.SessionFacts(ctx, testApp, "u1"); again.Keys[0].ID != "k1" || len(again.Settings.Roles) != 0 {
 		t.Errorf("a caller's change reached the cache: %+v", again)

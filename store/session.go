@@ -45,37 +45,33 @@ func (db *DB) AppExists(ctx context.Context, appID string) (bool, error) {
 // process shows on the next request. Only the columns authentication needs
 // are read.
 func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.SessionFacts, error) {
-	var r struct {
-		SettingsVersion int64   `db:"settings_version"`
-		KeysEpoch       int64   `db:"keys_epoch"`
-		Found           bool    `db:"found"`
-		Deleted         bool    `db:"deleted"`
-		ModState        string  `db:"mod_state"`
-		ModReason       *string `db:"mod_reason"`
-		ModSince        *int64  `db:"mod_since"`
-		ModExpiresAt    *int64  `db:"mod_expires_at"`
-		ModBy           *string `db:"mod_by"`
-		Role            *string `db:"role"`
-	}
-	err := db.read.GetContext(ctx, &r, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL AS found,
-		COALESCE(u.deleted, 0) AS deleted, COALESCE(u.mod_state, '') AS mod_state, u.mod_reason, u.mod_since,
-		u.mod_expires_at, u.mod_by, u.role
-		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID)
+	var (
+		settingsVersion, keysEpoch int64
+		found, deleted             bool
+		modState                   string
+		modReason, modBy, role     *string
+		modSince, modExpiresAt     *int64
+	)
+	// A plain Scan: sqlx's struct mapping costs more than the query here.
+	err := db.read.QueryRowContext(ctx, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
+		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by, u.role
+		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID).
+		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modReason, &modSince, &modExpiresAt, &modBy, &role)
 	if notFound(err) {
 		return nil, errAppNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
 	f := &parley.SessionFacts{}
-	if f.Settings, err = db.settingsAt(ctx, appID, r.SettingsVersion); err != nil {
+	if f.Settings, err = db.settingsAt(ctx, appID, settingsVersion); err != nil {
 		return nil, err
 	}
-	if f.Keys, err = db.keysAt(ctx, appID, r.KeysEpoch); err != nil {
+	if f.Keys, err = db.keysAt(ctx, appID, keysEpoch); err != nil {
 		return nil, err
 	}
-	if r.Found {
-		f.User = &parley.SessionUser{Deleted: r.Deleted, Role: r.Role,
-			Moderation: moderationOf(r.ModState, r.ModReason, r.ModSince, r.ModExpiresAt, r.ModBy)}
+	if found {
+		f.User = &parley.SessionUser{Deleted: deleted, Role: role,
+			Moderation: moderationOf(modState, modReason, modSince, modExpiresAt, modBy)}
 	}
 	return f, nil
 }

@@ -76,6 +76,20 @@ func (s Settings) Grants(role *string, perm string) bool {
 	return false
 }
 
+// Permit returns nil when a user with this role and restriction (in force
+// now, or nil), proven or not, holds the permission. Permissions hold only
+// for a verified credential, so turning identity verification off never
+// hands out moderator powers; a silenced user's are suspended.
+func Permit(s Settings, role *string, m *Moderation, verified bool, perm string) error {
+	if !verified || !s.Grants(role, perm) {
+		return Errorf(EPermissionDenied, "This needs the %s permission.", perm)
+	}
+	if m != nil && m.State == StateSilenced {
+		return Errorf(EUserSilenced, "A silenced user's permissions are suspended.")
+	}
+	return nil
+}
+
 // SettingsPatch changes the settings that are sent; a sent userList or roles
 // replaces the stored one whole, its missing fields taking their defaults.
 type SettingsPatch struct {

@@ -1,9 +1,6 @@
 package parley
 
-import (
-	"crypto/rand"
-	"math/big"
-)
+import "crypto/rand"
 
 // MaxIDBytes is the longest caller-chosen id.
 const MaxIDBytes = 255
@@ -42,17 +39,22 @@ func idByte(c byte) bool {
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// RandomBase62 returns n characters drawn uniformly from base62 with crypto/rand.
+// RandomBase62 returns n characters drawn uniformly from base62 with
+// crypto/rand: bytes of 248 and above are dropped, so that the remainder
+// by 62 of those kept is uniform.
 func RandomBase62(n int) string {
-	out := make([]byte, n)
-	max := big.NewInt(int64(len(base62)))
-	for i := range out {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/4+8)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
 			// crypto/rand never fails on supported platforms; a failure is fatal.
 			panic("parley: crypto/rand failed: " + err.Error())
 		}
-		out[i] = base62[v.Int64()]
+		for _, b := range buf {
+			if b < 248 && len(out) < n {
+				out = append(out, base62[b%62])
+			}
+		}
 	}
 	return string(out)
 }

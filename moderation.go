@@ -1,9 +1,6 @@
 package parley
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Audit log actions.
 const (
@@ -56,27 +53,4 @@ type SearchQuery struct {
 	Q     string
 	Badge string
 	Page  int
-}
-
-// ModerationService bans, silences, reactivates and keeps the audit log.
-type ModerationService interface {
-	// Ban locks the user out and, unless told otherwise, removes them from
-	// every conversation in one transaction.
-	Ban(ctx context.Context, appID, userID string, r Restriction, removeFromConversations bool, by Actor) error
-	// Silence stops the user sending; it does nothing to a banned user.
-	Silence(ctx context.Context, appID, userID string, r Restriction, by Actor) error
-	// Reactivate lifts a ban or silence; with restore, the memberships that
-	// bans removed since the last reactivation come back.
-	Reactivate(ctx context.Context, appID, userID string, restore bool, by Actor) error
-	// Restricted lists banned and silenced users (state "" for both), most
-	// recently restricted first.
-	Restricted(ctx context.Context, appID, state string, page Page) ([]User, error)
-	// AuditLog lists entries about userID (any user when ""), newest first.
-	AuditLog(ctx context.Context, appID, userID string, page Page) ([]AuditEntry, error)
-	// Erase clears the user's profile, removes them everywhere, drops their
-	// blocks and, with eraseMessages, their messages' text and custom data.
-	Erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) error
-	// Search finds users who are not erased; last reports whether no later
-	// page has results.
-	Search(ctx context.Context, appID string, q SearchQuery) (users []User, last bool, err error)
 }

@@ -1,6 +1,10 @@
 package parley
 
-import "context"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Paging limits.
 const (
@@ -33,113 +37,116 @@ func (a Actor) IsUser() bool { return len(a) > 5 && a[:5] == "user:" }
 // CLIActor is the actor of the command line.
 const CLIActor Actor = "cli"
 
-// AppService reads apps and their settings.
-type AppService interface {
-	// CheckApp returns an app.not_found error for an unknown app.
-	CheckApp(ctx context.Context, appID string) error
-	Settings(ctx context.Context, appID string) (Settings, error)
-	UpdateSettings(ctx context.Context, appID string, p *SettingsPatch) (Settings, error)
+// Caller is who makes a call, as the rules need it.
+type Caller struct {
+	Surface Surface
+	// UserID is the signed-in user of the client surface.
+	UserID string
+	// Verified is true when a signature or a user JWT proved the user's
+	// identity; a guest's is false, and so holds no permission.
+	Verified bool
+	Actor    Actor
 }
 
-// Session is what authenticating a client request needs, read at once:
-// the app's settings and active keys, and the state of the claimed user.
-type Session struct {
-	Settings Settings
-	Keys     []Key
-	// UserExists is false for a user never created (or no user claimed).
-	UserExists  bool
-	UserDeleted bool
-	Moderation  *Moderation // in force now, or nil
-	Role        *string     // the user's role, which selects their permissions
+// BackendCaller is a call made with a backend credential (or the command line).
+func BackendCaller(by Actor) Caller { return Caller{Surface: Backend, Actor: by} }
+
+// ClientCaller is a call made by a signed-in user.
+func ClientCaller(userID string, verified bool) Caller {
+	return Caller{Surface: Client, UserID: userID, Verified: verified, Actor: UserActor(userID)}
 }
 
-// SessionService reads sessions.
-type SessionService interface {
-	ClientSession(ctx context.Context, appID, userID string) (*Session, error)
+// Service holds every rule of Parley: who may read and write what, in which
+// order refusals come, what a write changes and which events it causes. Each
+// call runs in one transaction of its Storage; the events of a write are
+// stored with it and handed to Events after it commits.
+type Service struct {
+	store  Storage
+	events *Broker
+	// Now is the clock; tests pin it.
+	Now func() time.Time
+
+	known   sync.Map // app ids known to exist; apps are never deleted
+	touched sync.Map // "app\x00user" to when Touch last wrote (ms)
 }
 
-// KeyService finds secret keys for authentication.
-type KeyService interface {
-	// KeyByHash returns the key whose secret hashes to hash, active or not.
-	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
-	// ActiveKeys returns the app's keys that may be used now.
-	ActiveKeys(ctx context.Context, appID string) ([]Key, error)
+// NewService returns a service over st that publishes committed events to
+// events (nil: to nobody).
+func NewService(st Storage, events *Broker) *Service {
+	return &Service{store: st, events: events, Now: time.Now}
 }
 
-// UserService manages users.
-type UserService interface {
-	PutUser(ctx context.Context, appID, userID string, p *UserPatch) error
-	// PutUsers applies every patch or none.
-	PutUsers(ctx context.Context, appID string, patches map[string]*UserPatch) error
-	User(ctx context.Context, appID, userID string) (*User, error)
-	Users(ctx context.Context, appID string, page Page) ([]User, error)
-	// LiveUsers is Users without erased users.
-	LiveUsers(ctx context.Context, appID string, page Page) ([]User, error)
-	UsersByIDs(ctx context.Context, appID string, ids []string) ([]User, error)
-	UsersByExternalIDs(ctx context.Context, appID string, externalIDs []string) ([]User, error)
-	// UserConversations lists every conversation the user takes part in or
-	// was removed from, by latest activity the user may see.
-	UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error)
-	// CurrentConversationIDs lists the conversations the user takes part in now.
-	CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error)
-	// Touch records client activity; it writes at most about once a minute per user.
-	Touch(ctx context.Context, appID, userID string) error
+// The service is every service the api consumes.
+var (
+	_ AppService          = (*Service)(nil)
+	_ SessionService      = (*Service)(nil)
+	_ KeyService          = (*Service)(nil)
+	_ UserService         = (*Service)(nil)
+	_ BlockService        = (*Service)(nil)
+	_ ConversationService = (*Service)(nil)
+	_ MessageService      = (*Service)(nil)
+	_ ModerationService   = (*Service)(nil)
+)
+
+func (s *Service) now() int64 { return s.Now().UnixMilli() }
+
+// change is one write in progress: its transaction, its clock reading, and
+// the events it causes.
+type change struct {
+	Tx
+	app    string
+	now    int64
+	events []Event
 }
 
-// BlockService keeps who blocked whom.
-type BlockService interface {
-	// Block is idempotent; the blocked user must exist.
-	Block(ctx context.Context, appID, blocker, blocked string, by Actor) error
-	Unblock(ctx context.Context, appID, blocker, blocked string, by Actor) error
-	// Blocks lists the users userID blocked, by id.
-	Blocks(ctx context.Context, appID, userID string) ([]User, error)
+func (w *change) emit(typ string, d EventData) {
+	w.events = append(w.events, Event{ID: NewEventID(), AppID: w.app, Type: typ, CreatedAt: w.now, Data: d})
 }
 
-// ParticipantPatch changes only the fields that are set.
-type ParticipantPatch struct {
-	Access *Access `json:"access"`
-	Notify *Notify `json:"notify"`
+// write runs fn in one write transaction of the app. The events fn records
+// are stored in the same transaction and published once it commits; a
+// refused or failed write publishes nothing.
+func (s *Service) write(ctx context.Context, appID string, fn func(w *change) error) error {
+	return s.store.Update(ctx, func(tx Tx) error {
+		w := &change{Tx: tx, app: appID, now: s.now()}
+		if err := fn(w); err != nil {
+			return err
+		}
+		if len(w.events) == 0 {
+			return nil
+		}
+		if err := tx.AppendEvents(w.events); err != nil {
+			return err
+		}
+		events, broker := w.events, s.events
+		tx.AfterCommit(func() { broker.Publish(events) })
+		return nil
+	})
 }
 
-// ConversationService manages conversations and their participants.
-type ConversationService interface {
-	PutConversation(ctx context.Context, appID, convID string, p *ConversationPatch) error
-	Conversation(ctx context.Context, appID, convID string) (*Conversation, error)
-	Conversations(ctx context.Context, appID string, page Page) ([]Conversation, error)
-	DeleteConversation(ctx context.Context, appID, convID string) error
-	// PutParticipant adds the user or overwrites their access and notify.
-	PutParticipant(ctx context.Context, appID, convID, userID string, p Participant) error
-	// PatchParticipant changes a current participant. A change of access by
-	// a moderator (a user actor) is logged.
-	PatchParticipant(ctx context.Context, appID, convID, userID string, p ParticipantPatch, by Actor) error
-	// RemoveParticipant removes the user, freezing their view; removing a
-	// user who is not a participant does nothing.
-	RemoveParticipant(ctx context.Context, appID, convID, userID string, by Actor) error
-
-	// ConversationFor is the conversation as a participant (current or
-	// removed) sees it; conversation.not_found for anyone else.
-	ConversationFor(ctx context.Context, appID, convID, userID string) (*Membership, error)
-	// SyncConversation is a client's get-or-create: it applies the patch under
-	// the client rules (sticky removals, sync setting, access, blocks) and
-	// answers the conversation as the caller sees it.
-	SyncConversation(ctx context.Context, appID, convID, userID string, p *ConversationPatch, syncAllowed bool) (*Membership, error)
+// read runs fn in one read-only snapshot.
+func (s *Service) read(ctx context.Context, fn func(tx Tx) error) error {
+	return s.store.View(ctx, fn)
 }
 
-// MessageService sends and manages messages.
-type MessageService interface {
-	// SendMessages stores every message or none and returns their ids in
-	// order. The surface decides the refusals and the origin.
-	SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, s Surface) ([]string, error)
-	// MessagesFor lists what a participant may read, newest first.
-	MessagesFor(ctx context.Context, appID, convID, userID string, page Page) ([]Message, error)
-	Messages(ctx context.Context, appID, convID string, page Page) ([]Message, error)
-	Message(ctx context.Context, appID, convID, msgID string) (*Message, error)
-	EditMessage(ctx context.Context, appID, convID, msgID string, p *MessagePatch) (*Message, error)
-	DeleteMessage(ctx context.Context, appID, convID, msgID string) error
-	// EditMessageAs edits the user's own message under the write rules.
-	EditMessageAs(ctx context.Context, appID, convID, msgID, userID, text string) (*Message, error)
-	// DeleteMessageAs deletes a message the user may see: their own under the
-	// write rules, another's when moderation is nil (the user may moderate
-	// messages; otherwise moderation is the refusal to answer).
-	DeleteMessageAs(ctx context.Context, appID, convID, msgID, userID string, moderation error) error
+// activeModeration drops a restriction that has expired: expiry needs no
+// background job.
+func activeModeration(m *Moderation, now int64) *Moderation {
+	if m.ActiveAt(now) {
+		return m
+	}
+	return nil
+}
+
+// live applies the clock to a stored user.
+func live(u *User, now int64) *User {
+	u.Moderation = activeModeration(u.Moderation, now)
+	return u
+}
+
+func liveAll(users []User, now int64) []User {
+	for i := range users {
+		live(&users[i], now)
+	}
+	return users
 }

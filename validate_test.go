@@ -111,3 +111,23 @@ func TestSettingsPatch(t *testing.T) {
 		t.Errorf("applied = %+v", got)
 	}
 }
+
+// TestRandomBase62Uniform: every character comes up about as often as the
+// others (2,000 expected each; a bias of 25% is more than 10 standard
+// deviations away).
+func TestRandomBase62Uniform(t *testing.T) {
+	counts := map[rune]int{}
+	for i := 0; i < 62*2000/50; i++ {
+		for _, r := range parley.RandomBase62(50) {
+			counts[r]++
+		}
+	}
+	if len(counts) != 62 {
+		t.Fatalf("%d distinct characters, want 62", len(counts))
+	}
+	for r, n := range counts {
+		if n < 1500 || n > 2500 {
+			t.Errorf("%q came up %d times, want about 2000", r, n)
+		}
+	}
+}

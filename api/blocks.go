@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	parley "github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/auth"
 )
 
 type blockChange func(ctx context.Context, appID, blocker, blocked string, by parley.Actor) error
@@ -28,11 +27,7 @@ func (s *Server) changeBlock(w http.ResponseWriter, r *http.Request, blocker, pa
 		s.writeError(w, r, err)
 		return
 	}
-	if target == blocker {
-		s.writeError(w, r, parley.Errorf(parley.EBlockSelf, "A user cannot block themselves."))
-		return
-	}
-	if err := change(r.Context(), appID(r), blocker, target, auth.FromContext(r.Context()).Actor()); err != nil {
+	if err := change(r.Context(), appID(r), blocker, target, principal(r).Actor()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,34 +9,17 @@ import (
 	"github.com/parley-chat/parley/auth"
 )
 
-// caller is what the client middleware learned about the signed-in user.
-type caller struct {
-	principal  *auth.Principal
-	id         string // the user's id
-	moderation *parley.Moderation
-	role       *string
-	settings   parley.Settings
+// principal is who makes the request; the middleware put it there.
+func principal(r *http.Request) *auth.Principal { return auth.FromContext(r.Context()) }
+
+// caller is the principal as the service's rules see it.
+func caller(r *http.Request) parley.Caller { return principal(r).Caller() }
+
+// manages reports whether a client caller may see others' moderation state.
+func manages(r *http.Request) bool {
+	p := principal(r)
+	return p.Session != nil && p.Session.May(p.Verified, parley.PermUsersManage) == nil
 }
-
-// may returns nil when the caller holds the permission. Permissions hold
-// only for a verified credential, so turning identity verification off
-// never hands out moderator powers; a silenced user's are suspended.
-func (c *caller) may(perm string) error {
-	if !c.principal.Verified || !c.settings.Grants(c.role, perm) {
-		return parley.Errorf(parley.EPermissionDenied, "This needs the %s permission.", perm)
-	}
-	if c.moderation != nil && c.moderation.State == parley.StateSilenced {
-		return parley.Errorf(parley.EUserSilenced, "A silenced user's permissions are suspended.")
-	}
-	return nil
-}
-
-// manages reports whether the caller may see others' moderation state.
-func (c *caller) manages() bool { return c.may(parley.PermUsersManage) == nil }
-
-type callerKey struct{}
-
-func callerOf(r *http.Request) *caller { return r.Context().Value(callerKey{}).(*caller) }
 
 // requireClient authenticates a client-surface request. Ban and erasure
 // are checked here, on every request, so a token issued before a ban stops
@@ -79,9 +61,8 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 					s.Logger.LogAttrs(ctx, slog.LevelWarn, "record activity", slog.String("error", err.Error()))
 				}
 			}
-			ctx = auth.NewContext(ctx, p)
-			ctx = context.WithValue(ctx, callerKey{}, &caller{principal: p, id: p.UserID, moderation: sess.Moderation, role: sess.Role, settings: sess.Settings})
-			next.ServeHTTP(w, r.WithContext(ctx))
+			p.Session = sess
+			next.ServeHTTP(w, r.WithContext(auth.NewContext(ctx, p)))
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	parley "github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/auth"
 )
 
 func (s *Server) putConversation(w http.ResponseWriter, r *http.Request) {
@@ -111,17 +110,22 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchParticipant(w http.ResponseWriter, r *http.Request) {
-	convID, userID, err := participantParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var p parley.ParticipantPatch
 	if err := decode(w, r, &p, true); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Conversations.PatchParticipant(r.Context(), appID(r), convID, userID, p, auth.FromContext(r.Context()).Actor()); err != nil {
+	s.patchParticipantWith(w, r, p)
+}
+
+// patchParticipantWith changes the path's participant, on either surface.
+func (s *Server) patchParticipantWith(w http.ResponseWriter, r *http.Request, p parley.ParticipantPatch) {
+	convID, userID, err := participantParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Conversations.PatchParticipant(r.Context(), appID(r), caller(r), convID, userID, p); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -134,8 +138,7 @@ func (s *Server) deleteParticipant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	actor := auth.FromContext(r.Context()).Actor()
-	if err := s.Conversations.RemoveParticipant(r.Context(), appID(r), convID, userID, actor); err != nil {
+	if err := s.Conversations.RemoveParticipant(r.Context(), appID(r), caller(r), convID, userID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -56,7 +57,7 @@ type errorBody struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := parley.ErrorCode(err)
 	body := errorBody{ErrorCode: code, Message: parley.ErrorMessage(err)}
-	if e, ok := err.(*parley.Error); ok {
+	if e := (*parley.Error)(nil); errors.As(err, &e) {
 		body.Fields = e.Fields
 	}
 	status, ok := statuses[code]

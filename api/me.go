@@ -12,7 +12,7 @@ type meView struct {
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
-	id := callerOf(r).id
+	id := principal(r).UserID
 	u, err := s.Users.User(r.Context(), appID(r), id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -42,10 +42,10 @@ func (p *selfPatch) userPatch() *parley.UserPatch {
 		AvailabilityText: p.AvailabilityText, Custom: p.Custom}
 }
 
-// putMe syncs one's own profile, creating the user if needed.
+// putMe syncs one's own profile, creating the user if needed. A refusal
+// by the sync setting comes before any problem with the body.
 func (s *Server) putMe(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	if !c.settings.BrowserUserSync {
+	if !principal(r).Session.Settings.BrowserUserSync {
 		s.writeError(w, r, parley.Errorf(parley.EUsersSyncDisabled, "User sync from clients is off for this app: the backend manages users."))
 		return
 	}
@@ -54,20 +54,7 @@ func (s *Server) putMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p := body.userPatch()
-	if err := check(p, ""); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.Users.PutUser(r.Context(), appID(r), c.principal.UserID, p); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	// Creating oneself is client activity too (the middleware records it only for existing users).
-	if err := s.Users.Touch(r.Context(), appID(r), c.principal.UserID); err != nil {
-		s.Logger.Warn("record activity", "error", err.Error())
-	}
-	u, err := s.Users.User(r.Context(), appID(r), c.principal.UserID)
+	u, err := s.Users.SyncMe(r.Context(), appID(r), caller(r), body.userPatch())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -89,13 +76,12 @@ func (s *Server) getMeUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, userViewFor(callerOf(r), u, s.now()))
+	ok(w, userViewFor(r, u, s.now()))
 }
 
 // listMeUsers looks users up by ids or external ids (erased users left out),
 // or, for users.list holders, lists every user but erased ones.
 func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
 	found, all, err := s.lookupUsers(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -106,14 +92,10 @@ func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
 		out := map[string]any{}
 		for k, u := range found {
 			if !u.Deleted {
-				out[k] = userViewFor(c, u, now)
+				out[k] = userViewFor(r, u, now)
 			}
 		}
 		ok(w, list[map[string]any]{out})
-		return
-	}
-	if err := c.may(parley.PermUsersList); err != nil {
-		s.writeError(w, r, err)
 		return
 	}
 	page, err := pageParams(r)
@@ -121,12 +103,12 @@ func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	users, err := s.Users.LiveUsers(r.Context(), appID(r), page)
+	users, err := s.Users.LiveUsers(r.Context(), appID(r), caller(r), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]any]{userViewsFor(c, users, now)})
+	ok(w, list[[]any]{userViewsFor(r, users, now)})
 }
 
 func (s *Server) getMeConversations(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +117,7 @@ func (s *Server) getMeConversations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.Users.UserConversations(r.Context(), appID(r), callerOf(r).id, page)
+	ms, err := s.Users.UserConversations(r.Context(), appID(r), principal(r).UserID, page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -149,7 +131,7 @@ func (s *Server) getMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	m, err := s.Conversations.ConversationFor(r.Context(), appID(r), id, callerOf(r).id)
+	m, err := s.Conversations.ConversationFor(r.Context(), appID(r), id, principal(r).UserID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -169,8 +151,7 @@ func (s *Server) putMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c := callerOf(r)
-	m, err := s.Conversations.SyncConversation(r.Context(), appID(r), id, c.id, &p, c.settings.BrowserConversationSync)
+	m, err := s.Conversations.SyncConversation(r.Context(), appID(r), caller(r), id, &p)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -189,7 +170,7 @@ func (s *Server) getMeMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	msgs, err := s.Messages.MessagesFor(r.Context(), appID(r), id, callerOf(r).id, page)
+	msgs, err := s.Messages.MessagesFor(r.Context(), appID(r), id, principal(r).UserID, page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -199,10 +180,10 @@ func (s *Server) getMeMessages(w http.ResponseWriter, r *http.Request) {
 
 // clientMessage is a message a client sends as itself.
 type clientMessage struct {
-	Text                string        `json:"text" validate:"required,max=10000"`
-	Custom              parley.Custom `json:"custom" validate:"custom"`
-	ReferencedMessageID *string       `json:"referencedMessageId" validate:"omitnil,messageid"`
-	IdempotencyKey      *string       `json:"idempotencyKey" validate:"omitnil,min=1,max=255"`
+	Text                string        `json:"text"`
+	Custom              parley.Custom `json:"custom"`
+	ReferencedMessageID *string       `json:"referencedMessageId"`
+	IdempotencyKey      *string       `json:"idempotencyKey"`
 }
 
 func (s *Server) postMeMessage(w http.ResponseWriter, r *http.Request) {
@@ -216,47 +197,30 @@ func (s *Server) postMeMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sender := callerOf(r).id
+	sender := principal(r).UserID
 	msg := parley.NewMessage{Type: parley.UserMessage, Text: body.Text, Sender: &sender, Custom: body.Custom,
 		ReferencedMessageID: body.ReferencedMessageID, IdempotencyKey: body.IdempotencyKey}
-	ids, err := s.Messages.SendMessages(r.Context(), appID(r), id, []parley.NewMessage{msg}, parley.Client)
+	ids, err := s.Messages.SendMessages(r.Context(), appID(r), id, []parley.NewMessage{msg}, caller(r))
 	if err != nil {
-		s.writeError(w, r, stripIndex(err))
+		s.writeError(w, r, err)
 		return
 	}
 	ok(w, sentID{ids[0]})
 }
 
-// stripIndex drops the "0." the batch sender puts before field names: a
-// client sends one message, not a list.
-func stripIndex(err error) error {
-	e, isApp := err.(*parley.Error)
-	if !isApp || len(e.Fields) == 0 {
-		return err
-	}
-	fields := map[string]string{}
-	for k, v := range e.Fields {
-		if len(k) > 2 && k[:2] == "0." {
-			k = k[2:]
-		}
-		fields[k] = v
-	}
-	return &parley.Error{Code: e.Code, Message: e.Message, Fields: fields}
-}
-
 func (s *Server) getMeBlocks(w http.ResponseWriter, r *http.Request) {
-	users, err := s.Blocks.Blocks(r.Context(), appID(r), callerOf(r).id)
+	users, err := s.Blocks.Blocks(r.Context(), appID(r), principal(r).UserID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]any]{userViewsFor(callerOf(r), users, s.now())})
+	ok(w, list[[]any]{userViewsFor(r, users, s.now())})
 }
 
 func (s *Server) putMeBlock(w http.ResponseWriter, r *http.Request) {
-	s.changeBlock(w, r, callerOf(r).id, "userId", s.Blocks.Block)
+	s.changeBlock(w, r, principal(r).UserID, "userId", s.Blocks.Block)
 }
 
 func (s *Server) deleteMeBlock(w http.ResponseWriter, r *http.Request) {
-	s.changeBlock(w, r, callerOf(r).id, "userId", s.Blocks.Unblock)
+	s.changeBlock(w, r, principal(r).UserID, "userId", s.Blocks.Unblock)
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	parley "github.com/parley-chat/parley"
 )
@@ -33,17 +32,7 @@ func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if len(msgs) < 1 || len(msgs) > parley.MaxMessageBatch {
-		s.writeError(w, r, parley.Errorf(parley.EInvalid, "Send 1 to %d messages at a time.", parley.MaxMessageBatch))
-		return
-	}
-	for i := range msgs {
-		if err := check(&msgs[i], strconv.Itoa(i)+"."); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	ids, err := s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, parley.Backend)
+	ids, err := s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, caller(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	parley "github.com/parley-chat/parley"
-	"github.com/parley-chat/parley/auth"
 )
 
 // banBody is the body of a ban; silence takes the restriction alone.
@@ -18,59 +17,52 @@ type reactivateBody struct {
 	RestoreConversations *bool `json:"restoreConversations"`
 }
 
-// moderate decodes the body of a moderation call on the path's user and runs act.
-func moderate[B any](s *Server, w http.ResponseWriter, r *http.Request, act func(userID string, body *B, by parley.Actor) error) {
+// decodeThen decodes an optional body and hands it to act.
+func decodeThen[B any](s *Server, act func(http.ResponseWriter, *http.Request, *B)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body B
+		if err := decode(w, r, &body, true); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		act(w, r, &body)
+	}
+}
+
+// The actions, shared by the backend and the moderators of the client
+// surface: the service applies each surface's rules.
+
+func (s *Server) ban(w http.ResponseWriter, r *http.Request, b *banBody) {
+	remove := b.RemoveFromConversations == nil || *b.RemoveFromConversations
+	s.actOnUser(w, r, func(id string) error {
+		return s.Moderation.Ban(r.Context(), appID(r), caller(r), id, b.Restriction, remove)
+	})
+}
+
+func (s *Server) silence(w http.ResponseWriter, r *http.Request, b *parley.Restriction) {
+	s.actOnUser(w, r, func(id string) error {
+		return s.Moderation.Silence(r.Context(), appID(r), caller(r), id, *b)
+	})
+}
+
+func (s *Server) reactivate(w http.ResponseWriter, r *http.Request, b *reactivateBody) {
+	restore := b.RestoreConversations != nil && *b.RestoreConversations
+	s.actOnUser(w, r, func(id string) error {
+		return s.Moderation.Reactivate(r.Context(), appID(r), caller(r), id, restore)
+	})
+}
+
+// actOnUser runs act on the path's user and answers {}.
+func (s *Server) actOnUser(w http.ResponseWriter, r *http.Request, act func(userID string) error) {
 	id, err := userIDParam(r)
+	if err == nil {
+		err = act(id)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var body B
-	if err := decode(w, r, &body, true); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := act(id, &body, auth.FromContext(r.Context()).Actor()); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	ok(w, empty)
-}
-
-// The actions, shared by the backend and the moderators of the client surface.
-
-func (s *Server) banAction(r *http.Request) func(string, *banBody, parley.Actor) error {
-	return func(id string, b *banBody, by parley.Actor) error {
-		if err := b.ValidateAt(s.Now()); err != nil {
-			return err
-		}
-		remove := b.RemoveFromConversations == nil || *b.RemoveFromConversations
-		return s.Moderation.Ban(r.Context(), appID(r), id, b.Restriction, remove, by)
-	}
-}
-
-func (s *Server) silenceAction(r *http.Request) func(string, *parley.Restriction, parley.Actor) error {
-	return func(id string, b *parley.Restriction, by parley.Actor) error {
-		if err := b.ValidateAt(s.Now()); err != nil {
-			return err
-		}
-		return s.Moderation.Silence(r.Context(), appID(r), id, *b, by)
-	}
-}
-
-func (s *Server) reactivateAction(r *http.Request) func(string, *reactivateBody, parley.Actor) error {
-	return func(id string, b *reactivateBody, by parley.Actor) error {
-		restore := b.RestoreConversations != nil && *b.RestoreConversations
-		return s.Moderation.Reactivate(r.Context(), appID(r), id, restore, by)
-	}
-}
-
-func (s *Server) ban(w http.ResponseWriter, r *http.Request) { moderate(s, w, r, s.banAction(r)) }
-func (s *Server) silence(w http.ResponseWriter, r *http.Request) {
-	moderate(s, w, r, s.silenceAction(r))
-}
-func (s *Server) reactivate(w http.ResponseWriter, r *http.Request) {
-	moderate(s, w, r, s.reactivateAction(r))
 }
 
 // restrictedUsers lists banned and silenced users.
@@ -144,7 +136,7 @@ func (s *Server) eraseUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Moderation.Erase(r.Context(), appID(r), id, eraseMessages, auth.FromContext(r.Context()).Actor()); err != nil {
+	if err := s.Moderation.Erase(r.Context(), appID(r), id, eraseMessages, principal(r).Actor()); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -208,10 +200,6 @@ func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
 func (s *Server) userBlocks(w http.ResponseWriter, r *http.Request) {
 	id, err := userIDParam(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if _, err := s.Users.User(r.Context(), appID(r), id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -6,16 +6,16 @@ import (
 	parley "github.com/parley-chat/parley"
 )
 
-// The client routes of moderators (API.md 7.1). Refusals come in the
-// contract's order: a conversation never joined (404), the permission (so a
-// non-holder learns nothing about the target), the body, the target's
-// existence, acting on oneself, a target who manages users.
+// The client routes of moderators (API.md 7.1). The service holds the
+// rules and checks them in the transaction that acts; the handlers only
+// ask it first whether the caller may act at all, because a refusal for
+// want of the permission comes before any problem with the body.
 
 // userViewFor shows u to the caller: public fields, plus moderation state
 // for users.manage holders.
-func userViewFor(c *caller, u *parley.User, now int64) any {
+func userViewFor(r *http.Request, u *parley.User, now int64) any {
 	v := newPublicUserView(u, now)
-	if !c.manages() {
+	if !manages(r) {
 		return v
 	}
 	m := managedUserView{publicUserView: v, Moderation: u.Moderation}
@@ -25,10 +25,10 @@ func userViewFor(c *caller, u *parley.User, now int64) any {
 	return m
 }
 
-func userViewsFor(c *caller, users []parley.User, now int64) []any {
+func userViewsFor(r *http.Request, users []parley.User, now int64) []any {
 	out := make([]any, len(users))
 	for i := range users {
-		out[i] = userViewFor(c, &users[i], now)
+		out[i] = userViewFor(r, &users[i], now)
 	}
 	return out
 }
@@ -40,104 +40,68 @@ type managedUserView struct {
 	Moderation      *parley.Moderation `json:"moderation"`
 }
 
-// moderationTarget checks the target of a moderator's action on a user:
-// it exists, is not the caller, and does not itself manage users.
-func (s *Server) moderationTarget(r *http.Request, c *caller, self error) (string, error) {
-	id, err := userIDParam(r)
-	if err != nil {
-		return "", err
+// authorized decodes the body of a moderator's call once the caller may
+// make it: permission before body.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, convID, perm string, body any) error {
+	if err := s.Moderation.Authorize(r.Context(), appID(r), caller(r), convID, perm); err != nil {
+		return err
 	}
-	u, err := s.Users.User(r.Context(), appID(r), id)
-	if err == nil && u.Deleted {
-		err = parley.Errorf(parley.EUserNotFound, "There is no user %q.", id)
+	if body == nil {
+		return nil
 	}
-	switch {
-	case err != nil:
-		return "", err
-	case id == c.id:
-		return "", self
-	case c.settings.Grants(u.Role, parley.PermUsersManage):
-		return "", parley.Errorf(parley.EPermissionDenied, "Only the backend acts on users who manage users.")
-	}
-	return id, nil
-}
-
-// moderateAsUser runs a users.manage action from the client surface.
-func moderateAsUser[B any](s *Server, w http.ResponseWriter, r *http.Request, self error, act func(target string, body *B, by parley.Actor) error) {
-	c := callerOf(r)
-	if err := c.may(parley.PermUsersManage); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var body B
-	if err := decode(w, r, &body, true); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	target, err := s.moderationTarget(r, c, self)
-	if err == nil {
-		err = act(target, &body, parley.UserActor(c.id))
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ok(w, empty)
+	return decode(w, r, body, true)
 }
 
 func (s *Server) meBan(w http.ResponseWriter, r *http.Request) {
-	moderateAsUser(s, w, r, parley.Errorf(parley.EBanSelf, "You cannot ban yourself."), s.banAction(r))
+	var body banBody
+	if err := s.authorized(w, r, "", parley.PermUsersManage, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.ban(w, r, &body)
 }
 
 func (s *Server) meSilence(w http.ResponseWriter, r *http.Request) {
-	moderateAsUser(s, w, r, parley.Errorf(parley.ESilenceSelf, "You cannot silence yourself."), s.silenceAction(r))
+	var body parley.Restriction
+	if err := s.authorized(w, r, "", parley.PermUsersManage, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.silence(w, r, &body)
 }
 
 func (s *Server) meReactivate(w http.ResponseWriter, r *http.Request) {
-	moderateAsUser(s, w, r, parley.Errorf(parley.EReactivateSelf, "You cannot reactivate yourself."), s.reactivateAction(r))
-}
-
-// moderateParticipant is PATCH or DELETE /me/conversations/{id}/participants/{userId}.
-func (s *Server) moderateParticipant(w http.ResponseWriter, r *http.Request, patch bool) {
-	c := callerOf(r)
-	convID, err := conversationIDParam(r)
-	if err != nil {
+	var body reactivateBody
+	if err := s.authorized(w, r, "", parley.PermUsersManage, &body); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	m, err := s.Conversations.ConversationFor(r.Context(), appID(r), convID, c.id)
-	if err == nil {
-		err = c.may(parley.PermConversationsModerate)
-	}
-	if err == nil && m.Access == nil {
-		err = parley.Errorf(parley.ERemoved, "You were removed from this conversation.")
-	}
-	var body parley.ParticipantPatch
-	if err == nil && patch {
-		err = decode(w, r, &body, true)
-	}
-	var target string
-	if err == nil {
-		target, err = s.moderationTarget(r, c, parley.Invalid("userId", "must not be yourself"))
-	}
-	if err == nil && patch {
-		err = s.Conversations.PatchParticipant(r.Context(), appID(r), convID, target, body, parley.UserActor(c.id))
-	} else if err == nil {
-		err = s.Conversations.RemoveParticipant(r.Context(), appID(r), convID, target, parley.UserActor(c.id))
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ok(w, empty)
+	s.reactivate(w, r, &body)
 }
 
 func (s *Server) mePatchParticipant(w http.ResponseWriter, r *http.Request) {
-	s.moderateParticipant(w, r, true)
+	convID, err := conversationIDParam(r)
+	var body parley.ParticipantPatch
+	if err == nil {
+		err = s.authorized(w, r, convID, parley.PermConversationsModerate, &body)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.patchParticipantWith(w, r, body)
 }
 
 func (s *Server) meDeleteParticipant(w http.ResponseWriter, r *http.Request) {
-	s.moderateParticipant(w, r, false)
+	convID, err := conversationIDParam(r)
+	if err == nil {
+		err = s.authorized(w, r, convID, parley.PermConversationsModerate, nil)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.deleteParticipant(w, r)
 }
 
 // ownEdit is the body of a client's edit of its own message.
@@ -156,11 +120,7 @@ func (s *Server) mePatchMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	text := ""
-	if body.Text != nil {
-		text = *body.Text
-	}
-	m, err := s.Messages.EditMessageAs(r.Context(), appID(r), convID, msgID, callerOf(r).id, text)
+	m, err := s.Messages.EditMessageAs(r.Context(), appID(r), caller(r), convID, msgID, body.Text)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -174,8 +134,7 @@ func (s *Server) meDeleteMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c := callerOf(r)
-	if err := s.Messages.DeleteMessageAs(r.Context(), appID(r), convID, msgID, c.id, c.may(parley.PermMessagesModerate)); err != nil {
+	if err := s.Messages.DeleteMessageAs(r.Context(), appID(r), caller(r), convID, msgID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -188,5 +147,5 @@ func (s *Server) meSearchUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, searchView[any]{userViewsFor(callerOf(r), users, s.now()), last})
+	ok(w, searchView[any]{userViewsFor(r, users, s.now()), last})
 }

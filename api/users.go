@@ -30,35 +30,6 @@ func (s *Server) putUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if len(batch) > parley.MaxUserBatch {
-		s.writeError(w, r, parley.Errorf(parley.EInvalid, "A batch holds at most %d users.", parley.MaxUserBatch))
-		return
-	}
-	fields := map[string]string{}
-	for id, p := range batch {
-		if !parley.ValidUserID(id) {
-			fields[id] = "is not a valid user id"
-			continue
-		}
-		if p == nil {
-			fields[id] = "must be an object"
-			continue
-		}
-		if err := check(p, id+"."); err != nil {
-			if e, isApp := err.(*parley.Error); isApp {
-				for k, v := range e.Fields {
-					fields[k] = v
-				}
-				continue
-			}
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	if len(fields) > 0 {
-		s.writeError(w, r, &parley.Error{Code: parley.EInvalid, Message: "Some users are invalid; none was saved.", Fields: fields})
-		return
-	}
 	if err := s.Users.PutUsers(r.Context(), appID(r), batch); err != nil {
 		s.writeError(w, r, err)
 		return

@@ -33,6 +33,9 @@ type Principal struct {
 	// Verified is true for a client whose identity was proven by a signature
 	// or a user JWT, false for a guest.
 	Verified bool
+	// Session is what the client's authentication read: the app's settings
+	// and the user's role and restriction. Nil on the backend surface.
+	Session *parley.Session
 }
 
 // Actor names the principal in the audit log.
@@ -41,6 +44,14 @@ func (p *Principal) Actor() parley.Actor {
 		return parley.UserActor(p.UserID)
 	}
 	return parley.KeyActor(p.KeyID)
+}
+
+// Caller is the principal as the service's rules see it.
+func (p *Principal) Caller() parley.Caller {
+	if p.Surface == parley.Client {
+		return parley.ClientCaller(p.UserID, p.Verified)
+	}
+	return parley.BackendCaller(p.Actor())
 }
 
 type principalKey struct{}

@@ -41,13 +41,13 @@ func appsCreate(ctx context.Context, args []string, getenv func(string) string, 
 	} else if !parley.ValidID(*id) {
 		return fmt.Errorf("app id %q must be 1 to 255 of A-Z a-z 0-9 _ - . @ : + = ~", *id)
 	}
-	db, err := store.Open(*dbPath, store.Options{})
+	svc, closeDB, err := openService(*dbPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	key := auth.NewKey(*id, *test, db.Now())
-	if err := db.CreateApp(ctx, *id, key); err != nil {
+	defer closeDB()
+	key := auth.NewKey(*id, *test, svc.Now())
+	if err := svc.CreateApp(ctx, *id, key); err != nil {
 		return cliError(err)
 	}
 	return printJSON(stdout, map[string]string{"appId": *id, "secretKey": key.Secret})
@@ -72,26 +72,26 @@ func keys(ctx context.Context, sub string, args []string, getenv func(string) st
 	if *grace < 0 {
 		return fmt.Errorf("--grace must not be negative")
 	}
-	db, err := store.Open(*dbPath, store.Options{})
+	svc, closeDB, err := openService(*dbPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	appID := rest[0]
 	switch sub {
 	case "rotate":
-		key := auth.NewKey(appID, *test, db.Now())
-		if err := db.RotateKey(ctx, key, db.Now().Add(*grace).UnixMilli()); err != nil {
+		key := auth.NewKey(appID, *test, svc.Now())
+		if err := svc.RotateKey(ctx, key, svc.Now().Add(*grace).UnixMilli()); err != nil {
 			return cliError(err)
 		}
 		return printJSON(stdout, map[string]string{"keyId": key.ID, "secretKey": key.Secret})
 	case "revoke":
-		if err := db.RevokeKey(ctx, appID, rest[1]); err != nil {
+		if err := svc.RevokeKey(ctx, appID, rest[1]); err != nil {
 			return cliError(err)
 		}
 		return printJSON(stdout, map[string]any{"keyId": rest[1], "revoked": true})
 	}
-	list, err := db.Keys(ctx, appID)
+	list, err := svc.Keys(ctx, appID)
 	if err != nil {
 		return cliError(err)
 	}
@@ -103,12 +103,22 @@ func keys(ctx context.Context, sub string, args []string, getenv func(string) st
 		RevokedAt *int64 `json:"revokedAt"`
 		Active    bool   `json:"active"`
 	}
-	now := db.Now().UnixMilli()
+	now := svc.Now().UnixMilli()
 	out := make([]keyInfo, len(list))
 	for i, k := range list {
 		out[i] = keyInfo{k.ID, k.Prefix, k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.ActiveAt(now)}
 	}
 	return printJSON(stdout, out)
+}
+
+// openService opens the database for an admin command. Its changes publish
+// no events in this process: a server reads them from the stored log.
+func openService(path string) (*parley.Service, func() error, error) {
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return parley.NewService(db, nil), db.Close, nil
 }
 
 // cliError prints an application error's sentence rather than its code.

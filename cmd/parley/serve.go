@@ -49,14 +49,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer db.Close()
-	if err := ensureApp(ctx, db, appID, secret, stdout); err != nil {
+	svc := parley.NewService(db, parley.NewBroker())
+	if err := ensureApp(ctx, svc, appID, secret, stdout); err != nil {
 		return err
 	}
 
 	srv := &http.Server{
 		Handler: (&api.Server{
-			Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db, Moderation: db,
-			Auth:  &auth.Authenticator{Keys: db, Now: time.Now},
+			Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc,
+			Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
 			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now,
 		}).Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -91,24 +92,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // ensureApp makes sure the app of PARLEY_APP_ID exists with PARLEY_SECRET_KEY;
 // with neither set and no app at all, it creates one and prints its key once.
-func ensureApp(ctx context.Context, db *store.DB, appID, secret string, stdout io.Writer) error {
+func ensureApp(ctx context.Context, svc *parley.Service, appID, secret string, stdout io.Writer) error {
 	if appID != "" {
 		if !parley.ValidID(appID) {
 			return fmt.Errorf("PARLEY_APP_ID %q is not a valid id", appID)
 		}
-		key, ok := auth.KeyFromSecret(appID, secret, db.Now())
+		key, ok := auth.KeyFromSecret(appID, secret, svc.Now())
 		if !ok {
 			return errors.New("PARLEY_SECRET_KEY must be sk_live_ or sk_test_ followed by at least 32 letters or digits")
 		}
-		return db.EnsureApp(ctx, appID, key)
+		return svc.EnsureApp(ctx, appID, key)
 	}
-	n, err := db.CountApps(ctx)
+	n, err := svc.CountApps(ctx)
 	if err != nil || n > 0 {
 		return err
 	}
 	appID = auth.NewAppID()
-	key := auth.NewKey(appID, false, db.Now())
-	if err := db.CreateApp(ctx, appID, key); err != nil {
+	key := auth.NewKey(appID, false, svc.Now())
+	if err := svc.CreateApp(ctx, appID, key); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "Created an app. Keep the secret key: it is shown only this once.")

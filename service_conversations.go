@@ -1,0 +1,487 @@
+package parley
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// ParticipantPatch changes only the fields that are set.
+type ParticipantPatch struct {
+	Access *Access `json:"access"`
+	Notify *Notify `json:"notify"`
+}
+
+// ConversationService manages conversations and their participants.
+type ConversationService interface {
+	PutConversation(ctx context.Context, appID, convID string, p *ConversationPatch) error
+	Conversation(ctx context.Context, appID, convID string) (*Conversation, error)
+	Conversations(ctx context.Context, appID string, page Page) ([]Conversation, error)
+	DeleteConversation(ctx context.Context, appID, convID string) error
+	// PutParticipant adds the user or overwrites their access and notify.
+	PutParticipant(ctx context.Context, appID, convID, userID string, p Participant) error
+	// PatchParticipant changes a current participant; from a client it is a
+	// moderator's action, logged when it changes the access.
+	PatchParticipant(ctx context.Context, appID string, by Caller, convID, userID string, p ParticipantPatch) error
+	// RemoveParticipant removes the user, freezing their view; removing a
+	// user who is not a participant does nothing. The removal is sticky:
+	// no client can undo it.
+	RemoveParticipant(ctx context.Context, appID string, by Caller, convID, userID string) error
+
+	// ConversationFor is the conversation as a participant (current or
+	// removed) sees it; conversation.not_found for anyone else.
+	ConversationFor(ctx context.Context, appID, convID, userID string) (*Membership, error)
+	// SyncConversation is a client's get-or-create: it applies the patch under
+	// the client rules (sticky removals, sync setting, access, blocks) and
+	// answers the conversation as the caller sees it.
+	SyncConversation(ctx context.Context, appID string, by Caller, convID string, p *ConversationPatch) (*Membership, error)
+}
+
+var defaultParticipant = Participant{Access: ReadWrite, Notify: NotifyOn}
+
+// PutConversation implements ConversationService.
+func (s *Service) PutConversation(ctx context.Context, appID, convID string, p *ConversationPatch) error {
+	if err := Check(p, ""); err != nil {
+		return err
+	}
+	return s.write(ctx, appID, func(w *change) error {
+		at := len(w.events)
+		c, created, err := w.CreateConversation(appID, convID, w.now)
+		if err != nil {
+			return err
+		}
+		changed := created || attributesChange(c, p)
+		if err := w.SetConversation(c, p); err != nil {
+			return err
+		}
+		for _, userID := range p.Participants {
+			if err := w.requireParticipant(userID); err != nil {
+				return err
+			}
+			m, err := w.Member(c, userID)
+			if err != nil {
+				return err
+			}
+			if m.Current() {
+				continue
+			}
+			if err := w.setMember(c, userID, m, defaultParticipant); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		return w.emitConversation(convID, created, at)
+	})
+}
+
+// requireParticipant checks that a user named in a body may take part:
+// unknown and erased users are a bad request.
+func (w *change) requireParticipant(userID string) error {
+	u, err := w.User(w.app, userID)
+	if ErrorCode(err) == EUserNotFound || (err == nil && u.Deleted) {
+		return &Error{Code: EUserNotFound, Message: fmt.Sprintf("There is no user %q.", userID),
+			Fields: map[string]string{"participants": "unknown user " + userID}}
+	}
+	return err
+}
+
+// emitConversation records, with the conversation as it is now,
+// conversation.updated, or conversation.created placed before the events
+// recorded since the write's event number at (its participants joining).
+func (w *change) emitConversation(convID string, created bool, at int) error {
+	c, err := w.complete(convID)
+	if err != nil {
+		return err
+	}
+	d := EventData{ConversationID: convID, Conversation: c}
+	if !created {
+		w.emit(EventConversationUpdated, d)
+		return nil
+	}
+	w.emit(EventConversationCreated, d)
+	last := w.events[len(w.events)-1]
+	copy(w.events[at+1:], w.events[at:len(w.events)-1])
+	w.events[at] = last
+	return nil
+}
+
+// complete reads a conversation with its participants and last message.
+func (w *change) complete(convID string) (*Conversation, error) {
+	c, err := w.Conversation(w.app, convID)
+	if err != nil {
+		return nil, err
+	}
+	convs := []Conversation{*c}
+	if err := w.Complete(convs, nil); err != nil {
+		return nil, err
+	}
+	return &convs[0], nil
+}
+
+// setMember makes the user a current participant with p, keeping or setting
+// the freeze point as the access rules say.
+func (w *change) setMember(c *Conversation, userID string, prev *Member, p Participant) error {
+	if err := w.SetMember(w.app, c, userID, p, Freeze(prev, p.Access, false, c.LastSeq), w.now); err != nil {
+		return err
+	}
+	typ := EventParticipantUpdated
+	if !prev.Current() {
+		typ = EventParticipantAdded
+	}
+	w.emit(typ, EventData{ConversationID: c.ID, UserID: userID, Access: p.Access, Notify: p.Notify})
+	return nil
+}
+
+// removeMember removes a current participant, freezing their view.
+func (w *change) removeMember(c *Conversation, userID string, prev *Member) error {
+	if err := w.RemoveMember(c, userID, Freeze(prev, prev.Access, true, c.LastSeq), w.now); err != nil {
+		return err
+	}
+	w.emit(EventParticipantRemoved, EventData{ConversationID: c.ID, UserID: userID})
+	return nil
+}
+
+// Conversation implements ConversationService.
+func (s *Service) Conversation(ctx context.Context, appID, convID string) (*Conversation, error) {
+	var out *Conversation
+	err := s.read(ctx, func(tx Tx) error {
+		c, err := tx.Conversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		convs := []Conversation{*c}
+		if err := tx.Complete(convs, nil); err != nil {
+			return err
+		}
+		out = &convs[0]
+		return nil
+	})
+	return out, err
+}
+
+// Conversations implements ConversationService: newest created first.
+func (s *Service) Conversations(ctx context.Context, appID string, page Page) ([]Conversation, error) {
+	var out []Conversation
+	err := s.read(ctx, func(tx Tx) (err error) {
+		out, err = tx.Conversations(appID, page)
+		return err
+	})
+	return out, err
+}
+
+// DeleteConversation implements ConversationService; messages and
+// memberships go with it.
+func (s *Service) DeleteConversation(ctx context.Context, appID, convID string) error {
+	return s.write(ctx, appID, func(w *change) error {
+		// The event carries the participants it was deleted for.
+		c, err := w.complete(convID)
+		if err != nil {
+			return err
+		}
+		if ok, err := w.DeleteConversation(appID, convID); err != nil {
+			return err
+		} else if !ok {
+			return errConversationNotFound(convID)
+		}
+		w.emit(EventConversationDeleted, EventData{ConversationID: convID, Conversation: c})
+		return nil
+	})
+}
+
+func errConversationNotFound(convID string) error {
+	return Errorf(EConversationNotFound, "There is no conversation %q.", convID)
+}
+
+// PutParticipant implements ConversationService.
+func (s *Service) PutParticipant(ctx context.Context, appID, convID, userID string, p Participant) error {
+	return s.write(ctx, appID, func(w *change) error {
+		c, m, err := w.convAndMember(convID, userID, true)
+		if err != nil {
+			return err
+		}
+		return w.setMember(c, userID, m, p)
+	})
+}
+
+// PatchParticipant implements ConversationService.
+func (s *Service) PatchParticipant(ctx context.Context, appID string, by Caller, convID, userID string, p ParticipantPatch) error {
+	return s.write(ctx, appID, func(w *change) error {
+		if err := s.moderateIn(w, appID, by, convID, userID, PermConversationsModerate); err != nil {
+			return err
+		}
+		c, m, err := w.convAndMember(convID, userID, true)
+		if err != nil {
+			return err
+		}
+		if !m.Current() {
+			return Errorf(EParticipantNotFound, "User %q is not a participant of the conversation.", userID)
+		}
+		next := Participant{Access: m.Access, Notify: m.Notify}
+		if p.Access != nil {
+			next.Access = *p.Access
+		}
+		if p.Notify != nil {
+			next.Notify = *p.Notify
+		}
+		if err := w.setMember(c, userID, m, next); err != nil || !by.Actor.IsUser() || next.Access == m.Access {
+			return err
+		}
+		_, err = w.AppendAudit(appID, AuditEntry{Action: ActionParticipantUpdate, UserID: userID,
+			ConversationID: &convID, Actor: by.Actor, CreatedAt: w.now})
+		return err
+	})
+}
+
+// RemoveParticipant implements ConversationService.
+func (s *Service) RemoveParticipant(ctx context.Context, appID string, by Caller, convID, userID string) error {
+	return s.write(ctx, appID, func(w *change) error {
+		if err := s.moderateIn(w, appID, by, convID, userID, PermConversationsModerate); err != nil {
+			return err
+		}
+		c, m, err := w.convAndMember(convID, userID, false)
+		if err != nil || !m.Current() {
+			return err
+		}
+		if err := w.removeMember(c, userID, m); err != nil {
+			return err
+		}
+		_, err = w.AppendAudit(appID, AuditEntry{Action: ActionParticipantRemove, UserID: userID,
+			ConversationID: &convID, Actor: by.Actor, CreatedAt: w.now})
+		return err
+	})
+}
+
+// moderateIn applies a client moderator's rules to an action on userID in
+// a conversation, in the contract's order: a conversation never joined,
+// the permission, the caller's own removal, the target. The backend passes.
+func (s *Service) moderateIn(tx Tx, appID string, by Caller, convID, userID, perm string) error {
+	if by.Surface == Backend {
+		return nil
+	}
+	if err := s.moderatorIn(tx, appID, by, convID, perm); err != nil {
+		return err
+	}
+	_, err := s.moderationTarget(tx, appID, by, userID, Invalid("userId", "must not be yourself"))
+	return err
+}
+
+// convAndMember locks the conversation, checks the user exists (erased
+// users count as missing when live is set) and returns the membership.
+func (w *change) convAndMember(convID, userID string, live bool) (*Conversation, *Member, error) {
+	c, err := w.LockConversation(w.app, convID)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := w.User(w.app, userID)
+	if err == nil && live && u.Deleted {
+		err = Errorf(EUserNotFound, "There is no user %q.", userID)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := w.Member(c, userID)
+	return c, m, err
+}
+
+// ConversationFor implements ConversationService.
+func (s *Service) ConversationFor(ctx context.Context, appID, convID, userID string) (*Membership, error) {
+	var out *Membership
+	err := s.read(ctx, func(tx Tx) error {
+		c, m, err := convForMember(tx, appID, convID, userID)
+		if err != nil {
+			return err
+		}
+		out, err = membershipOf(tx, c, m)
+		return err
+	})
+	return out, err
+}
+
+// convForMember reads a conversation and the user's membership;
+// conversation.not_found when the user never took part.
+func convForMember(tx Tx, appID, convID, userID string) (*Conversation, *Member, error) {
+	c, err := tx.Conversation(appID, convID)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := tx.Member(c, userID)
+	if err == nil && m == nil {
+		err = errConversationNotFound(convID)
+	}
+	return c, m, err
+}
+
+// membershipOf is the conversation as the member sees it.
+func membershipOf(tx Tx, c *Conversation, m *Member) (*Membership, error) {
+	convs := []Conversation{*c}
+	if err := tx.Complete(convs, map[int64]*int64{c.PK: m.FrozenSeq}); err != nil {
+		return nil, err
+	}
+	out := &Membership{Conversation: convs[0], RemovedAt: m.RemovedAt}
+	if !m.Removed {
+		a := m.Access
+		out.Access = &a
+	}
+	return out, nil
+}
+
+// SyncConversation implements ConversationService. Refusals, first
+// applying first: a conversation the caller never took part in (404); a
+// participant whom an admin removed (sticky); the sync setting, for a call
+// that would change anything; the caller's own access; unknown users; blocks.
+func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller, convID string, p *ConversationPatch) (*Membership, error) {
+	if err := Check(p, ""); err != nil {
+		return nil, err
+	}
+	var out *Membership
+	err := s.write(ctx, appID, func(w *change) error {
+		settings, err := w.Settings(appID)
+		if err != nil {
+			return err
+		}
+		c, err := w.LockConversation(appID, convID)
+		if ErrorCode(err) == EConversationNotFound {
+			c = nil
+		} else if err != nil {
+			return err
+		}
+		var me *Member
+		current := map[string]bool{}
+		if c != nil {
+			if me, err = w.Member(c, by.UserID); err != nil {
+				return err
+			} else if me == nil {
+				return errConversationNotFound(convID)
+			}
+			ids, err := w.CurrentMembers(c)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				current[id] = true
+			}
+		}
+		var added []string
+		for _, id := range distinct(p.Participants) {
+			if current[id] {
+				continue
+			}
+			if c != nil {
+				if m, err := w.Member(c, id); err != nil {
+					return err
+				} else if m != nil && m.RemovedByAdmin {
+					return Errorf(ERemovedByAdmin, "User %q was removed from this conversation by a moderator; only the backend can add them back.", id)
+				}
+			}
+			added = append(added, id)
+		}
+		if c == nil && !slices.Contains(added, by.UserID) {
+			added = append(added, by.UserID)
+		}
+		if c != nil && len(added) == 0 && !attributesChange(c, p) {
+			out, err = membershipOf(w, c, me)
+			return err
+		}
+		switch {
+		case !settings.BrowserConversationSync:
+			return Errorf(EConvSyncDisabled, "Conversation sync from clients is off for this app: the backend creates and changes conversations.")
+		case me != nil && me.Removed:
+			return Errorf(ERemoved, "You were removed from this conversation.")
+		case me != nil && me.Access != ReadWrite:
+			return Errorf(EReadOnly, "You may read but not change this conversation.")
+		}
+		for _, id := range added {
+			if err := w.requireParticipant(id); err != nil {
+				return err
+			}
+		}
+		if err := w.checkDirectBlocks(current, added); err != nil {
+			return err
+		}
+		created, at := c == nil, len(w.events)
+		if created {
+			var fresh bool
+			if c, fresh, err = w.CreateConversation(appID, convID, w.now); err != nil {
+				return err
+			} else if !fresh {
+				// Another transaction created it first: the caller never took part.
+				return errConversationNotFound(convID)
+			}
+		}
+		if err := w.SetConversation(c, p); err != nil {
+			return err
+		}
+		for _, id := range added {
+			m, err := w.Member(c, id)
+			if err != nil {
+				return err
+			}
+			if err := w.setMember(c, id, m, defaultParticipant); err != nil {
+				return err
+			}
+		}
+		if err := w.emitConversation(convID, created, at); err != nil {
+			return err
+		}
+		c, me, err = convForMember(w, appID, convID, by.UserID)
+		if err != nil {
+			return err
+		}
+		out, err = membershipOf(w, c, me)
+		return err
+	})
+	return out, err
+}
+
+// checkDirectBlocks refuses to make a direct conversation (exactly two
+// current participants) between two users when either blocked the other.
+func (w *change) checkDirectBlocks(current map[string]bool, added []string) error {
+	if len(current)+len(added) != 2 || len(added) == 0 {
+		return nil
+	}
+	pair := append(slices.Collect(maps.Keys(current)), added...)
+	for _, ab := range [][2]string{{pair[0], pair[1]}, {pair[1], pair[0]}} {
+		if blocked, err := w.Blocked(w.app, ab[0], ab[1]); err != nil {
+			return err
+		} else if blocked {
+			return Errorf(EUserBlocked, "One of these users blocked the other: they cannot have a direct conversation.")
+		}
+	}
+	return nil
+}
+
+// attributesChange reports whether the patch would change a stored attribute.
+func attributesChange(c *Conversation, p *ConversationPatch) bool {
+	differs := func(o Optional[string], stored *string) bool {
+		if !o.Set {
+			return false
+		}
+		if o.Null || stored == nil {
+			return o.Null != (stored == nil)
+		}
+		return o.Value != *stored
+	}
+	if differs(p.Subject, c.Subject) || differs(p.PhotoURL, c.PhotoURL) {
+		return true
+	}
+	if p.WelcomeMessages.Set && !slices.Equal(p.WelcomeMessages.Value, c.WelcomeMessages) {
+		return true
+	}
+	return p.Custom.Set && !maps.Equal(p.Custom.Value, c.Custom)
+}
+
+func distinct(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}

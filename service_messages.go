@@ -1,0 +1,344 @@
+package parley
+
+import (
+	"context"
+	"strconv"
+)
+
+// MessageService sends and manages messages.
+type MessageService interface {
+	// SendMessages stores every message or none and returns their ids in
+	// order. The caller's surface decides the refusals and the origin; a
+	// client sends one message, as itself.
+	SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, by Caller) ([]string, error)
+	// MessagesFor lists what a participant may read, newest first.
+	MessagesFor(ctx context.Context, appID, convID, userID string, page Page) ([]Message, error)
+	Messages(ctx context.Context, appID, convID string, page Page) ([]Message, error)
+	Message(ctx context.Context, appID, convID, msgID string) (*Message, error)
+	EditMessage(ctx context.Context, appID, convID, msgID string, p *MessagePatch) (*Message, error)
+	DeleteMessage(ctx context.Context, appID, convID, msgID string) error
+	// EditMessageAs edits the caller's own message under the write rules.
+	EditMessageAs(ctx context.Context, appID string, by Caller, convID, msgID string, text *string) (*Message, error)
+	// DeleteMessageAs deletes a message the caller may see: their own under
+	// the write rules, another's with the messages.moderate permission.
+	DeleteMessageAs(ctx context.Context, appID string, by Caller, convID, msgID string) error
+}
+
+// SendMessages implements MessageService. The write rules come first, then
+// idempotency: a sender who may no longer write gets the refusal, not the
+// id of an earlier message.
+func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, by Caller) ([]string, error) {
+	if by.Surface == Backend && (len(msgs) < 1 || len(msgs) > MaxMessageBatch) {
+		return nil, Errorf(EInvalid, "Send 1 to %d messages at a time.", MaxMessageBatch)
+	}
+	// A client sends one message: its fields are named without an index.
+	field := func(i int) string {
+		if by.Surface == Client {
+			return ""
+		}
+		return strconv.Itoa(i) + "."
+	}
+	for i := range msgs {
+		if err := Check(&msgs[i], field(i)); err != nil {
+			return nil, err
+		}
+	}
+	origin := OriginREST
+	if by.Surface == Client {
+		origin = OriginWeb
+	}
+	ids := make([]string, len(msgs))
+	err := s.write(ctx, appID, func(w *change) error {
+		c, err := w.LockConversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		var fresh []Message
+		var keys []*string
+		checked := map[string]bool{}
+		inBatch := map[string]string{} // sender and key to the id sent in this batch
+		for i, m := range msgs {
+			sender := ""
+			if m.Sender != nil {
+				sender = *m.Sender
+			}
+			if m.Sender != nil && !checked[sender] {
+				if err := w.checkSender(c, sender, by.Surface); err != nil {
+					return err
+				}
+				checked[sender] = true
+			}
+			if m.IdempotencyKey != nil {
+				k := sender + "\x00" + *m.IdempotencyKey
+				if ids[i] = inBatch[k]; ids[i] != "" {
+					continue
+				}
+				if ids[i], err = w.IdempotentMessage(c, sender, *m.IdempotencyKey, w.now-IdempotencyWindow+1); err != nil {
+					return err
+				} else if ids[i] != "" {
+					continue
+				}
+			}
+			if m.ReferencedMessageID != nil {
+				if _, err := w.Message(c, *m.ReferencedMessageID); ErrorCode(err) == EMessageNotFound {
+					return Invalid(field(i)+"referencedMessageId", "must name a message of this conversation")
+				} else if err != nil {
+					return err
+				}
+			}
+			ids[i] = NewMessageID()
+			if m.IdempotencyKey != nil {
+				inBatch[sender+"\x00"+*m.IdempotencyKey] = ids[i]
+			}
+			custom := m.Custom
+			if custom == nil {
+				custom = Custom{}
+			}
+			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
+				Custom: custom, ReferencedMessageID: m.ReferencedMessageID, Origin: origin, CreatedAt: w.now,
+				Seq: c.LastSeq + int64(len(fresh)) + 1})
+			keys = append(keys, m.IdempotencyKey)
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		if err := w.InsertMessages(c, fresh, keys); err != nil {
+			return err
+		}
+		for i := range fresh {
+			w.emit(EventMessageSent, EventData{ConversationID: convID, Message: &fresh[i]})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// checkSender applies the write rules to a sender.
+func (w *change) checkSender(c *Conversation, sender string, surface Surface) error {
+	u, err := w.User(w.app, sender)
+	if err == nil && u.Deleted {
+		err = Errorf(EUserNotFound, "There is no user %q.", sender)
+	}
+	if ErrorCode(err) == EUserNotFound && surface == Backend {
+		return &Error{Code: EUserNotFound, Message: ErrorMessage(err), Fields: map[string]string{"sender": "unknown user"}}
+	} else if err != nil {
+		return err
+	}
+	m, err := w.Member(c, sender)
+	if err != nil {
+		return err
+	}
+	facts := WriteFacts{Moderation: activeModeration(u.Moderation, w.now), Member: m}
+	if m.Current() && m.Access == ReadWrite {
+		if facts.Blocked, err = w.blockedInDirect(c, sender); err != nil {
+			return err
+		}
+	}
+	return CheckWrite(facts, surface)
+}
+
+// blockedInDirect reports whether the conversation is direct (exactly two
+// current participants) and the other one blocked sender.
+func (w *change) blockedInDirect(c *Conversation, sender string) (bool, error) {
+	ids, err := w.CurrentMembers(c)
+	if err != nil || len(ids) != 2 {
+		return false, err
+	}
+	other := ids[0]
+	if other == sender {
+		other = ids[1]
+	}
+	return w.Blocked(w.app, other, sender)
+}
+
+// Messages implements MessageService: newest first.
+func (s *Service) Messages(ctx context.Context, appID, convID string, page Page) ([]Message, error) {
+	var out []Message
+	err := s.read(ctx, func(tx Tx) error {
+		c, err := tx.Conversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		out, err = tx.Messages(c, nil, page)
+		return err
+	})
+	return out, err
+}
+
+// MessagesFor implements MessageService: a participant reads up to their
+// freeze point; anyone else learns nothing.
+func (s *Service) MessagesFor(ctx context.Context, appID, convID, userID string, page Page) ([]Message, error) {
+	var out []Message
+	err := s.read(ctx, func(tx Tx) error {
+		c, m, err := convForMember(tx, appID, convID, userID)
+		if err != nil {
+			return err
+		}
+		out, err = tx.Messages(c, m.FrozenSeq, page)
+		return err
+	})
+	return out, err
+}
+
+// Message implements MessageService.
+func (s *Service) Message(ctx context.Context, appID, convID, msgID string) (*Message, error) {
+	var out *Message
+	err := s.read(ctx, func(tx Tx) error {
+		c, err := tx.Conversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		out, err = tx.Message(c, msgID)
+		return err
+	})
+	return out, err
+}
+
+// EditMessage implements MessageService.
+func (s *Service) EditMessage(ctx context.Context, appID, convID, msgID string, p *MessagePatch) (*Message, error) {
+	if err := Check(p, ""); err != nil {
+		return nil, err
+	}
+	var out *Message
+	err := s.write(ctx, appID, func(w *change) error {
+		c, err := w.LockConversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		m, err := w.Message(c, msgID)
+		if err != nil {
+			return err
+		}
+		if p.Text != nil {
+			m.Text = *p.Text
+		}
+		if p.Custom != nil {
+			m.Custom = *p.Custom
+		}
+		out, err = w.edit(c, m)
+		return err
+	})
+	return out, err
+}
+
+// edit stores an edited message.
+func (w *change) edit(c *Conversation, m *Message) (*Message, error) {
+	m.EditedAt = &w.now
+	if err := w.UpdateMessage(c, m); err != nil {
+		return nil, err
+	}
+	w.emit(EventMessageUpdated, EventData{ConversationID: c.ID, Message: m})
+	return m, nil
+}
+
+// DeleteMessage implements MessageService: the message is gone.
+func (s *Service) DeleteMessage(ctx context.Context, appID, convID, msgID string) error {
+	return s.write(ctx, appID, func(w *change) error {
+		c, err := w.LockConversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		return w.deleteMessage(c, msgID)
+	})
+}
+
+func (w *change) deleteMessage(c *Conversation, msgID string) error {
+	if err := w.DeleteMessage(c, msgID); err != nil {
+		return err
+	}
+	w.emit(EventMessageDeleted, EventData{ConversationID: c.ID, MessageID: msgID})
+	return nil
+}
+
+// EditMessageAs implements MessageService.
+func (s *Service) EditMessageAs(ctx context.Context, appID string, by Caller, convID, msgID string, text *string) (*Message, error) {
+	var out *Message
+	err := s.write(ctx, appID, func(w *change) error {
+		c, _, m, err := w.visibleMessage(convID, msgID, by.UserID)
+		if err != nil {
+			return err
+		}
+		if m.SenderID == nil || *m.SenderID != by.UserID {
+			return Errorf(EPermissionDenied, "Only the sender may edit a message.")
+		}
+		if err := w.checkSender(c, by.UserID, Client); err != nil {
+			return err
+		}
+		if text == nil {
+			text = new(string)
+		}
+		if err := ValidateText(*text); err != nil {
+			return err
+		}
+		m.Text = *text
+		out, err = w.edit(c, m)
+		return err
+	})
+	return out, err
+}
+
+// DeleteMessageAs implements MessageService. One's own message goes under
+// the write rules, or by a moderator's right; another's needs
+// messages.moderate, and a manager's is the backend's to delete.
+func (s *Service) DeleteMessageAs(ctx context.Context, appID string, by Caller, convID, msgID string) error {
+	return s.write(ctx, appID, func(w *change) error {
+		c, me, m, err := w.visibleMessage(convID, msgID, by.UserID)
+		if err != nil {
+			return err
+		}
+		own := m.SenderID != nil && *m.SenderID == by.UserID
+		moderator := s.permit(w, appID, by, PermMessagesModerate)
+		switch {
+		case own && moderator != nil:
+			if err := w.checkSender(c, by.UserID, Client); err != nil {
+				return err
+			}
+		case !own && moderator != nil:
+			return moderator
+		case !own && m.SenderID != nil:
+			if err := s.notManager(w, appID, *m.SenderID); err != nil {
+				return err
+			}
+		}
+		if me.Removed {
+			return Errorf(ERemoved, "You were removed from this conversation.")
+		}
+		if err := w.deleteMessage(c, msgID); err != nil || own {
+			return err
+		}
+		sender := ""
+		if m.SenderID != nil {
+			sender = *m.SenderID
+		}
+		_, err = w.AppendAudit(appID, AuditEntry{Action: ActionMessageDelete, UserID: sender,
+			ConversationID: &convID, MessageID: &msgID, Actor: by.Actor, CreatedAt: w.now})
+		return err
+	})
+}
+
+// visibleMessage locks the conversation and reads a message as a
+// participant: conversation.not_found for a conversation never joined,
+// message.not_found outside the user's view.
+func (w *change) visibleMessage(convID, msgID, userID string) (*Conversation, *Member, *Message, error) {
+	c, err := w.LockConversation(w.app, convID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	me, err := w.Member(c, userID)
+	if err != nil {
+		return nil, nil, nil, err
+	} else if me == nil {
+		return nil, nil, nil, errConversationNotFound(convID)
+	}
+	m, err := w.Message(c, msgID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !me.Sees(m.Seq) {
+		return nil, nil, nil, Errorf(EMessageNotFound, "There is no such message in this conversation.")
+	}
+	return c, me, m, nil
+}

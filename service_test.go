@@ -1,0 +1,286 @@
+package parley_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/store"
+)
+
+// newService is a service over a fresh SQLite store with one app, app1,
+// and the broker its events go to.
+func newService(t *testing.T) (*parley.Service, *parley.Broker) {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "p.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := parley.NewBroker()
+	svc := parley.NewService(st, b)
+	key := parley.Key{ID: "key_1", AppID: "app1", Secret: "s", Hash: []byte("h"), CreatedAt: 1}
+	if err := svc.CreateApp(context.Background(), "app1", key); err != nil {
+		t.Fatal(err)
+	}
+	return svc, b
+}
+
+var backend = parley.BackendCaller(parley.KeyActor("key_1"))
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func putUsers(t *testing.T, svc *parley.Service, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		must(t, svc.PutUser(context.Background(), "app1", id, &parley.UserPatch{Name: parley.Some(id)}))
+	}
+}
+
+func text(sender, s string) parley.NewMessage {
+	return parley.NewMessage{Type: parley.UserMessage, Sender: &sender, Text: s}
+}
+
+// drain takes what the subscription holds now.
+func drain(s *parley.Subscription) []parley.Event {
+	var out []parley.Event
+	for {
+		select {
+		case e, ok := <-s.C:
+			if !ok {
+				return out
+			}
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func types(events []parley.Event) []string {
+	out := make([]string, len(events))
+	for i, e := range events {
+		out[i] = e.Type
+	}
+	return out
+}
+
+// TestEventsAfterCommit: a write's events reach subscribers once it has
+// committed (before the call returns), in order and stored with a
+// position; a refused write publishes nothing.
+func TestEventsAfterCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, b := newService(t)
+	putUsers(t, svc, "alice", "bob")
+	sub := b.Subscribe(100)
+	defer sub.Close()
+	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
+	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("alice", "one"), text("bob", "two")}, backend)
+	must(t, err)
+
+	got := drain(sub)
+	want := []string{"conversation.created", "participant.added", "participant.added", "message.sent", "message.sent"}
+	if fmt.Sprint(types(got)) != fmt.Sprint(want) {
+		t.Fatalf("events %v, want %v", types(got), want)
+	}
+	for i, e := range got {
+		if e.Seq == 0 || (i > 0 && e.Seq <= got[i-1].Seq) || e.AppID != "app1" || e.ID == "" {
+			t.Errorf("event %d: seq %d after %d, app %q, id %q", i, e.Seq, got[max(i-1, 0)].Seq, e.AppID, e.ID)
+		}
+	}
+	if m := got[3].Data.Message; m == nil || m.ID != ids[0] || m.Text != "one" || got[3].Data.ConversationID != "c" {
+		t.Errorf("message.sent data = %+v", got[3].Data)
+	}
+	if c := got[0].Data.Conversation; c == nil || len(c.Participants) != 2 {
+		t.Errorf("conversation.created data = %+v", got[0].Data)
+	}
+
+	// Refused writes: nothing published.
+	refusals := []func() error{
+		func() error {
+			_, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("alice", "ok"), text("nobody", "no")}, backend)
+			return err
+		},
+		func() error { return svc.PutUser(ctx, "app1", "carol", &parley.UserPatch{}) },
+		func() error { return svc.DeleteConversation(ctx, "app1", "missing") },
+		func() error {
+			return svc.PutConversation(ctx, "app1", "d", &parley.ConversationPatch{Participants: []string{"alice", "ghost"}})
+		},
+	}
+	for i, refuse := range refusals {
+		if err := refuse(); err == nil {
+			t.Errorf("refusal %d succeeded", i)
+		}
+	}
+	if got := drain(sub); len(got) != 0 {
+		t.Errorf("refused writes published %v", types(got))
+	}
+}
+
+// TestEventsInCommitOrder: concurrent writers' events reach a subscriber in
+// the order of their positions in the log, each once.
+func TestEventsInCommitOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, b := newService(t)
+	putUsers(t, svc, "u")
+	const writers, each = 8, 10
+	for i := 0; i < writers; i++ {
+		must(t, svc.PutConversation(ctx, "app1", fmt.Sprint("c", i), &parley.ConversationPatch{Participants: []string{"u"}}))
+	}
+	sub := b.Subscribe(writers * each)
+	defer sub.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				if _, err := svc.SendMessages(ctx, "app1", fmt.Sprint("c", i), []parley.NewMessage{text("u", "m")}, backend); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	got := drain(sub)
+	if len(got) != writers*each {
+		t.Fatalf("received %d events, want %d", len(got), writers*each)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq <= got[i-1].Seq {
+			t.Fatalf("event %d has seq %d after %d", i, got[i].Seq, got[i-1].Seq)
+		}
+	}
+}
+
+// TestSlowSubscriberDropped: a subscriber that does not read is dropped,
+// and the writer goes on without waiting for it.
+func TestSlowSubscriberDropped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, b := newService(t)
+	putUsers(t, svc, "u")
+	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"u"}}))
+	slow, fast := b.Subscribe(2), b.Subscribe(100)
+	defer fast.Close()
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < 20; i++ {
+			if _, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("u", "m")}, backend); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the writer waited for a subscriber that does not read")
+	}
+	if n := len(drain(slow)); n != 2 {
+		t.Errorf("the slow subscriber got %d events before it was dropped, want its buffer of 2", n)
+	}
+	if _, open := <-slow.C; open {
+		t.Error("the slow subscriber's channel is still open")
+	}
+	if n := len(drain(fast)); n != 20 {
+		t.Errorf("the reading subscriber got %d events, want 20", n)
+	}
+	slow.Close() // closing a dropped subscription does nothing
+}
+
+// TestPermissionsReadInTheWrite: a moderator's permission, role and
+// membership are read in the transaction that acts, so a moderator demoted
+// or removed since their request was authenticated cannot act.
+func TestPermissionsReadInTheWrite(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, _ := newService(t)
+	roles := parley.Some(map[string][]string{"mod": {parley.PermUsersManage, parley.PermConversationsModerate, parley.PermMessagesModerate}})
+	_, err := svc.UpdateSettings(ctx, "app1", &parley.SettingsPatch{Roles: roles})
+	must(t, err)
+	putUsers(t, svc, "pat")
+	must(t, svc.PutUser(ctx, "app1", "mod", &parley.UserPatch{Name: parley.Some("Mod"), Role: parley.Some("mod")}))
+	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"mod", "pat"}}))
+	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("pat", "hi")}, backend)
+	must(t, err)
+	mod := parley.ClientCaller("mod", true)
+
+	must(t, svc.Silence(ctx, "app1", mod, "pat", parley.Restriction{}))
+	must(t, svc.Authorize(ctx, "app1", mod, "c", parley.PermConversationsModerate))
+
+	// Removed from the conversation: no participant or message moderation there.
+	must(t, svc.RemoveParticipant(ctx, "app1", backend, "c", "mod"))
+	tests := []struct {
+		name string
+		act  func() error
+		want string
+	}{
+		{"remove a participant", func() error { return svc.RemoveParticipant(ctx, "app1", mod, "c", "pat") }, parley.ERemoved},
+		{"delete a message", func() error { return svc.DeleteMessageAs(ctx, "app1", mod, "c", ids[0]) }, parley.ERemoved},
+	}
+	for _, tt := range tests {
+		if got := parley.ErrorCode(tt.act()); got != tt.want {
+			t.Errorf("%s after removal: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// Demoted: the write itself refuses.
+	must(t, svc.PutUser(ctx, "app1", "mod", &parley.UserPatch{Role: parley.Optional[string]{Set: true, Null: true}}))
+	for name, act := range map[string]func() error{
+		"reactivate": func() error { return svc.Reactivate(ctx, "app1", mod, "pat", false) },
+		"ban":        func() error { return svc.Ban(ctx, "app1", mod, "pat", parley.Restriction{}, true) },
+		"authorize":  func() error { return svc.Authorize(ctx, "app1", mod, "", parley.PermUsersManage) },
+	} {
+		if got := parley.ErrorCode(act()); got != parley.EPermissionDenied {
+			t.Errorf("%s after demotion: %q, want permission.denied", name, got)
+		}
+	}
+	// A guest holds no permission whatever its id.
+	guest := parley.ClientCaller("mod", false)
+	must(t, svc.PutUser(ctx, "app1", "mod", &parley.UserPatch{Role: parley.Some("mod")}))
+	if got := parley.ErrorCode(svc.Reactivate(ctx, "app1", guest, "pat", false)); got != parley.EPermissionDenied {
+		t.Errorf("guest reactivate: %q, want permission.denied", got)
+	}
+}
+
+func TestBrokerDropsOnlyTheFullSubscriber(t *testing.T) {
+	t.Parallel()
+	b := parley.NewBroker()
+	small, big := b.Subscribe(1), b.Subscribe(3)
+	b.Publish([]parley.Event{{ID: "1"}, {ID: "2"}})
+	b.Publish([]parley.Event{{ID: "3"}})
+	var got []string
+	for e := range small.C {
+		got = append(got, e.ID)
+	}
+	if fmt.Sprint(got) != "[1]" {
+		t.Errorf("the small subscriber got %v before being dropped, want [1]", got)
+	}
+	if e := drain(big); len(e) != 3 || e[2].ID != "3" {
+		t.Errorf("the big subscriber got %v", e)
+	}
+	big.Close()
+	big.Close()
+	if _, open := <-big.C; open {
+		t.Error("a closed subscription's channel is open")
+	}
+	b.Publish([]parley.Event{{ID: "4"}}) // nobody left: nothing happens
+}

@@ -1,0 +1,289 @@
+package parley
+
+import (
+	"context"
+	"errors"
+	"sort"
+)
+
+// UserService manages users.
+type UserService interface {
+	PutUser(ctx context.Context, appID, userID string, p *UserPatch) error
+	// PutUsers applies every patch or none.
+	PutUsers(ctx context.Context, appID string, patches map[string]*UserPatch) error
+	// SyncMe is a client's own profile sync: it creates the user if needed.
+	SyncMe(ctx context.Context, appID string, by Caller, p *UserPatch) (*User, error)
+	User(ctx context.Context, appID, userID string) (*User, error)
+	Users(ctx context.Context, appID string, page Page) ([]User, error)
+	// LiveUsers is Users without erased users, for holders of users.list.
+	LiveUsers(ctx context.Context, appID string, by Caller, page Page) ([]User, error)
+	UsersByIDs(ctx context.Context, appID string, ids []string) ([]User, error)
+	UsersByExternalIDs(ctx context.Context, appID string, externalIDs []string) ([]User, error)
+	// UserConversations lists every conversation the user takes part in or
+	// was removed from, by latest activity the user may see.
+	UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error)
+	// CurrentConversationIDs lists the conversations the user takes part in now.
+	CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error)
+	// Touch records client activity; it writes at most about once a minute per user.
+	Touch(ctx context.Context, appID, userID string) error
+}
+
+// PutUser implements UserService.
+func (s *Service) PutUser(ctx context.Context, appID, userID string, p *UserPatch) error {
+	if err := Check(p, ""); err != nil {
+		return err
+	}
+	return s.write(ctx, appID, func(w *change) error { return w.putUser(userID, p) })
+}
+
+// PutUsers implements UserService: all or nothing. Every user's problem is
+// reported, each field named "<userId>.<field>".
+func (s *Service) PutUsers(ctx context.Context, appID string, patches map[string]*UserPatch) error {
+	if len(patches) > MaxUserBatch {
+		return Errorf(EInvalid, "A batch holds at most %d users.", MaxUserBatch)
+	}
+	ids := make([]string, 0, len(patches))
+	fields := map[string]string{}
+	for id, p := range patches {
+		ids = append(ids, id)
+		switch {
+		case !ValidUserID(id):
+			fields[id] = "is not a valid user id"
+		case p == nil:
+			fields[id] = "must be an object"
+		default:
+			if err := mergeFields(fields, Check(p, id+".")); err != nil {
+				return err
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return errBatchInvalid(fields)
+	}
+	sort.Strings(ids)
+	return s.write(ctx, appID, func(w *change) error {
+		for _, id := range ids {
+			if err := mergeFields(fields, prefixFields(w.putUser(id, patches[id]), id+".")); err != nil {
+				return err
+			}
+		}
+		if len(fields) > 0 {
+			return errBatchInvalid(fields)
+		}
+		return nil
+	})
+}
+
+func errBatchInvalid(fields map[string]string) error {
+	return &Error{Code: EInvalid, Message: "Some users are invalid; none was saved.", Fields: fields}
+}
+
+// mergeFields adds the fields of a validation error to fields; any other
+// error is returned.
+func mergeFields(fields map[string]string, err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Code == EInvalid && len(e.Fields) > 0 {
+		for k, v := range e.Fields {
+			fields[k] = v
+		}
+		return nil
+	}
+	return err
+}
+
+// putUser creates or updates a user. An erased user's id is never reused.
+func (w *change) putUser(userID string, p *UserPatch) error {
+	old, err := w.User(w.app, userID)
+	if err != nil && ErrorCode(err) != EUserNotFound {
+		return err
+	}
+	if old != nil && old.Deleted {
+		return Errorf(EConflict, "User %q was erased; an erased user's id is never reused.", userID)
+	}
+	if p.ExternalID.Set && !p.ExternalID.Null {
+		if other, err := w.UserByExternalID(w.app, p.ExternalID.Value); err != nil {
+			return err
+		} else if other != "" && other != userID {
+			return Errorf(EConflict, "Another user already has the externalId %q.", p.ExternalID.Value)
+		}
+	}
+	if old == nil {
+		if err := p.ValidateCreate(); err != nil {
+			return err
+		}
+		if err := w.InsertUser(w.app, userID, p.Name.Value, w.now); err != nil {
+			return err
+		}
+	}
+	if err := w.UpdateUser(w.app, userID, p); err != nil {
+		return err
+	}
+	if old != nil && !p.changes() {
+		return nil
+	}
+	u, err := w.User(w.app, userID)
+	if err != nil {
+		return err
+	}
+	typ := EventUserUpdated
+	if old == nil {
+		typ = EventUserCreated
+	}
+	w.emit(typ, EventData{UserID: userID, User: live(u, w.now)})
+	return nil
+}
+
+// changes reports whether the patch sets any field.
+func (p *UserPatch) changes() bool {
+	return p.Name.Set || p.Email.Set || p.Phone.Set || p.PhotoURL.Set || p.WelcomeMessage.Set || p.Locale.Set ||
+		p.Role.Set || p.Custom.Set || p.AvailabilityText.Set || p.Badges.Set || p.ExternalID.Set
+}
+
+// SyncMe implements UserService.
+func (s *Service) SyncMe(ctx context.Context, appID string, by Caller, p *UserPatch) (*User, error) {
+	var out *User
+	err := s.write(ctx, appID, func(w *change) error {
+		settings, err := w.Settings(appID)
+		if err != nil {
+			return err
+		}
+		if !settings.BrowserUserSync {
+			return Errorf(EUsersSyncDisabled, "User sync from clients is off for this app: the backend manages users.")
+		}
+		if err := Check(p, ""); err != nil {
+			return err
+		}
+		if err := w.putUser(by.UserID, p); err != nil {
+			return err
+		}
+		// Creating oneself is client activity too.
+		if err := w.TouchUser(appID, by.UserID, w.now); err != nil {
+			return err
+		}
+		out, err = w.User(appID, by.UserID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.touched.Store(appID+"\x00"+by.UserID, s.now())
+	return live(out, s.now()), nil
+}
+
+// User implements UserService; erased users are returned with Deleted set.
+func (s *Service) User(ctx context.Context, appID, userID string) (*User, error) {
+	var u *User
+	err := s.read(ctx, func(tx Tx) (err error) {
+		u, err = tx.User(appID, userID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return live(u, s.now()), nil
+}
+
+// Users implements UserService: ordered by id.
+func (s *Service) Users(ctx context.Context, appID string, page Page) ([]User, error) {
+	var out []User
+	err := s.read(ctx, func(tx Tx) (err error) {
+		out, err = tx.Users(appID, page, true)
+		return err
+	})
+	return liveAll(out, s.now()), err
+}
+
+// LiveUsers implements UserService.
+func (s *Service) LiveUsers(ctx context.Context, appID string, by Caller, page Page) ([]User, error) {
+	var out []User
+	err := s.read(ctx, func(tx Tx) error {
+		if err := s.permit(tx, appID, by, PermUsersList); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Users(appID, page, false)
+		return err
+	})
+	return liveAll(out, s.now()), err
+}
+
+// UsersByIDs implements UserService.
+func (s *Service) UsersByIDs(ctx context.Context, appID string, ids []string) ([]User, error) {
+	var out []User
+	err := s.read(ctx, func(tx Tx) (err error) {
+		out, err = tx.UsersByIDs(appID, ids)
+		return err
+	})
+	return liveAll(out, s.now()), err
+}
+
+// UsersByExternalIDs implements UserService.
+func (s *Service) UsersByExternalIDs(ctx context.Context, appID string, ids []string) ([]User, error) {
+	var out []User
+	err := s.read(ctx, func(tx Tx) (err error) {
+		out, err = tx.UsersByExternalIDs(appID, ids)
+		return err
+	})
+	return liveAll(out, s.now()), err
+}
+
+// UserConversations implements UserService.
+func (s *Service) UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error) {
+	var out []Membership
+	err := s.read(ctx, func(tx Tx) error {
+		if _, err := tx.User(appID, userID); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.Memberships(appID, userID, page)
+		return err
+	})
+	return out, err
+}
+
+// CurrentConversationIDs implements UserService.
+func (s *Service) CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error) {
+	var out []string
+	err := s.read(ctx, func(tx Tx) (err error) {
+		out, err = tx.CurrentConversationIDs(appID, userID)
+		return err
+	})
+	return out, err
+}
+
+// touchEvery is how often client activity is written for one user.
+const touchEvery int64 = 60 * 1000
+
+// Touch implements UserService. The last write per user is kept in memory,
+// so most requests write nothing.
+func (s *Service) Touch(ctx context.Context, appID, userID string) error {
+	now := s.now()
+	key := appID + "\x00" + userID
+	if last, ok := s.touched.Load(key); ok && now-last.(int64) < touchEvery {
+		return nil
+	}
+	s.touched.Store(key, now)
+	return s.store.Update(ctx, func(tx Tx) error { return tx.TouchUser(appID, userID, now) })
+}
+
+// permit reads, inside tx, what a client's permission depends on (the
+// settings, the caller's role and restriction) and checks it, so that a
+// permission taken away is gone for every call that starts afterwards.
+func (s *Service) permit(tx Tx, appID string, by Caller, perm string) error {
+	if by.Surface == Backend {
+		return nil
+	}
+	settings, err := tx.Settings(appID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.User(appID, by.UserID)
+	if err != nil {
+		return err
+	}
+	m := activeModeration(u.Moderation, s.now())
+	if u.Deleted || (m != nil && m.State == StateBanned) {
+		return Errorf(EAuthDenied, "This user may not use the app.")
+	}
+	return Permit(settings, u.Role, m, by.Verified, perm)
+}

@@ -78,7 +78,7 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, p *SettingsP
 	}
 	var out Settings
 	err := s.write(ctx, appID, func(w *change) error {
-		cur, err := w.Settings(appID)
+		cur, err := w.LockSettings(appID)
 		if err != nil {
 			return err
 		}

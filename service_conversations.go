@@ -357,7 +357,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 			} else if me == nil {
 				return errConversationNotFound(convID)
 			}
-			ids, err := w.CurrentMembers(c)
+			ids, err := w.CurrentMembers(c, 0)
 			if err != nil {
 				return err
 			}

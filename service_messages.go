@@ -143,7 +143,7 @@ func (w *change) checkSender(c *Conversation, sender string, surface Surface) er
 // blockedInDirect reports whether the conversation is direct (exactly two
 // current participants) and the other one blocked sender.
 func (w *change) blockedInDirect(c *Conversation, sender string) (bool, error) {
-	ids, err := w.CurrentMembers(c)
+	ids, err := w.CurrentMembers(c, 3)
 	if err != nil || len(ids) != 2 {
 		return false, err
 	}

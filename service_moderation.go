@@ -106,7 +106,16 @@ func (s *Service) restrict(w *change, by Caller, userID string, r *Restriction, 
 	if err := r.ValidateAt(time.UnixMilli(w.now)); err != nil {
 		return nil, err
 	}
-	return s.moderationTarget(w, w.app, by, userID, self)
+	return s.lockTarget(w, by, userID, self)
+}
+
+// lockTarget checks the target of a moderation and locks its row: the
+// change about to be made depends on its state.
+func (s *Service) lockTarget(w *change, by Caller, userID string, self error) (*User, error) {
+	if _, err := s.moderationTarget(w, w.app, by, userID, self); err != nil {
+		return nil, err
+	}
+	return w.LockUser(w.app, userID)
 }
 
 // Ban implements ModerationService: one transaction and set-based writes,
@@ -189,7 +198,7 @@ func (s *Service) Reactivate(ctx context.Context, appID string, by Caller, userI
 		if err := s.permit(w, appID, by, PermUsersManage); err != nil {
 			return err
 		}
-		u, err := s.moderationTarget(w, appID, by, userID, Errorf(EReactivateSelf, "You cannot reactivate yourself."))
+		u, err := s.lockTarget(w, by, userID, Errorf(EReactivateSelf, "You cannot reactivate yourself."))
 		if err != nil {
 			return err
 		}
@@ -246,7 +255,7 @@ func (s *Service) AuditLog(ctx context.Context, appID, userID string, page Page)
 // nothing.
 func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) error {
 	return s.write(ctx, appID, func(w *change) error {
-		u, err := w.User(appID, userID)
+		u, err := w.LockUser(appID, userID)
 		if err != nil || u.Deleted {
 			return err
 		}

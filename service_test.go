@@ -16,6 +16,13 @@ import (
 // and the broker its events go to.
 func newService(t *testing.T) (*parley.Service, *parley.Broker) {
 	t.Helper()
+	svc, b, _ := newServiceOn(t)
+	return svc, b
+}
+
+// newServiceOn is newService that also returns the store.
+func newServiceOn(t *testing.T) (*parley.Service, *parley.Broker, parley.Storage) {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "p.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +34,7 @@ func newService(t *testing.T) (*parley.Service, *parley.Broker) {
 	if err := svc.CreateApp(context.Background(), "app1", key); err != nil {
 		t.Fatal(err)
 	}
-	return svc, b
+	return svc, b, st
 }
 
 var backend = parley.BackendCaller(parley.KeyActor("key_1"))
@@ -283,4 +290,72 @@ func TestBrokerDropsOnlyTheFullSubscriber(t *testing.T) {
 		t.Error("a closed subscription's channel is open")
 	}
 	b.Publish([]parley.Event{{ID: "4"}}) // nobody left: nothing happens
+}
+
+// staleStore hides rows from the first read of each write, as a read made
+// just before a concurrent transaction committed them would: the service
+// must then meet the row when it inserts, and not fail or overwrite.
+type staleStore struct {
+	parley.Storage
+	hideUser, hideConv string
+}
+
+type staleTx struct {
+	parley.Tx
+	s          *staleStore
+	user, conv bool // hidden once already
+}
+
+func (s *staleStore) Update(ctx context.Context, fn func(parley.Tx) error) error {
+	return s.Storage.Update(ctx, func(tx parley.Tx) error { return fn(&staleTx{Tx: tx, s: s}) })
+}
+
+func (t *staleTx) LockUser(appID, userID string) (*parley.User, error) {
+	if userID == t.s.hideUser && !t.user {
+		t.user = true
+		return nil, parley.Errorf(parley.EUserNotFound, "hidden")
+	}
+	return t.Tx.LockUser(appID, userID)
+}
+
+func (t *staleTx) LockConversation(appID, convID string) (*parley.Conversation, error) {
+	if convID == t.s.hideConv && !t.conv {
+		t.conv = true
+		return nil, parley.Errorf(parley.EConversationNotFound, "hidden")
+	}
+	return t.Tx.LockConversation(appID, convID)
+}
+
+// TestGetOrCreateRaces: a create that loses to a concurrent creator becomes
+// an update of the winner's row (PUT /users), or finds a conversation the
+// caller never took part in (client sync: 404, nobody joins by guessing).
+func TestGetOrCreateRaces(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, _, st := newServiceOn(t)
+	putUsers(t, svc, "alice", "bob")
+	must(t, svc.PutConversation(ctx, "app1", "taken", &parley.ConversationPatch{Participants: []string{"bob"}}))
+	must(t, svc.Erase(ctx, "app1", "bob", false, parley.CLIActor))
+	must(t, svc.PutUser(ctx, "app1", "carol", &parley.UserPatch{Name: parley.Some("Carol")}))
+
+	raced := func(user, conv string) *parley.Service {
+		st := &staleStore{Storage: st, hideUser: user, hideConv: conv}
+		return parley.NewService(st, nil)
+	}
+	must(t, raced("carol", "").PutUser(ctx, "app1", "carol", &parley.UserPatch{Name: parley.Some("Caroline")}))
+	u, err := svc.User(ctx, "app1", "carol")
+	must(t, err)
+	if u.Name != "Caroline" {
+		t.Errorf("the losing create did not update the winner's user: name %q", u.Name)
+	}
+	if err := raced("bob", "").PutUser(ctx, "app1", "bob", &parley.UserPatch{Name: parley.Some("Bob again")}); parley.ErrorCode(err) != parley.EConflict {
+		t.Errorf("re-creating an erased user through a race: %v, want conflict", err)
+	}
+	_, err = raced("", "taken").SyncConversation(ctx, "app1", parley.ClientCaller("alice", true), "taken", &parley.ConversationPatch{})
+	if parley.ErrorCode(err) != parley.EConversationNotFound {
+		t.Errorf("client sync losing the create: %v, want conversation.not_found", err)
+	}
+	if _, err := svc.ConversationFor(ctx, "app1", "taken", "alice"); parley.ErrorCode(err) != parley.EConversationNotFound {
+		t.Errorf("alice joined a conversation by racing its creator: %v", err)
+	}
 }

@@ -93,12 +93,15 @@ func mergeFields(fields map[string]string, err error) error {
 
 // putUser creates or updates a user. An erased user's id is never reused.
 func (w *change) putUser(userID string, p *UserPatch) error {
-	old, err := w.User(w.app, userID)
-	if err != nil && ErrorCode(err) != EUserNotFound {
+	old, err := w.LockUser(w.app, userID)
+	if ErrorCode(err) == EUserNotFound {
+		old, err = nil, nil
+	}
+	if err != nil {
 		return err
 	}
-	if old != nil && old.Deleted {
-		return Errorf(EConflict, "User %q was erased; an erased user's id is never reused.", userID)
+	if err := w.reusable(old); err != nil {
+		return err
 	}
 	if p.ExternalID.Set && !p.ExternalID.Null {
 		if other, err := w.UserByExternalID(w.app, p.ExternalID.Value); err != nil {
@@ -111,8 +114,15 @@ func (w *change) putUser(userID string, p *UserPatch) error {
 		if err := p.ValidateCreate(); err != nil {
 			return err
 		}
-		if err := w.InsertUser(w.app, userID, p.Name.Value, w.now); err != nil {
+		// Get or create: when a concurrent creator won, this updates its user.
+		if created, err := w.InsertUser(w.app, userID, p.Name.Value, w.now); err != nil {
 			return err
+		} else if !created {
+			if old, err = w.LockUser(w.app, userID); err != nil {
+				return err
+			} else if err := w.reusable(old); err != nil {
+				return err
+			}
 		}
 	}
 	if err := w.UpdateUser(w.app, userID, p); err != nil {
@@ -130,6 +140,14 @@ func (w *change) putUser(userID string, p *UserPatch) error {
 		typ = EventUserCreated
 	}
 	w.emit(typ, EventData{UserID: userID, User: live(u, w.now)})
+	return nil
+}
+
+// reusable refuses to write to an erased user.
+func (w *change) reusable(u *User) error {
+	if u != nil && u.Deleted {
+		return Errorf(EConflict, "User %q was erased; an erased user's id is never reused.", u.ID)
+	}
 	return nil
 }
 

@@ -53,6 +53,11 @@ type SessionUser struct {
 // that find nothing answer the domain's not-found error (user.not_found,
 // conversation.not_found, message.not_found) unless they say otherwise.
 // Inside View, writes fail.
+//
+// Where the database has row locks, the Lock methods hold the row until
+// the transaction ends (SELECT ... FOR UPDATE): a write reads with them the
+// rows whose stored state it is about to change on the strength of what it
+// read, so that concurrent writes to one row take turns.
 type Tx interface {
 	// AfterCommit runs fn once the transaction has committed, in commit
 	// order with the after-commit functions of other transactions; never
@@ -67,6 +72,8 @@ type Tx interface {
 	InsertApp(appID string, settings Settings, now int64) error
 	// Settings is app.not_found for an unknown app.
 	Settings(appID string) (Settings, error)
+	// LockSettings is Settings, locking the app's row.
+	LockSettings(appID string) (Settings, error)
 	SetSettings(appID string, s Settings) error
 	InsertKey(k Key) error
 	// KeyOwner is the app of the key with this hash, "" when there is none.
@@ -82,7 +89,11 @@ type Tx interface {
 	// Users. User returns erased users too (Deleted set) and the stored
 	// moderation, expired or not.
 	User(appID, userID string) (*User, error)
-	InsertUser(appID, userID, name string, now int64) error
+	// LockUser is User, locking the user's row.
+	LockUser(appID, userID string) (*User, error)
+	// InsertUser inserts the user unless the id is taken (a concurrent
+	// creator wins quietly) and reports whether this call created it.
+	InsertUser(appID, userID, name string, now int64) (bool, error)
 	// UpdateUser writes the fields the patch sets.
 	UpdateUser(appID, userID string, p *UserPatch) error
 	// UserByExternalID is the id of the user holding the external id, "" for none.
@@ -149,8 +160,10 @@ type Tx interface {
 	// Participants.
 	// Member is the user's membership, nil when they never took part.
 	Member(c *Conversation, userID string) (*Member, error)
-	// CurrentMembers lists the ids of the current participants (any access).
-	CurrentMembers(c *Conversation) ([]string, error)
+	// CurrentMembers lists the ids of the current participants (any access),
+	// at most limit of them when limit > 0: telling whether a conversation is
+	// direct needs three, whatever its size.
+	CurrentMembers(c *Conversation, limit int) ([]string, error)
 	// SetMember makes the user a current participant with p and the freeze
 	// point frozen, clearing any removal.
 	SetMember(appID string, c *Conversation, userID string, p Participant, frozen *int64, now int64) error

@@ -53,6 +53,9 @@ func (t *tx) Settings(appID string) (parley.Settings, error) {
 	return decodeSettings(raw)
 }
 
+// LockSettings is Settings: the single writer already holds the database lock.
+func (t *tx) LockSettings(appID string) (parley.Settings, error) { return t.Settings(appID) }
+
 // SetSettings moves settings_version, which invalidates every process's
 // cached settings.
 func (t *tx) SetSettings(appID string, s parley.Settings) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"testing"
 
 	parley "github.com/parley-chat/parley"
@@ -189,4 +190,36 @@ func TestCompleteAndMemberships(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestCurrentMembersLimit: a limit caps the list (a direct conversation is
+// told apart with three), none lists every current participant.
+func TestCurrentMembersLimit(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "a", "b", "c", "d", "e")
+	var c *parley.Conversation
+	update(t, db, func(tx parley.Tx) (err error) {
+		if c, _, err = tx.CreateConversation(testApp, "c1", 1); err != nil {
+			return err
+		}
+		for _, u := range []string{"a", "b", "c", "d", "e"} {
+			if err := tx.SetMember(testApp, c, u, parley.Participant{Access: parley.ReadWrite, Notify: parley.NotifyOn}, nil, 1); err != nil {
+				return err
+			}
+		}
+		return tx.RemoveMember(c, "b", nil, 2)
+	})
+	for _, tt := range []struct {
+		limit int
+		want  string
+	}{{0, "[a c d e]"}, {3, "[a c d]"}, {10, "[a c d e]"}} {
+		var got []string
+		view(t, db, func(tx parley.Tx) (err error) {
+			got, err = tx.CurrentMembers(c, tt.limit)
+			return err
+		})
+		if fmt.Sprint(got) != tt.want {
+			t.Errorf("CurrentMembers(limit %d) = %v, want %s", tt.limit, got, tt.want)
+		}
+	}
 }

@@ -50,7 +50,7 @@ func seeded(t testing.TB, users ...string) *DB {
 			return err
 		}
 		for _, u := range users {
-			if err := tx.InsertUser(testApp, u, "User "+u, 1); err != nil {
+			if _, err := tx.InsertUser(testApp, u, "User "+u, 1); err != nil {
 				return err
 			}
 		}
@@ -172,7 +172,10 @@ func TestUpdateAfterClose(t *testing.T) {
 func TestViewIsReadOnly(t *testing.T) {
 	t.Parallel()
 	db := seeded(t)
-	err := db.View(context.Background(), func(tx parley.Tx) error { return tx.InsertUser(testApp, "u1", "U", 1) })
+	err := db.View(context.Background(), func(tx parley.Tx) error {
+		_, err := tx.InsertUser(testApp, "u1", "U", 1)
+		return err
+	})
 	if err == nil {
 		t.Error("a write inside View succeeded")
 	}

@@ -29,9 +29,12 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 }
 
 // CurrentMembers orders by id, so that callers see a stable list.
-func (t *tx) CurrentMembers(c *parley.Conversation) ([]string, error) {
+func (t *tx) CurrentMembers(c *parley.Conversation, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
 	return t.column("read participants", `SELECT user_id FROM participants WHERE conv_pk = ? AND removed_at IS NULL
-		ORDER BY user_id`, c.PK)
+		ORDER BY user_id LIMIT ?`, c.PK, limit)
 }
 
 // SetMember keeps the join time of a current participant; a returning one

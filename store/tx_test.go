@@ -17,9 +17,6 @@ func TestConflicts(t *testing.T) {
 		first func(parley.Tx) error
 		again func(parley.Tx) error
 	}{
-		{"duplicate user",
-			func(tx parley.Tx) error { return tx.InsertUser(testApp, "u9", "U", 1) },
-			func(tx parley.Tx) error { return tx.InsertUser(testApp, "u9", "U", 2) }},
 		{"duplicate externalId",
 			func(tx parley.Tx) error { return tx.UpdateUser(testApp, "u1", &parley.UserPatch{ExternalID: ext}) },
 			func(tx parley.Tx) error { return tx.UpdateUser(testApp, "u2", &parley.UserPatch{ExternalID: ext}) }},
@@ -53,9 +50,33 @@ func TestConflicts(t *testing.T) {
 				if err := tt.again(tx); tt.name != "raw error returned by the write" && parley.ErrorCode(err) != parley.EConflict {
 					t.Errorf("inside the write: %v, want a conflict", err)
 				}
-				return tx.InsertUser(testApp, "u3", "U", 1)
+				_, err := tx.InsertUser(testApp, "u3", "U", 1)
+				return err
 			})
 		})
+	}
+}
+
+// TestInsertUserOnce: inserting a taken id creates nothing and says so.
+func TestInsertUserOnce(t *testing.T) {
+	t.Parallel()
+	db := seeded(t)
+	var created [2]bool
+	update(t, db, func(tx parley.Tx) (err error) {
+		created[0], err = tx.InsertUser(testApp, "u9", "First", 1)
+		return err
+	})
+	update(t, db, func(tx parley.Tx) (err error) {
+		created[1], err = tx.InsertUser(testApp, "u9", "Second", 2)
+		return err
+	})
+	var u *parley.User
+	view(t, db, func(tx parley.Tx) (err error) {
+		u, err = tx.User(testApp, "u9")
+		return err
+	})
+	if created != [2]bool{true, false} || u.Name != "First" || u.CreatedAt != 1 {
+		t.Errorf("created %v, stored %+v; want only the first", created, u)
 	}
 }
 

@@ -19,10 +19,14 @@ func (t *tx) User(appID, userID string) (*parley.User, error) {
 	return &u, nil
 }
 
-func (t *tx) InsertUser(appID, userID, name string, now int64) error {
-	_, err := t.exec("insert user", `INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, ?, ?, ?, ?)`,
-		appID, userID, name, fold(name), now)
-	return err
+// LockUser is User: the single writer already holds the database lock.
+func (t *tx) LockUser(appID, userID string) (*parley.User, error) { return t.User(appID, userID) }
+
+// InsertUser lets the primary key decide: a row inserted means this call
+// created the user.
+func (t *tx) InsertUser(appID, userID, name string, now int64) (bool, error) {
+	return t.changed("insert user", `INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (app_id, id) DO NOTHING`, appID, userID, name, fold(name), now)
 }
 
 // UpdateUser leaves an externalId held by another user to the unique

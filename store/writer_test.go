@@ -160,10 +160,14 @@ func TestAfterCommitPanicKeepsWriter(t *testing.T) {
 	db := seeded(t)
 	err := db.Update(context.Background(), func(tx parley.Tx) error {
 		tx.AfterCommit(func() { panic("after") })
-		return tx.InsertUser(testApp, "u1", "U", 1)
+		_, err := tx.InsertUser(testApp, "u1", "U", 1)
+		return err
 	})
 	if err != nil {
 		t.Fatalf("a committed write answered %v", err)
 	}
-	update(t, db, func(tx parley.Tx) error { return tx.InsertUser(testApp, "u2", "U", 1) })
+	update(t, db, func(tx parley.Tx) error {
+		_, err := tx.InsertUser(testApp, "u2", "U", 1)
+		return err
+	})
 }

@@ -359,3 +359,66 @@ func TestGetOrCreateRaces(t *testing.T) {
 		t.Errorf("alice joined a conversation by racing its creator: %v", err)
 	}
 }
+
+// TestRefusalBeforeIdempotentReplay: a sender who may no longer write gets
+// the refusal, not the id of the message an earlier use of the key stored.
+func TestRefusalBeforeIdempotentReplay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		after func(svc *parley.Service) error
+		want  string
+	}{
+		{"removed", func(svc *parley.Service) error { return svc.RemoveParticipant(ctx, "app1", backend, "c", "alice") }, parley.ERemoved},
+		{"banned", func(svc *parley.Service) error {
+			return svc.Ban(ctx, "app1", backend, "alice", parley.Restriction{}, false)
+		}, parley.EUserBanned},
+		{"blocked", func(svc *parley.Service) error { return svc.Block(ctx, "app1", "bob", "alice", backend.Actor) }, parley.EUserBlocked},
+		{"still allowed", func(svc *parley.Service) error { return nil }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc, _ := newService(t)
+			putUsers(t, svc, "alice", "bob")
+			must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
+			key := "k1"
+			m := text("alice", "hi")
+			m.IdempotencyKey = &key
+			first, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m}, backend)
+			must(t, err)
+			must(t, tt.after(svc))
+			again, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m}, backend)
+			if got := parley.ErrorCode(err); got != tt.want {
+				t.Fatalf("replay: %q, want %q", got, tt.want)
+			}
+			if tt.want == "" && again[0] != first[0] {
+				t.Errorf("replay answered %s, want the first id %s", again[0], first[0])
+			}
+		})
+	}
+}
+
+// TestModeratorCannotDeleteManagersMessages: a manager's messages are the
+// backend's to delete; others' are the moderator's.
+func TestModeratorCannotDeleteManagersMessages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, _ := newService(t)
+	roles := parley.Some(map[string][]string{"mod": {parley.PermMessagesModerate}, "boss": {parley.PermUsersManage}})
+	_, err := svc.UpdateSettings(ctx, "app1", &parley.SettingsPatch{Roles: roles})
+	must(t, err)
+	putUsers(t, svc, "pat")
+	must(t, svc.PutUser(ctx, "app1", "mod", &parley.UserPatch{Name: parley.Some("Mod"), Role: parley.Some("mod")}))
+	must(t, svc.PutUser(ctx, "app1", "boss", &parley.UserPatch{Name: parley.Some("Boss"), Role: parley.Some("boss")}))
+	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"mod", "pat", "boss"}}))
+	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("boss", "mine"), text("pat", "yours")}, backend)
+	must(t, err)
+	mod := parley.ClientCaller("mod", true)
+	if got := parley.ErrorCode(svc.DeleteMessageAs(ctx, "app1", mod, "c", ids[0])); got != parley.EPermissionDenied {
+		t.Errorf("deleting a manager's message: %q, want permission.denied", got)
+	}
+	must(t, svc.DeleteMessageAs(ctx, "app1", mod, "c", ids[1]))
+	must(t, svc.DeleteMessage(ctx, "app1", "c", ids[0]))
+}

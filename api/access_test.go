@@ -8,6 +8,7 @@ import (
 // TestAccessTable walks every row of the access table: who is listed, what
 // they see (the last message they may read) and whether they may write.
 func TestAccessTable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		setup     func(e *env) // runs after message "before", before message "after"
@@ -25,6 +26,7 @@ func TestAccessTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t)
 			e.putConversation("c", "owner")
 			e.putUser("u", nil)
@@ -93,6 +95,7 @@ func (e *env) lastSeen(t *testing.T, user string) string {
 }
 
 func TestFreezePoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "owner", "u")
 	m1 := e.send("c", "owner", "m1")
@@ -145,6 +148,7 @@ func TestFreezePoint(t *testing.T) {
 }
 
 func TestUserConversationsOrder(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("quiet", "u")
 	e.clock.Add(time.Second)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	parley "github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/auth"
-	"github.com/parley-chat/parley/store"
 )
 
 // withClaims returns base with extra applied: a nil value removes the claim.
@@ -34,6 +34,7 @@ func signJWT(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClai
 }
 
 func TestAdminCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	otherApp, otherKey := e.newApp("app2")
 	_ = otherApp
@@ -85,17 +86,19 @@ func TestAdminCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			e.do(req{method: "GET", path: "/users", noAuth: true, header: map[string]string{"Authorization": tt.header}}).must(t, tt.status, tt.code)
 		})
 	}
 }
 
 func TestKeyRotationAndRevocation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	old := e.key
 	fresh := auth.NewKey(e.app, true, e.clock.Now())
-	if err := e.db.RotateKey(ctx, fresh, e.clock.Now().Add(time.Hour).UnixMilli()); err != nil {
+	if err := e.svc.RotateKey(ctx, fresh, e.clock.Now().Add(time.Hour).UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
 	use := func(secret string) *response {
@@ -111,7 +114,7 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 	use(old.Secret).must(t, 401, "auth.invalid_token")
 	use(fresh.Secret).must(t, 200, "")
 
-	if err := e.db.RevokeKey(ctx, e.app, fresh.ID); err != nil {
+	if err := e.svc.RevokeKey(ctx, e.app, fresh.ID); err != nil {
 		t.Fatal(err)
 	}
 	use(fresh.Secret).must(t, 401, "auth.invalid_token")
@@ -120,9 +123,10 @@ func TestKeyRotationAndRevocation(t *testing.T) {
 }
 
 // TestRevocationFromAnotherProcess revokes the key through a second handle
-// on the database file, as the command line does: the server's cached keys
+// on the database, as the command line does: the server's cached keys
 // must not outlive it, on either surface.
 func TestRevocationFromAnotherProcess(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	e.setSettings(map[string]any{"identityVerification": true})
@@ -130,12 +134,12 @@ func TestRevocationFromAnotherProcess(t *testing.T) {
 	jwtReq := req{method: "GET", path: "/me", noAuth: true, header: map[string]string{"Authorization": "Bearer " + e.userJWT("alice", nil)}}
 	e.do(jwtReq).must(t, 200, "")
 
-	other, err := store.Open(e.path, store.Options{})
+	other, err := stores.open(e.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if err := other.RevokeKey(context.Background(), e.app, e.key.ID); err != nil {
+	if err := parley.NewService(other, nil).RevokeKey(context.Background(), e.app, e.key.ID); err != nil {
 		t.Fatal(err)
 	}
 	e.me("alice", "GET", "", nil).must(t, 401, "auth.invalid_token")

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,11 +25,12 @@ func (l *latencies) add(d time.Duration) {
 	l.mu.Unlock()
 }
 
-// time runs fn and records how long it took.
-func (l *latencies) time(fn func()) {
+// do is benchDo, timed.
+func (l *latencies) do(method, url string, header map[string]string, body []byte) error {
 	start := time.Now()
-	fn()
+	err := benchDo(method, url, header, body)
 	l.add(time.Since(start))
+	return err
 }
 
 func (l *latencies) report(b *testing.B, unit string) {
@@ -45,9 +47,14 @@ func (l *latencies) report(b *testing.B, unit string) {
 // benchClient keeps enough idle connections for every concurrent client.
 var benchClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 
-// benchDo sends one request with the headers and fails on anything but a 200.
-func benchDo(b *testing.B, method, url string, header map[string]string, body []byte) {
-	r, _ := http.NewRequest(method, url, bytes.NewReader(body))
+// benchDo sends one request with the headers; anything but a 200 is an
+// error. It does not stop the benchmark, so that the goroutines of
+// RunParallel and of the setup may call it.
+func benchDo(method, url string, header map[string]string, body []byte) error {
+	r, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
 	for k, v := range header {
 		r.Header.Set(k, v)
 	}
@@ -56,13 +63,14 @@ func benchDo(b *testing.B, method, url string, header map[string]string, body []
 	}
 	resp, err := benchClient.Do(r)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		b.Fatalf("%s %s: %d", method, url, resp.StatusCode)
+		return fmt.Errorf("%s %s: %d", method, url, resp.StatusCode)
 	}
+	return nil
 }
 
 // BenchmarkSend posts one message per request with a secret key, from 1 and
@@ -82,13 +90,18 @@ func BenchmarkSend(b *testing.B) {
 			b.ResetTimer()
 			if clients == 1 {
 				for i := 0; i < b.N; i++ {
-					lat.time(func() { benchDo(b, "POST", e.srv.URL+"/v1/"+e.app+"/conversations/c0/messages", bearer(e), body) })
+					if err := lat.do("POST", e.srv.URL+"/v1/"+e.app+"/conversations/c0/messages", bearer(e), body); err != nil {
+						b.Fatal(err)
+					}
 				}
 			} else {
 				b.RunParallel(func(pb *testing.PB) {
 					url := fmt.Sprintf("%s/v1/%s/conversations/c%d/messages", e.srv.URL, e.app, next.Add(1)%int64(clients))
 					for pb.Next() {
-						lat.time(func() { benchDo(b, "POST", url, bearer(e), body) })
+						if err := lat.do("POST", url, bearer(e), body); err != nil {
+							b.Error(err)
+							return
+						}
 					}
 				})
 			}
@@ -119,7 +132,10 @@ func BenchmarkClientSend(b *testing.B) {
 		url := fmt.Sprintf("%s/v1/%s/me/conversations/c%d/messages", e.srv.URL, e.app, i)
 		sig := e.signed(user)
 		for pb.Next() {
-			lat.time(func() { benchDo(b, "POST", url, sig, body) })
+			if err := lat.do("POST", url, sig, body); err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 	b.StopTimer()
@@ -145,7 +161,9 @@ func BenchmarkReadPage(b *testing.B) {
 	url := e.srv.URL + "/v1/" + e.app + "/conversations/c/messages?limit=30"
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		lat.time(func() { benchDo(b, "GET", url, bearer(e), nil) })
+		if err := lat.do("GET", url, bearer(e), nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.StopTimer()
 	lat.report(b, "pages")
@@ -160,26 +178,36 @@ func BenchmarkBan10k(b *testing.B) {
 	e.putUser("other", nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	errs := make([]error, workers)
+	for w := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= convs; i = next.Add(1) {
 				body := []byte(`{"participants":["big","other"]}`)
-				benchDo(b, "PUT", fmt.Sprintf("%s/v1/%s/conversations/c%d", e.srv.URL, e.app, i), bearer(e), body)
+				if errs[w] = benchDo("PUT", fmt.Sprintf("%s/v1/%s/conversations/c%d", e.srv.URL, e.app, i), bearer(e), body); errs[w] != nil {
+					return
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
 	base := e.srv.URL + "/v1/" + e.app + "/users/big/"
 	var ban, restore time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		benchDo(b, "POST", base+"ban", bearer(e), []byte(`{"reason":"benchmark"}`))
+		if err := benchDo("POST", base+"ban", bearer(e), []byte(`{"reason":"benchmark"}`)); err != nil {
+			b.Fatal(err)
+		}
 		ban += time.Since(start)
 		start = time.Now()
-		benchDo(b, "POST", base+"reactivate", bearer(e), []byte(`{"restoreConversations":true}`))
+		if err := benchDo("POST", base+"reactivate", bearer(e), []byte(`{"restoreConversations":true}`)); err != nil {
+			b.Fatal(err)
+		}
 		restore += time.Since(start)
 	}
 	b.StopTimer()

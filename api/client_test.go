@@ -32,6 +32,7 @@ func (e *env) setSettings(body map[string]any) {
 }
 
 func TestClientCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	_, otherKey := e.newApp("app2")
@@ -83,6 +84,7 @@ func TestClientCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			e.setSettings(map[string]any{"identityVerification": tt.verification})
 			e.do(req{method: "GET", path: "/me", noAuth: true, header: tt.header}).must(t, tt.status, tt.code)
 		})
@@ -90,6 +92,7 @@ func TestClientCredentials(t *testing.T) {
 }
 
 func TestPutMe(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.me("newbie", "GET", "", nil).must(t, 404, "user.not_found")
 	e.me("newbie", "GET", "/conversations", nil).must(t, 404, "user.not_found")
@@ -102,6 +105,7 @@ func TestPutMe(t *testing.T) {
 	e.me("newbie", "PUT", "", map[string]any{"availabilityText": "busy"}).must(t, 200, "")
 	for _, field := range []string{"email", "phone", "role", "badges", "externalId", "id", "deleted"} {
 		t.Run(field, func(t *testing.T) {
+			e := e.in(t)
 			var v any = "x"
 			if field == "email" || field == "phone" || field == "badges" {
 				v = []string{"x@y.io"}
@@ -128,6 +132,7 @@ func TestPutMe(t *testing.T) {
 }
 
 func TestClientReadsAndWrites(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		setup     func(e *env)
@@ -143,6 +148,7 @@ func TestClientReadsAndWrites(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t)
 			e.putConversation("c", "owner", "u")
 			e.send("c", "owner", "before")
@@ -178,6 +184,7 @@ func (e *env) deleteRow(user string) {
 }
 
 func TestClientSend(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "alice", "bob")
 	var sent struct{ ID string }
@@ -201,6 +208,7 @@ func TestClientSend(t *testing.T) {
 		"array":             []any{map[string]any{"text": "x"}},
 	} {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			e.me("alice", "POST", "/conversations/c/messages", body).must(t, 400, "request.invalid")
 		})
 	}
@@ -208,6 +216,7 @@ func TestClientSend(t *testing.T) {
 }
 
 func TestBlocking(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("direct", "alice", "bob")
 	e.putUser("carol", nil)
@@ -243,6 +252,7 @@ func TestBlocking(t *testing.T) {
 }
 
 func TestPublicProfiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	e.putUser("bob", map[string]any{"email": []string{"bob@example.com"}, "phone": []string{"123"}, "custom": map[string]string{"secret": "s"}, "externalId": "eb"})
@@ -260,6 +270,7 @@ func TestPublicProfiles(t *testing.T) {
 }
 
 func TestActivity(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	if !e.getUser(t, "alice").Inactive {
@@ -272,7 +283,7 @@ func TestActivity(t *testing.T) {
 	raw := openRaw(t, e)
 	lastSeen := func() int64 {
 		var v int64
-		if err := raw.Get(&v, `SELECT last_seen_at FROM users WHERE id = 'alice'`); err != nil {
+		if err := raw.Get(&v, raw.Rebind(`SELECT last_seen_at FROM users WHERE app_id = ? AND id = ?`), e.app, "alice"); err != nil {
 			t.Fatal(err)
 		}
 		return v

@@ -7,6 +7,7 @@ import (
 )
 
 func TestBodyDiscipline(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	big := `{"name": "` + strings.Repeat("a", 1<<20) + `"}`
 	tests := []struct {
@@ -30,6 +31,7 @@ func TestBodyDiscipline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			e.do(tt.r).must(t, tt.status, tt.code)
 		})
 	}
@@ -38,6 +40,7 @@ func TestBodyDiscipline(t *testing.T) {
 }
 
 func TestRoutingBeforeCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tests := []struct {
 		name   string
@@ -58,12 +61,14 @@ func TestRoutingBeforeCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			e.do(tt.r).must(t, tt.status, tt.code)
 		})
 	}
 }
 
 func TestPaging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, id := range []string{"u3", "u1", "u5", "u2", "u4"} {
 		e.putUser(id, nil)
@@ -88,16 +93,19 @@ func TestPaging(t *testing.T) {
 	}
 	for _, q := range []string{"limit=0", "limit=101", "limit=abc", "limit=-1", "limit=", "startingAfter=nobody", "startingAfter="} {
 		t.Run(q, func(t *testing.T) {
+			e := e.in(t)
 			e.do(req{method: "GET", path: "/users?" + q}).must(t, http.StatusBadRequest, "request.invalid")
 		})
 	}
 }
 
 func TestInvalidPathIDs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	long := strings.Repeat("a", 256)
 	for _, path := range []string{"/users/" + long, "/users/bad%20id", "/users/a%2Fb", "/users/%C3%A9", "/conversations/" + long, "/conversations/x%21"} {
 		t.Run(path[:min(len(path), 40)], func(t *testing.T) {
+			e := e.in(t)
 			e.do(req{method: "GET", path: path}).must(t, 400, "request.invalid")
 		})
 	}

@@ -41,6 +41,7 @@ func (e *env) memberships(t *testing.T, user string) map[string]membershipOut {
 }
 
 func TestPutConversation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	e.putUser("bob", nil)
@@ -65,6 +66,7 @@ func TestPutConversation(t *testing.T) {
 		"empty welcome":       {"welcomeMessages": []string{""}},
 	} {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			r := e.do(req{method: "PUT", path: "/conversations/c2", body: body})
 			if name == "unknown participant" {
 				r.must(t, 400, "user.not_found")
@@ -77,6 +79,7 @@ func TestPutConversation(t *testing.T) {
 }
 
 func TestListAndDeleteConversations(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, id := range []string{"c1", "c2", "c3"} {
 		e.putConversation(id, "alice")
@@ -115,6 +118,7 @@ func TestListAndDeleteConversations(t *testing.T) {
 }
 
 func TestParticipantRoutes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c1", "alice")
 	e.putUser("bob", nil)
@@ -139,6 +143,7 @@ func TestParticipantRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			e.do(tt.r).must(t, tt.status, tt.code)
 		})
 	}

@@ -3,6 +3,7 @@ package api_test
 import "testing"
 
 func TestCORS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	preflight := map[string]string{"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
@@ -24,6 +25,7 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			r := e.do(tt.r).must(t, tt.status, tt.code)
 			if got := r.header.Get("Access-Control-Allow-Origin"); got != tt.allow {
 				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tt.allow)

@@ -2,13 +2,18 @@ package api_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,10 +31,9 @@ import (
 	"github.com/parley-chat/parley/store"
 )
 
-// specRouter finds the OpenAPI operation of a request; loaded once.
-var specRouter = sync.OnceValues(func() (routers.Router, error) {
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(parley.OpenAPI)
+// specDoc is openapi.yaml, loaded and validated once.
+var specDoc = sync.OnceValues(func() (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(parley.OpenAPI)
 	if err != nil {
 		return nil, err
 	}
@@ -37,10 +41,19 @@ var specRouter = sync.OnceValues(func() (routers.Router, error) {
 		return nil, err
 	}
 	doc.Servers = nil // match any host: test servers listen on random ports
+	return doc, nil
+})
+
+// specRouter finds the OpenAPI operation of a request.
+var specRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := specDoc()
+	if err != nil {
+		return nil, err
+	}
 	return legacy.NewRouter(doc)
 })
 
-// clock is a settable time source shared by the store, auth and api.
+// clock is a settable time source shared by the service, auth and api.
 type clock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -58,45 +71,106 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// env is a running server on a real SQLite file with one app.
+// A storeFactory makes the databases of the tests that must hold on every
+// store: the HTTP suite and the model. PARLEY_TEST_STORE names the one a run
+// uses (default sqlite).
+type storeFactory struct {
+	// fresh makes an empty database for one test, gone when the test ends,
+	// and returns where it is.
+	fresh func(t testing.TB) string
+	// open opens a handle on the database; a second handle is another process.
+	open func(addr string) (parley.Storage, error)
+	// raw opens the database without the store, to read stored rows or prove
+	// what the schema itself refuses. Queries with placeholders go through Rebind.
+	raw func(addr string) (*sqlx.DB, error)
+}
+
+var storeFactories = map[string]storeFactory{
+	"sqlite": {
+		fresh: func(t testing.TB) string { return filepath.Join(t.TempDir(), "parley.db") },
+		open:  func(path string) (parley.Storage, error) { return store.Open(path, store.Options{}) },
+		raw:   func(path string) (*sqlx.DB, error) { return sqlx.Open("sqlite3", path+"?_busy_timeout=5000") },
+	},
+}
+
+// stores is the factory of this run.
+var stores storeFactory
+
+func TestMain(m *testing.M) {
+	name := cmp.Or(os.Getenv("PARLEY_TEST_STORE"), "sqlite")
+	f, ok := storeFactories[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "PARLEY_TEST_STORE=%s: no such test store; known: %s\n",
+			name, strings.Join(slices.Sorted(maps.Keys(storeFactories)), ", "))
+		os.Exit(2)
+	}
+	stores = f
+	os.Exit(m.Run())
+}
+
+// env is a running server on a fresh database with one app.
 type env struct {
-	t     testing.TB
-	db    *store.DB
-	path  string // the SQLite file
-	srv   *httptest.Server
-	clock *clock
-	app   string
-	key   parley.Key
+	t       testing.TB
+	st      parley.Storage
+	svc     *parley.Service
+	addr    string // where the database is, for stores.open and stores.raw
+	srv     *httptest.Server
+	clock   *clock
+	app     string
+	key     parley.Key
+	closing *sync.Once
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "parley.db")
-	db, err := store.Open(path, store.Options{})
+	addr := stores.fresh(t)
+	st, err := stores.open(addr)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	c := &clock{now: time.Now()}
-	db.Now = c.Now
+	svc := parley.NewService(st, parley.NewBroker())
+	svc.Now = c.Now
 	s := &api.Server{
-		Apps: db, Users: db, Conversations: db, Messages: db, Blocks: db, Sessions: db, Moderation: db,
-		Auth:  &auth.Authenticator{Keys: db, Now: c.Now},
-		Ready: db.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
+		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc,
+		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
+		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	srv := httptest.NewServer(s.Handler())
-	e := &env{t: t, db: db, path: path, srv: srv, clock: c}
+	e := &env{t: t, st: st, svc: svc, addr: addr, srv: srv, clock: c, closing: &sync.Once{}}
 	t.Cleanup(e.close)
 	e.app, e.key = e.newApp("app1")
 	return e
 }
 
+// in is the same env reporting to t: a subtest's failures must go to the
+// subtest, whose goroutine may stop it.
+func (e *env) in(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // close stops the server and closes the database; running it again does nothing.
 func (e *env) close() {
-	e.srv.Close()
-	if err := e.db.Close(); err != nil {
-		e.t.Errorf("close store: %v", err)
+	e.closing.Do(func() {
+		e.srv.Close()
+		if err := e.st.Close(); err != nil {
+			e.t.Errorf("close store: %v", err)
+		}
+	})
+}
+
+// openRaw opens the test's database without the store, closed when the test ends.
+func openRaw(t testing.TB, e *env) *sqlx.DB {
+	t.Helper()
+	db, err := stores.raw(e.addr)
+	if err != nil {
+		t.Fatalf("open the database without the store: %v", err)
 	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
@@ -105,7 +179,7 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 func (e *env) newApp(id string) (string, parley.Key) {
 	e.t.Helper()
 	key := auth.NewKey(id, false, e.clock.Now())
-	if err := e.db.CreateApp(context.Background(), id, key); err != nil {
+	if err := e.svc.CreateApp(context.Background(), id, key); err != nil {
 		e.t.Fatalf("create app: %v", err)
 	}
 	return id, key
@@ -145,8 +219,21 @@ type req struct {
 
 // do sends a request to the app's routes (path relative to /v1/{app}, or
 // absolute when it starts with "//") and validates the response against
-// openapi.yaml.
+// openapi.yaml. It stops the test when the request cannot be made, so only
+// the test's own goroutine may call it: other goroutines use try.
 func (e *env) do(r req) *response {
+	e.t.Helper()
+	out, err := e.try(r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// try is do that returns an error where do would stop the test; a response
+// that does not match openapi.yaml is reported with Errorf, safe from any
+// goroutine.
+func (e *env) try(r req) (*response, error) {
 	e.t.Helper()
 	url := e.srv.URL + "/v1/" + e.app + r.path
 	if strings.HasPrefix(r.path, "//") {
@@ -162,13 +249,13 @@ func (e *env) do(r req) *response {
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {
-			e.t.Fatalf("encode body: %v", err)
+			return nil, fmt.Errorf("encode body: %w", err)
 		}
 		body = bytes.NewReader(raw)
 	}
 	hr, err := http.NewRequest(r.method, url, body)
 	if err != nil {
-		e.t.Fatalf("new request: %v", err)
+		return nil, fmt.Errorf("new request: %w", err)
 	}
 	if body != nil {
 		hr.Header.Set("Content-Type", "application/json")
@@ -189,26 +276,29 @@ func (e *env) do(r req) *response {
 	}
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", r.method, r.path, err)
+		return nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatalf("read body: %v", err)
+		return nil, fmt.Errorf("%s %s: read body: %w", r.method, r.path, err)
 	}
 	out := &response{status: resp.StatusCode, header: resp.Header, body: raw}
-	checkSpec(e.t, hr, out)
-	return out
+	if err := checkSpec(e.t, hr, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// checkSpec validates a response against openapi.yaml. A request the spec
-// has no operation for must have been answered route.not_found or
-// method.not_allowed.
-func checkSpec(t testing.TB, hr *http.Request, r *response) {
+// checkSpec validates a response against openapi.yaml and reports a
+// mismatch with Errorf. A request the spec has no operation for must have
+// been answered route.not_found or method.not_allowed. The error is for a
+// spec that does not load.
+func checkSpec(t testing.TB, hr *http.Request, r *response) error {
 	t.Helper()
 	router, err := specRouter()
 	if err != nil {
-		t.Fatalf("load openapi.yaml: %v", err)
+		return fmt.Errorf("load openapi.yaml: %w", err)
 	}
 	// Route on the escaped path, as the server does: an escaped "/" stays inside its segment.
 	routed := hr.Clone(context.Background())
@@ -219,7 +309,7 @@ func checkSpec(t testing.TB, hr *http.Request, r *response) {
 			t.Errorf("%s %s: no operation in openapi.yaml, and the answer %d %s is not route.not_found or method.not_allowed",
 				hr.Method, hr.URL.Path, r.status, r.body)
 		}
-		return
+		return nil
 	}
 	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}
 	in := &openapi3filter.ResponseValidationInput{
@@ -232,6 +322,7 @@ func checkSpec(t testing.TB, hr *http.Request, r *response) {
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		t.Errorf("%s %s: response %d does not match openapi.yaml: %v\nbody: %s", hr.Method, hr.URL.Path, r.status, err, r.body)
 	}
+	return nil
 }
 
 // must fails the test unless the response has the status and error code
@@ -285,10 +376,4 @@ func texts(t testing.TB, r *response) []string {
 		s[i] = m.Text
 	}
 	return s
-}
-
-// sqlxOpenWritable opens the test's database file for writing, to prove what
-// the schema itself refuses.
-func sqlxOpenWritable(path string) (*sqlx.DB, error) {
-	return sqlx.Open("sqlite3", path+"?_busy_timeout=5000")
 }

@@ -40,6 +40,7 @@ var noRole = map[string]int{"ban": 403, "silence": 403, "reactivate": 403, "mode
 
 // TestAuthorizationMatrix runs every route as every kind of principal.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	allClient := func(status int) map[string]int {
 		m := map[string]int{}
 		for _, r := range clientRoutes {
@@ -89,6 +90,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	for _, p := range principals {
 		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t)
 			for _, u := range []string{"alice", "bob", "carol", "dave", "zed"} {
 				e.putUser(u, map[string]any{"name": "Same Person"})

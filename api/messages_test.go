@@ -1,13 +1,12 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 type messageOut struct {
@@ -24,7 +23,26 @@ type messageOut struct {
 }
 
 func post(e *env, conv string, msgs ...map[string]any) *response {
-	return e.do(req{method: "POST", path: "/conversations/" + conv + "/messages", body: msgs})
+	e.t.Helper()
+	return e.do(posting(conv, msgs...))
+}
+
+// posting is the request that posts msgs to conv.
+func posting(conv string, msgs ...map[string]any) req {
+	return req{method: "POST", path: "/conversations/" + conv + "/messages", body: msgs}
+}
+
+// sentID is the id of the one message a post stored; it returns an error
+// rather than stopping the test, for other goroutines.
+func sentID(r *response) (string, error) {
+	if r.status != 200 {
+		return "", fmt.Errorf("got %d %s, want 200", r.status, r.body)
+	}
+	var out []struct{ ID string }
+	if err := json.Unmarshal(r.body, &out); err != nil || len(out) != 1 {
+		return "", fmt.Errorf("answer %s is not one message (%v)", r.body, err)
+	}
+	return out[0].ID, nil
 }
 
 func um(sender, text string) map[string]any {
@@ -32,6 +50,7 @@ func um(sender, text string) map[string]any {
 }
 
 func TestPostMessages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "alice", "bob")
 	e.putUser("carol", nil)
@@ -62,6 +81,7 @@ func TestPostMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			e.do(req{method: "POST", path: "/conversations/" + tt.conv + "/messages", body: tt.body}).must(t, tt.status, tt.code)
 			if got := texts(t, e.do(req{method: "GET", path: "/conversations/c/messages"})); len(got) != 1 {
 				t.Errorf("a refused batch wrote messages: %v", got)
@@ -98,6 +118,7 @@ func repeat(m map[string]any, n int) []any {
 }
 
 func TestMessagePagingAndEditing(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "alice")
 	var ids []string
@@ -130,6 +151,7 @@ func TestMessagePagingAndEditing(t *testing.T) {
 		"other conversation": {method: "GET", path: "/conversations/nope/messages/" + ids[0]},
 	} {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			r := e.do(r)
 			switch {
 			case name == "other conversation":
@@ -150,6 +172,7 @@ func TestMessagePagingAndEditing(t *testing.T) {
 }
 
 func TestIdempotency(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "alice", "bob")
 	keyed := func(sender, key string) map[string]any {
@@ -193,19 +216,24 @@ func TestIdempotency(t *testing.T) {
 	// Concurrently: one message stored.
 	var wg sync.WaitGroup
 	got := make([]string, 16)
+	errs := make([]error, len(got))
 	for i := range got {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var out []struct{ ID string }
-			r := post(e, "c", keyed("alice", "concurrent"))
-			if r.status == 200 {
-				r.decode(t, &out)
-				got[i] = out[0].ID
+			r, err := e.try(posting("c", keyed("alice", "concurrent")))
+			if err == nil {
+				got[i], err = sentID(r)
 			}
+			errs[i] = err
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent send: %v", err)
+		}
+	}
 	for _, g := range got {
 		if g == "" || g != got[0] {
 			t.Fatalf("concurrent sends answered %v", got)
@@ -218,18 +246,8 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
-// openRaw opens the test's database file directly, to check what was stored.
-func openRaw(t testing.TB, e *env) *sqlx.DB {
-	t.Helper()
-	db, err := sqlx.Open("sqlite3", e.path+"?_query_only=1&_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestConcurrentSends(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const writers, each = 64, 5
 	e.putConversation("shared", "u")
@@ -239,7 +257,8 @@ func TestConcurrentSends(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]int{}
 	var wg sync.WaitGroup
-	for i := 0; i < writers*2; i++ {
+	errs := make([]error, writers*2)
+	for i := range errs {
 		conv := "shared"
 		if i >= writers {
 			conv = fmt.Sprint("own", i-writers)
@@ -248,20 +267,27 @@ func TestConcurrentSends(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < each; j++ {
-				r := post(e, conv, um("u", fmt.Sprintf("%d-%d", i, j)))
-				if r.status != 200 {
-					t.Errorf("send: %d %s", r.status, r.body)
+				r, err := e.try(posting(conv, um("u", fmt.Sprintf("%d-%d", i, j))))
+				var id string
+				if err == nil {
+					id, err = sentID(r)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("send to %s: %w", conv, err)
 					return
 				}
-				var out []struct{ ID string }
-				r.decode(t, &out)
 				mu.Lock()
-				acked[out[0].ID]++
+				acked[id]++
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 	if len(acked) != writers*2*each {
 		t.Fatalf("acknowledged %d distinct ids, want %d", len(acked), writers*2*each)
 	}

@@ -13,7 +13,8 @@ import (
 // The model-based test runs a seeded random sequence of actions against the
 // real server and against a small in-memory model of the rules, and after
 // every step compares the outcome and the messages each user may see.
-// PARLEY_MODEL_SEED and PARLEY_MODEL_STEPS choose another run.
+// PARLEY_MODEL_SEED and PARLEY_MODEL_STEPS choose another run; the default
+// is short, to keep the suite fast: PARLEY_MODEL_STEPS=3000 is the full run.
 
 var (
 	modelUsers = []string{"u0", "u1", "u2", "u3"}
@@ -321,7 +322,8 @@ func runModel(t *testing.T, actions []action) (step int, problem string) {
 func decodeOK(r *response, v any) bool { return jsonUnmarshal(r.body, v) == nil }
 
 func TestModel(t *testing.T) {
-	seed, steps := int64(20261123), 3000
+	t.Parallel()
+	seed, steps := int64(20261123), 300
 	if s, err := strconv.ParseInt(os.Getenv("PARLEY_MODEL_SEED"), 10, 64); err == nil {
 		seed = s
 	}

@@ -12,6 +12,7 @@ func (e *env) moderate(user, action string, body any) *response {
 }
 
 func TestBan(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c1", "mallory", "alice")
 	e.putConversation("c2", "mallory", "bob")
@@ -28,6 +29,7 @@ func TestBan(t *testing.T) {
 		"removal not a bool": map[string]any{"removeFromConversations": "yes"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			e.moderate("mallory", "ban", body).must(t, 400, "request.invalid")
 		})
 	}
@@ -92,6 +94,7 @@ func TestBan(t *testing.T) {
 }
 
 func TestSilence(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "sam", "alice")
 	e.send("c", "alice", "hello")
@@ -120,6 +123,7 @@ func TestSilence(t *testing.T) {
 }
 
 func TestReactivateRestores(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("rw", "u", "x")
 	e.putConversation("read", "u", "x")
@@ -177,6 +181,7 @@ func TestReactivateRestores(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "u", "x")
 	exp := e.clock.Now().Add(time.Hour).UnixMilli()
@@ -211,6 +216,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestRestrictedUsers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, u := range []string{"a", "b", "c", "d"} {
 		e.putUser(u, nil)
@@ -281,6 +287,7 @@ func describe(entries []auditOut) string {
 }
 
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, c := range []string{"c1", "c2", "c3"} {
 		e.putConversation(c, "u", "v")
@@ -323,11 +330,7 @@ func TestAuditLog(t *testing.T) {
 	e.do(req{method: "GET", path: "/moderation/log?userId=bad%20id"}).must(t, 400, "request.invalid")
 
 	// Append-only: the database itself refuses to change an entry.
-	raw, err := sqlxOpenWritable(e.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := openRaw(t, e)
 	if _, err := raw.Exec(`UPDATE audit_log SET reason = 'forged'`); err == nil {
 		t.Error("an audit entry was updated")
 	}

@@ -26,6 +26,13 @@ func newModScene(t *testing.T, perms []string, verified bool) *modScene {
 	return &modScene{env: e, patMsg: e.send("c", "pat", "pat says"), modMsg: e.send("c", "mod", "mod says")}
 }
 
+// in is the same scene reporting to t.
+func (s *modScene) in(t testing.TB) *modScene {
+	c := *s
+	c.env = s.env.in(t)
+	return &c
+}
+
 // as sends a client request as user, signed, or as a guest when the scene is unverified.
 func (s *modScene) as(user, method, path string, body any, verified bool) *response {
 	r := req{method: method, path: "/me" + path, body: body, noAuth: true, header: s.signed(user)}
@@ -36,6 +43,7 @@ func (s *modScene) as(user, method, path string, body any, verified bool) *respo
 }
 
 func TestModeratorMatrix(t *testing.T) {
+	t.Parallel()
 	all := []string{"users.list", "users.manage", "conversations.moderate", "messages.moderate"}
 	type action struct {
 		name   string
@@ -73,6 +81,7 @@ func TestModeratorMatrix(t *testing.T) {
 	}
 	for _, role := range roles {
 		t.Run(role.name, func(t *testing.T) {
+			t.Parallel()
 			s := newModScene(t, role.perms, role.verified)
 			if role.silenced {
 				s.moderate("mod", "silence", nil).must(t, 200, "")
@@ -102,6 +111,7 @@ func TestModeratorMatrix(t *testing.T) {
 }
 
 func TestModeratorGuards(t *testing.T) {
+	t.Parallel()
 	all := []string{"users.list", "users.manage", "conversations.moderate", "messages.moderate"}
 	s := newModScene(t, all, true)
 	tests := []struct {
@@ -130,6 +140,7 @@ func TestModeratorGuards(t *testing.T) {
 	s.do(req{method: "PUT", path: "/conversations/elsewhere", body: map[string]any{"participants": []string{"pat"}}}).must(t, 200, "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := s.in(t)
 			s.as("mod", tt.method, tt.path, tt.body, true).must(t, tt.status, tt.code)
 		})
 	}
@@ -156,6 +167,7 @@ func TestModeratorGuards(t *testing.T) {
 }
 
 func TestModeratorEffects(t *testing.T) {
+	t.Parallel()
 	all := []string{"users.list", "users.manage", "conversations.moderate", "messages.moderate"}
 	s := newModScene(t, all, true)
 	s.putConversation("other", "pat", "outsider")
@@ -213,6 +225,7 @@ func TestModeratorEffects(t *testing.T) {
 // TestModerationStateVisibility checks every client route: moderation state of
 // others shows only to users.manage holders; everyone sees their own on GET /me.
 func TestModerationStateVisibility(t *testing.T) {
+	t.Parallel()
 	s := newModScene(t, []string{"users.manage", "users.list"}, true)
 	s.putUser("viewer", map[string]any{"externalId": "ev"})
 	s.do(req{method: "PUT", path: "/users/pat", body: map[string]any{"externalId": "ep"}}).must(t, 200, "")

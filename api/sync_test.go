@@ -3,6 +3,7 @@ package api_test
 import "testing"
 
 func TestSyncConversation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		e.putUser(u, nil)

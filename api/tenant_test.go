@@ -43,6 +43,7 @@ var adminRoutes = []struct {
 }
 
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "alice")
 	e.putUser("zed", nil)
@@ -59,6 +60,7 @@ func TestTenantIsolation(t *testing.T) {
 	// A's key against every route with B's id: 401, and nothing of B changes.
 	for _, rt := range adminRoutes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
+			b := b.in(t)
 			path := strings.ReplaceAll(rt.path, "{msg}", msgB)
 			r := b.do(req{method: rt.method, path: path, body: rt.body, bearer: e.key.Secret}).must(t, 401, "auth.invalid_token")
 			if strings.Contains(string(r.body), "secret of") || strings.Contains(string(r.body), "Alice of B") {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestBackendBlocks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("d", "alice", "bob")
 	e.do(req{method: "PUT", path: "/users/alice/blocks/alice"}).must(t, 400, "user.block.self")
@@ -35,6 +36,7 @@ func TestBackendBlocks(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	names := map[string]string{"u1": "Anna Berg", "u2": "anneke", "u3": "Joanna", "u4": "Bob", "u5": "ÅNNA Ström", "u6": "anna"}
 	for id, n := range names {
@@ -45,12 +47,12 @@ func TestSearch(t *testing.T) {
 	e.putUser("gone", map[string]any{"name": "Anna Gone"})
 	e.do(req{method: "DELETE", path: "/users/gone"}).must(t, 200, "")
 
-	search := func(q string) (string, bool) {
+	search := func(t *testing.T, q string) (string, bool) {
 		var out struct {
 			Results    []userOut
 			IsLastPage bool
 		}
-		e.do(req{method: "GET", path: "/users/search?" + q}).must(t, 200, "").decode(t, &out)
+		e.in(t).do(req{method: "GET", path: "/users/search?" + q}).must(t, 200, "").decode(t, &out)
 		var ids []string
 		for _, u := range out.Results {
 			ids = append(ids, u.ID)
@@ -72,7 +74,7 @@ func TestSearch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {
-			if got, last := search(tt.q); got != tt.want || last != tt.last {
+			if got, last := search(t, tt.q); got != tt.want || last != tt.last {
 				t.Errorf("got %q last=%v, want %q last=%v", got, last, tt.want, tt.last)
 			}
 		})
@@ -85,7 +87,7 @@ func TestSearch(t *testing.T) {
 		"q=a":          " true", // shorter than searchMinChars
 		"q=é":          " true",
 	} {
-		got, last := search(q)
+		got, last := search(t, q)
 		if fmt.Sprint(got, " ", last) != want {
 			t.Errorf("%s: got %q %v, want %q", q, got, last, want)
 		}
@@ -96,6 +98,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestErasure(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("eve", map[string]any{"email": []string{"eve@example.com"}, "phone": []string{"555"}, "externalId": "ext-eve",
 		"custom": map[string]string{"secret": "s3cr3t"}, "role": "buyer", "badges": []string{"vip"}, "photoUrl": "https://x.io/eve.png"})

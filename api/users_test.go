@@ -30,6 +30,7 @@ func (e *env) getUser(t *testing.T, id string) userOut {
 }
 
 func TestPutUser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.do(req{method: "PUT", path: "/users/alice", body: map[string]any{"email": []string{"a@example.com"}}}).must(t, 400, "request.invalid")
 	e.do(req{method: "GET", path: "/users/alice"}).must(t, 404, "user.not_found")
@@ -70,6 +71,7 @@ func TestPutUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			r := e.do(req{method: "PUT", path: "/users/alice", body: tt.body}).must(t, 400, tt.code)
 			var body struct{ Fields map[string]string }
 			r.decode(t, &body)
@@ -92,6 +94,7 @@ func manyKeys(n int) map[string]string {
 }
 
 func TestExternalIDIsUnique(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", map[string]any{"externalId": "x1"})
 	e.putUser("alice", map[string]any{"externalId": "x1"}) // the same user again is fine
@@ -102,6 +105,7 @@ func TestExternalIDIsUnique(t *testing.T) {
 }
 
 func TestPutUsersBatch(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("taken", map[string]any{"externalId": "dup"})
 	tests := []struct {
@@ -120,6 +124,7 @@ func TestPutUsersBatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
 			r := e.do(req{method: "PUT", path: "/users", body: tt.body}).must(t, tt.status, tt.code)
 			if tt.field != "" {
 				var body struct{ Fields map[string]string }
@@ -144,6 +149,7 @@ func batchOf(n int) map[string]any {
 }
 
 func TestUserLookups(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.putUser("a", map[string]any{"externalId": "ea"})
 	e.putUser("b", map[string]any{"externalId": "eb"})
@@ -166,6 +172,7 @@ func TestUserLookups(t *testing.T) {
 	many := strings.TrimSuffix(strings.Repeat("x,", 101), ",")
 	for _, q := range []string{"ids=", "ids=" + many, "externalIds=" + many, "ids=a,bad%20id", "ids=a&externalIds=ea"} {
 		t.Run(q[:min(20, len(q))], func(t *testing.T) {
+			e := e.in(t)
 			e.do(req{method: "GET", path: "/users?" + q}).must(t, 400, "request.invalid")
 		})
 	}
@@ -181,6 +188,7 @@ func sortStrings(s []string) []string {
 }
 
 func TestSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var s struct {
 		IdentityVerification    bool
@@ -211,6 +219,7 @@ func TestSettings(t *testing.T) {
 		{"theme": "dark"},
 	} {
 		t.Run(fmt.Sprint(body), func(t *testing.T) {
+			e := e.in(t)
 			e.do(req{method: "PATCH", path: "/settings", body: body}).must(t, 400, "request.invalid")
 		})
 	}

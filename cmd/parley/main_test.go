@@ -43,6 +43,7 @@ func runCLI(t *testing.T, vars map[string]string, args ...string) (string, error
 }
 
 func TestAppsAndKeys(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "p.db")
 	out, err := runCLI(t, nil, "apps", "create", "--id", "shop", "--db", db)
 	if err != nil {
@@ -139,6 +140,7 @@ func startServe(t *testing.T, vars map[string]string, args ...string) (base stri
 }
 
 func TestServeCreatesAnAppOnce(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "p.db")
 	base, out, stop := startServe(t, nil, "--db", db)
 	var app struct{ AppID, SecretKey string }
@@ -165,6 +167,7 @@ func TestServeCreatesAnAppOnce(t *testing.T) {
 }
 
 func TestServeEnsuresEnvironmentApp(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "p.db")
 	secret := "sk_test_" + strings.Repeat("Ab1", 11)
 	vars := map[string]string{"PARLEY_APP_ID": "ci-app", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
@@ -212,6 +215,7 @@ func get(t *testing.T, url, key string) int {
 // message acknowledged before the stop is in the database afterwards, and
 // the server stops cleanly.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "p.db")
 	secret := "sk_test_" + strings.Repeat("Xy9", 11)
 	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}

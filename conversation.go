@@ -33,8 +33,8 @@ type Participant struct {
 // an item of a user's conversation list.
 type Membership struct {
 	Conversation
-	Access    *Access // nil when removed
-	RemovedAt *int64
+	Access    *Access `json:"access"` // nil when removed
+	RemovedAt *int64  `json:"removedAt"`
 }
 
 // ConversationPatch creates or updates a conversation; absent fields are left alone.

@@ -35,7 +35,7 @@ func (s *Server) getConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newConversationView(c))
+	ok(w, c)
 }
 
 func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
@@ -49,11 +49,7 @@ func (s *Server) listConversations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]conversationView, len(convs))
-	for i := range convs {
-		out[i] = newConversationView(&convs[i])
-	}
-	ok(w, list[[]conversationView]{out})
+	ok(w, list[[]parley.Conversation]{nonNil(convs)})
 }
 
 func (s *Server) deleteConversation(w http.ResponseWriter, r *http.Request) {

@@ -122,7 +122,7 @@ func (s *Server) getMeConversations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]membershipView]{newMembershipViews(ms)})
+	ok(w, list[[]parley.Membership]{nonNil(ms)})
 }
 
 func (s *Server) getMeConversation(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +136,7 @@ func (s *Server) getMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMembershipView(m))
+	ok(w, m)
 }
 
 // putMeConversation is get-or-create under the client rules.
@@ -156,7 +156,7 @@ func (s *Server) putMeConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMembershipView(m))
+	ok(w, m)
 }
 
 func (s *Server) getMeMessages(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +175,7 @@ func (s *Server) getMeMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]*messageView]{newMessageViews(msgs)})
+	ok(w, list[[]parley.Message]{nonNil(msgs)})
 }
 
 // clientMessage is a message a client sends as itself.

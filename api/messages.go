@@ -60,7 +60,7 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]*messageView]{newMessageViews(msgs)})
+	ok(w, list[[]parley.Message]{nonNil(msgs)})
 }
 
 func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +74,7 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMessageView(m))
+	ok(w, m)
 }
 
 func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +93,7 @@ func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMessageView(m))
+	ok(w, m)
 }
 
 func (s *Server) deleteMessage(w http.ResponseWriter, r *http.Request) {

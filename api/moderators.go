@@ -125,7 +125,7 @@ func (s *Server) mePatchMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newMessageView(m))
+	ok(w, m)
 }
 
 func (s *Server) meDeleteMessage(w http.ResponseWriter, r *http.Request) {

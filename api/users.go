@@ -127,5 +127,5 @@ func (s *Server) userConversations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]membershipView]{newMembershipViews(ms)})
+	ok(w, list[[]parley.Membership]{nonNil(ms)})
 }

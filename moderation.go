@@ -35,16 +35,16 @@ func (r *Restriction) ValidateAt(now time.Time) error {
 
 // AuditEntry is one line of the append-only audit log.
 type AuditEntry struct {
-	ID             string
-	Action         string
-	UserID         string // the user acted upon (the blocker, for blocks)
-	TargetUserID   *string
-	ConversationID *string
-	MessageID      *string
-	Actor          Actor
-	Reason         *string
-	ExpiresAt      *int64
-	CreatedAt      int64
+	ID             string  `json:"id"`
+	Action         string  `json:"action"`
+	UserID         string  `json:"userId"` // the user acted upon (the blocker, for blocks)
+	TargetUserID   *string `json:"targetUserId"`
+	ConversationID *string `json:"conversationId"`
+	MessageID      *string `json:"messageId"`
+	Actor          Actor   `json:"actor"`
+	Reason         *string `json:"reason"`
+	ExpiresAt      *int64  `json:"expiresAt"`
+	CreatedAt      int64   `json:"createdAt"`
 }
 
 // SearchQuery is a user search: a case-insensitive substring of the name,

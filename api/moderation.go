@@ -86,19 +86,6 @@ func (s *Server) restrictedUsers(w http.ResponseWriter, r *http.Request) {
 	ok(w, list[[]userView]{out})
 }
 
-type auditView struct {
-	ID             string  `json:"id"`
-	Action         string  `json:"action"`
-	UserID         string  `json:"userId"`
-	TargetUserID   *string `json:"targetUserId"`
-	ConversationID *string `json:"conversationId"`
-	MessageID      *string `json:"messageId"`
-	Actor          string  `json:"actor"`
-	Reason         *string `json:"reason"`
-	ExpiresAt      *int64  `json:"expiresAt"`
-	CreatedAt      int64   `json:"createdAt"`
-}
-
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 	userID := r.URL.Query().Get("userId")
 	if r.URL.Query().Has("userId") && !parley.ValidUserID(userID) {
@@ -115,13 +102,7 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]auditView, len(entries))
-	for i, e := range entries {
-		out[i] = auditView{ID: e.ID, Action: e.Action, UserID: e.UserID, TargetUserID: e.TargetUserID,
-			ConversationID: e.ConversationID, MessageID: e.MessageID, Actor: string(e.Actor), Reason: e.Reason,
-			ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt}
-	}
-	ok(w, list[[]auditView]{out})
+	ok(w, list[[]parley.AuditEntry]{nonNil(entries)})
 }
 
 // eraseUser is DELETE /users/{userId}: erasure.

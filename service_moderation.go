@@ -276,6 +276,9 @@ func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages
 				return err
 			}
 		}
+		if err := w.ScrubEvents(appID, userID, eraseMessages); err != nil {
+			return err
+		}
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionErase, UserID: userID, Actor: by, CreatedAt: w.now}); err != nil {
 			return err
 		}

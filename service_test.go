@@ -2,8 +2,10 @@ package parley_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -421,4 +423,59 @@ func TestModeratorCannotDeleteManagersMessages(t *testing.T) {
 	}
 	must(t, svc.DeleteMessageAs(ctx, "app1", mod, "c", ids[1]))
 	must(t, svc.DeleteMessage(ctx, "app1", "c", ids[0]))
+}
+
+// TestErasureScrubsEvents: after an erasure, the stored events hold none
+// of the erased values, while other users' stay and every event keeps its
+// place in the log.
+func TestErasureScrubsEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	st, err := store.Open(path, store.Options{})
+	must(t, err)
+	defer st.Close()
+	svc := parley.NewService(st, nil)
+	must(t, svc.CreateApp(ctx, "app1", parley.Key{ID: "key_1", AppID: "app1", Secret: "s", Hash: []byte("h"), CreatedAt: 1}))
+	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Name: parley.Some("Evelyn Secretname"), Email: parley.Some([]string{"eve@hidden.example"})}))
+	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Locale: parley.Some("xx-SECRETLOCALE")}))
+	putUsers(t, svc, "bob")
+	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"eve", "bob"}}))
+	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("bob", "bob keeps this"), text("eve", "eve's secret words")}, backend)
+	must(t, err)
+	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Subject: parley.Some("renamed")}))
+
+	raw, err := sql.Open("sqlite3", path)
+	must(t, err)
+	defer raw.Close()
+	dump := func() (string, int) {
+		rows, err := raw.Query(`SELECT data FROM events ORDER BY seq`)
+		must(t, err)
+		defer rows.Close()
+		var all strings.Builder
+		n := 0
+		for rows.Next() {
+			var d string
+			must(t, rows.Scan(&d))
+			all.WriteString(d + "\n")
+			n++
+		}
+		return all.String(), n
+	}
+	before, n := dump()
+	for _, s := range []string{"Secretname", "eve@hidden.example", "SECRETLOCALE", "eve's secret words"} {
+		if !strings.Contains(before, s) {
+			t.Fatalf("the events never held %q: the test proves nothing", s)
+		}
+	}
+	must(t, svc.Erase(ctx, "app1", "eve", true, parley.CLIActor))
+	after, m := dump()
+	for _, s := range []string{"Secretname", "eve@hidden.example", "SECRETLOCALE", "eve's secret words"} {
+		if strings.Contains(after, s) {
+			t.Errorf("after erasure the events still hold %q", s)
+		}
+	}
+	if !strings.Contains(after, "bob keeps this") || m <= n {
+		t.Errorf("the scrub took more than the erased values: %d events before, %d after\n%s", n, m, after)
+	}
 }

@@ -65,6 +65,11 @@ type Tx interface {
 	AfterCommit(fn func())
 	// AppendEvents stores events in the app's ordered log and sets their Seq.
 	AppendEvents(events []Event) error
+	// ScrubEvents removes an erased user's profile from the stored events
+	// that carried it (user.created, user.updated) and, with messages, the
+	// text and custom data of their messages (message events, and the last
+	// message of conversation events). The events keep their place.
+	ScrubEvents(appID, userID string, messages bool) error
 
 	// Apps and keys.
 	AppExists(appID string) (bool, error)

@@ -28,3 +28,22 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 	}
 	return nil
 }
+
+// ScrubEvents rewrites, in place, the events that carried what an erasure
+// removes. It reads every event of the app: erasure is rare, and the log is
+// pruned to its retention.
+func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
+	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))
+		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND json_extract(data, '$.userId') = ?`,
+		appID, userID); err != nil || !messages {
+		return err
+	}
+	for _, path := range []string{"$.message", "$.conversation.lastMessage"} {
+		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
+			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'))
+			WHERE app_id = ? AND json_extract(data, '`+path+`.senderId') = ?`, appID, userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -66,7 +66,6 @@ type Service struct {
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 
-	known   sync.Map // app ids known to exist; apps are never deleted
 	touched sync.Map // "app\x00user" to when Touch last wrote (ms)
 }
 

@@ -43,19 +43,13 @@ type KeyService interface {
 	ActiveKeys(ctx context.Context, appID string) ([]Key, error)
 }
 
-// CheckApp implements AppService. Apps are never deleted, so a positive
-// answer is remembered.
+// CheckApp implements AppService.
 func (s *Service) CheckApp(ctx context.Context, appID string) error {
-	if _, ok := s.known.Load(appID); ok {
-		return nil
-	}
-	ok, err := s.store.AppExists(ctx, appID)
-	if err != nil {
+	if ok, err := s.store.AppExists(ctx, appID); err != nil {
 		return err
 	} else if !ok {
 		return errAppNotFound()
 	}
-	s.known.Store(appID, true)
 	return nil
 }
 

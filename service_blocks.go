@@ -21,10 +21,8 @@ func (s *Service) Block(ctx context.Context, appID, blocker, blocked string, by 
 	}
 	return s.write(ctx, appID, func(w *change) error {
 		for _, id := range []string{blocker, blocked} {
-			if u, err := w.User(appID, id); err != nil {
+			if _, err := liveUser(w, appID, id, false); err != nil {
 				return err
-			} else if u.Deleted {
-				return Errorf(EUserNotFound, "There is no user %q.", id)
 			}
 		}
 		changed, err := w.Block(appID, blocker, blocked, w.now)
@@ -41,10 +39,8 @@ func (s *Service) Unblock(ctx context.Context, appID, blocker, blocked string, b
 		return errBlockSelf()
 	}
 	return s.write(ctx, appID, func(w *change) error {
-		if u, err := w.User(appID, blocker); err != nil {
+		if _, err := liveUser(w, appID, blocker, false); err != nil {
 			return err
-		} else if u.Deleted {
-			return Errorf(EUserNotFound, "There is no user %q.", blocker)
 		}
 		if _, err := w.User(appID, blocked); err != nil {
 			return err

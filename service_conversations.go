@@ -38,7 +38,8 @@ type ConversationService interface {
 	SyncConversation(ctx context.Context, appID string, by Caller, convID string, p *ConversationPatch) (*Membership, error)
 }
 
-var defaultParticipant = Participant{Access: ReadWrite, Notify: NotifyOn}
+// DefaultParticipant is how a user is added when nothing else is said.
+var DefaultParticipant = Participant{Access: ReadWrite, Notify: NotifyOn}
 
 // PutConversation implements ConversationService.
 func (s *Service) PutConversation(ctx context.Context, appID, convID string, p *ConversationPatch) error {
@@ -66,7 +67,7 @@ func (s *Service) PutConversation(ctx context.Context, appID, convID string, p *
 			if m.Current() {
 				continue
 			}
-			if err := w.setMember(c, userID, m, defaultParticipant); err != nil {
+			if err := w.setMember(c, userID, m, DefaultParticipant); err != nil {
 				return err
 			}
 			changed = true
@@ -81,8 +82,8 @@ func (s *Service) PutConversation(ctx context.Context, appID, convID string, p *
 // requireParticipant checks that a user named in a body may take part:
 // unknown and erased users are a bad request.
 func (w *change) requireParticipant(userID string) error {
-	u, err := w.User(w.app, userID)
-	if ErrorCode(err) == EUserNotFound || (err == nil && u.Deleted) {
+	_, err := liveUser(w, w.app, userID, false)
+	if ErrorCode(err) == EUserNotFound {
 		return &Error{Code: EUserNotFound, Message: fmt.Sprintf("There is no user %q.", userID),
 			Fields: map[string]string{"participants": "unknown user " + userID}}
 	}
@@ -178,6 +179,9 @@ func (s *Service) Conversations(ctx context.Context, appID string, page Page) ([
 func (s *Service) DeleteConversation(ctx context.Context, appID, convID string) error {
 	return s.write(ctx, appID, func(w *change) error {
 		// The event carries the participants it was deleted for.
+		if _, err := w.LockConversation(appID, convID); err != nil {
+			return err
+		}
 		c, err := w.complete(convID)
 		if err != nil {
 			return err
@@ -265,7 +269,7 @@ func (s *Service) moderateIn(tx Tx, appID string, by Caller, convID, userID, per
 	if err := s.moderatorIn(tx, appID, by, convID, perm); err != nil {
 		return err
 	}
-	_, err := s.moderationTarget(tx, appID, by, userID, Invalid("userId", "must not be yourself"))
+	_, err := s.moderationTarget(tx, appID, by, userID, Invalid("userId", "must not be yourself"), false)
 	return err
 }
 
@@ -276,9 +280,10 @@ func (w *change) convAndMember(convID, userID string, live bool) (*Conversation,
 	if err != nil {
 		return nil, nil, err
 	}
-	u, err := w.User(w.app, userID)
-	if err == nil && live && u.Deleted {
-		err = Errorf(EUserNotFound, "There is no user %q.", userID)
+	if live {
+		_, err = liveUser(w, w.app, userID, false)
+	} else {
+		_, err = w.User(w.app, userID)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -420,7 +425,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 			if err != nil {
 				return err
 			}
-			if err := w.setMember(c, id, m, defaultParticipant); err != nil {
+			if err := w.setMember(c, id, m, DefaultParticipant); err != nil {
 				return err
 			}
 		}

@@ -118,10 +118,7 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 
 // checkSender applies the write rules to a sender.
 func (w *change) checkSender(c *Conversation, sender string, surface Surface) error {
-	u, err := w.User(w.app, sender)
-	if err == nil && u.Deleted {
-		err = Errorf(EUserNotFound, "There is no user %q.", sender)
-	}
+	u, err := liveUser(w, w.app, sender, false)
 	if ErrorCode(err) == EUserNotFound && surface == Backend {
 		return &Error{Code: EUserNotFound, Message: ErrorMessage(err), Fields: map[string]string{"sender": "unknown user"}}
 	} else if err != nil {
@@ -290,16 +287,20 @@ func (s *Service) DeleteMessageAs(ctx context.Context, appID string, by Caller, 
 			return err
 		}
 		own := m.SenderID != nil && *m.SenderID == by.UserID
-		moderator := s.permit(w, appID, by, PermMessagesModerate)
+		notModerator := s.permit(w, appID, by, PermMessagesModerate)
 		switch {
-		case own && moderator != nil:
+		case own && notModerator != nil:
 			if err := w.checkSender(c, by.UserID, Client); err != nil {
 				return err
 			}
-		case !own && moderator != nil:
-			return moderator
+		case !own && notModerator != nil:
+			return notModerator
 		case !own && m.SenderID != nil:
-			if err := s.notManager(w, appID, *m.SenderID); err != nil {
+			sender, err := w.User(appID, *m.SenderID)
+			if err != nil {
+				return err
+			}
+			if err := s.notManager(w, appID, sender); err != nil {
 				return err
 			}
 		}

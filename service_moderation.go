@@ -59,14 +59,12 @@ func (s *Service) moderatorIn(tx Tx, appID string, by Caller, convID, perm strin
 	return nil
 }
 
-// moderationTarget reads the live user a moderation acts on. From a client
-// the target must not be the caller (self is the refusal) nor a user whose
-// role grants users.manage: only the backend acts on managers.
-func (s *Service) moderationTarget(tx Tx, appID string, by Caller, userID string, self error) (*User, error) {
-	u, err := tx.User(appID, userID)
-	if err == nil && u.Deleted {
-		err = Errorf(EUserNotFound, "There is no user %q.", userID)
-	}
+// moderationTarget reads the live user a moderation acts on, locked when
+// the moderation will change the user. From a client the target must not be
+// the caller (self is the refusal) nor a user whose role grants
+// users.manage: only the backend acts on managers.
+func (s *Service) moderationTarget(tx Tx, appID string, by Caller, userID string, self error, lock bool) (*User, error) {
+	u, err := liveUser(tx, appID, userID, lock)
 	switch {
 	case err != nil:
 		return nil, err
@@ -75,16 +73,12 @@ func (s *Service) moderationTarget(tx Tx, appID string, by Caller, userID string
 	case userID == by.UserID:
 		return nil, self
 	}
-	return u, s.notManager(tx, appID, userID)
+	return u, s.notManager(tx, appID, u)
 }
 
 // notManager refuses a client's action on a user whose role grants users.manage.
-func (s *Service) notManager(tx Tx, appID, userID string) error {
+func (s *Service) notManager(tx Tx, appID string, u *User) error {
 	settings, err := tx.Settings(appID)
-	if err != nil {
-		return err
-	}
-	u, err := tx.User(appID, userID)
 	if err != nil {
 		return err
 	}
@@ -106,16 +100,7 @@ func (s *Service) restrict(w *change, by Caller, userID string, r *Restriction, 
 	if err := r.ValidateAt(time.UnixMilli(w.now)); err != nil {
 		return nil, err
 	}
-	return s.lockTarget(w, by, userID, self)
-}
-
-// lockTarget checks the target of a moderation and locks its row: the
-// change about to be made depends on its state.
-func (s *Service) lockTarget(w *change, by Caller, userID string, self error) (*User, error) {
-	if _, err := s.moderationTarget(w, w.app, by, userID, self); err != nil {
-		return nil, err
-	}
-	return w.LockUser(w.app, userID)
+	return s.moderationTarget(w, w.app, by, userID, self, true)
 }
 
 // Ban implements ModerationService: one transaction and set-based writes,
@@ -198,7 +183,7 @@ func (s *Service) Reactivate(ctx context.Context, appID string, by Caller, userI
 		if err := s.permit(w, appID, by, PermUsersManage); err != nil {
 			return err
 		}
-		u, err := s.lockTarget(w, by, userID, Errorf(EReactivateSelf, "You cannot reactivate yourself."))
+		u, err := s.moderationTarget(w, appID, by, userID, Errorf(EReactivateSelf, "You cannot reactivate yourself."), true)
 		if err != nil {
 			return err
 		}

@@ -284,6 +284,21 @@ func (s *Service) Touch(ctx context.Context, appID, userID string) error {
 	return s.store.Update(ctx, func(tx Tx) error { return tx.TouchUser(appID, userID, now) })
 }
 
+// liveUser reads a user who may take part in anything: an erased user is
+// not found. With lock the row is read with LockUser, for a write about to
+// change it.
+func liveUser(tx Tx, appID, userID string, lock bool) (*User, error) {
+	read := tx.User
+	if lock {
+		read = tx.LockUser
+	}
+	u, err := read(appID, userID)
+	if err == nil && u.Deleted {
+		return nil, Errorf(EUserNotFound, "There is no user %q.", userID)
+	}
+	return u, err
+}
+
 // permit reads, inside tx, what a client's permission depends on (the
 // settings, the caller's role and restriction) and checks it, so that a
 // permission taken away is gone for every call that starts afterwards.

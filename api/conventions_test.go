@@ -117,4 +117,12 @@ func TestInvalidPathIDs(t *testing.T) {
 		t.Errorf("id = %q, want a+b", u.ID)
 	}
 	e.do(req{method: "PUT", path: "/users/search", body: map[string]any{"name": "S"}}).must(t, 400, "request.invalid")
+
+	// A bad id in the path is answered before the body is read, whatever the body.
+	e.putConversation("c", "u")
+	for _, path := range []string{"/users/bad%20id/ban", "/users/bad%20id/silence", "/users/bad%20id/reactivate", "/conversations/c/participants/bad%20id"} {
+		method := map[bool]string{true: "PATCH", false: "POST"}[strings.Contains(path, "participants")]
+		e.do(req{method: method, path: path, body: "not json", header: map[string]string{"Content-Type": "text/plain"}}).
+			must(t, 400, "request.invalid")
+	}
 }

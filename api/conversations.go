@@ -91,7 +91,7 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p := parley.Participant{Access: parley.ReadWrite, Notify: parley.NotifyOn}
+	p := parley.DefaultParticipant
 	if body.Access != nil {
 		p.Access = *body.Access
 	}
@@ -107,7 +107,11 @@ func (s *Server) putParticipant(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) patchParticipant(w http.ResponseWriter, r *http.Request) {
 	var p parley.ParticipantPatch
-	if err := decode(w, r, &p, true); err != nil {
+	_, _, err := participantParams(r)
+	if err == nil {
+		err = decode(w, r, &p, true)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -98,6 +98,11 @@ func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
 		ok(w, list[map[string]any]{out})
 		return
 	}
+	// The permission comes first: a non-holder learns nothing of the list.
+	if err := s.Moderation.Authorize(r.Context(), appID(r), caller(r), "", parley.PermUsersList); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	page, err := pageParams(r)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -17,11 +17,16 @@ type reactivateBody struct {
 	RestoreConversations *bool `json:"restoreConversations"`
 }
 
-// decodeThen decodes an optional body and hands it to act.
+// decodeThen checks the path's user id, decodes an optional body and hands
+// it to act.
 func decodeThen[B any](s *Server, act func(http.ResponseWriter, *http.Request, *B)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body B
-		if err := decode(w, r, &body, true); err != nil {
+		_, err := userIDParam(r)
+		if err == nil {
+			err = decode(w, r, &body, true)
+		}
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}

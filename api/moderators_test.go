@@ -146,6 +146,7 @@ func TestModeratorGuards(t *testing.T) {
 	}
 	// A non-holder learns nothing about the target: permission comes before the body and the user.
 	s.as("pat", "POST", "/users/ghost/ban", map[string]any{"forever": true}, true).must(t, 403, "permission.denied")
+	s.as("pat", "GET", "/users?limit=0", nil, true).must(t, 403, "permission.denied")
 	s.as("pat", "DELETE", "/conversations/c/participants/ghost", nil, true).must(t, 403, "permission.denied")
 	s.as("outsider", "DELETE", "/conversations/c/participants/pat", nil, true).must(t, 404, "conversation.not_found")
 	// A message outside the caller's view is not found, even for a moderator.

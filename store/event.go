@@ -30,8 +30,9 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 }
 
 // ScrubEvents rewrites, in place, the events that carried what an erasure
-// removes. It reads every event of the app: erasure is rare, and the log is
-// pruned to its retention.
+// removes. It reads every stored event of the app: erasure is rare, and
+// its cost is bounded once the log is pruned to a retention (the events
+// issue).
 func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))
 		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND json_extract(data, '$.userId') = ?`,

@@ -24,7 +24,11 @@ const (
 )
 
 // Event is one change, stored in the app's ordered log in the transaction
-// that made the change and published after it commits.
+// that made the change and published after it commits. A change that
+// touches many conversations at once (a ban, an erasure, a restore) is one
+// event naming them in ConversationIDs, not one per conversation: it costs
+// one row whatever the number, and a webhook receives one call. A change of
+// a conversation's participants is participant.* and conversation.updated.
 type Event struct {
 	ID        string    `json:"id"`
 	Seq       int64     `json:"-"` // position in the log, set when stored
@@ -47,6 +51,9 @@ type EventData struct {
 	User           *User         `json:"user,omitempty"`
 	Moderation     *Moderation   `json:"moderation,omitempty"`
 	Actor          Actor         `json:"actor,omitempty"`
+	// ConversationIDs are the conversations a ban or an erasure removed the
+	// user from, or a reactivation restored.
+	ConversationIDs []string `json:"conversationIds,omitempty"`
 }
 
 // NewEventID returns "evt_" followed by 22 base62 characters.

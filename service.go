@@ -2,6 +2,7 @@ package parley
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -96,6 +97,10 @@ type change struct {
 	app    string
 	now    int64
 	events []Event
+	// convs are the conversations whose participants changed, in order;
+	// announced those that already have their conversation.* event.
+	convs     []string
+	announced map[string]bool
 }
 
 func (w *change) emit(typ string, d EventData) {
@@ -107,8 +112,11 @@ func (w *change) emit(typ string, d EventData) {
 // refused or failed write publishes nothing.
 func (s *Service) write(ctx context.Context, appID string, fn func(w *change) error) error {
 	return s.store.Update(ctx, func(tx Tx) error {
-		w := &change{Tx: tx, app: appID, now: s.now()}
+		w := &change{Tx: tx, app: appID, now: s.now(), announced: map[string]bool{}}
 		if err := fn(w); err != nil {
+			return err
+		}
+		if err := w.announce(); err != nil {
 			return err
 		}
 		if len(w.events) == 0 {
@@ -121,6 +129,26 @@ func (s *Service) write(ctx context.Context, appID string, fn func(w *change) er
 		tx.AfterCommit(func() { broker.Publish(events) })
 		return nil
 	})
+}
+
+// participantsChanged notes that the conversation's participants changed.
+func (w *change) participantsChanged(convID string) {
+	if !slices.Contains(w.convs, convID) {
+		w.convs = append(w.convs, convID)
+	}
+}
+
+// announce records conversation.updated for each conversation whose
+// participants changed and that has no conversation event yet.
+func (w *change) announce() error {
+	for _, id := range w.convs {
+		if !w.announced[id] {
+			if err := w.emitConversation(id, false, 0); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // read runs fn in one read-only snapshot.

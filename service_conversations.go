@@ -70,10 +70,9 @@ func (s *Service) PutConversation(ctx context.Context, appID, convID string, p *
 			if err := w.setMember(c, userID, m, DefaultParticipant); err != nil {
 				return err
 			}
-			changed = true
 		}
 		if !changed {
-			return nil
+			return nil // participant changes alone are announced by the write
 		}
 		return w.emitConversation(convID, created, at)
 	})
@@ -98,6 +97,7 @@ func (w *change) emitConversation(convID string, created bool, at int) error {
 	if err != nil {
 		return err
 	}
+	w.announced[convID] = true
 	d := EventData{ConversationID: convID, Conversation: c}
 	if !created {
 		w.emit(EventConversationUpdated, d)
@@ -124,8 +124,13 @@ func (w *change) complete(convID string) (*Conversation, error) {
 }
 
 // setMember makes the user a current participant with p, keeping or setting
-// the freeze point as the access rules say.
+// the freeze point as the access rules say. Setting what is there already
+// changes nothing.
 func (w *change) setMember(c *Conversation, userID string, prev *Member, p Participant) error {
+	if prev.Current() && prev.Access == p.Access && prev.Notify == p.Notify {
+		return nil
+	}
+	w.participantsChanged(c.ID)
 	if err := w.SetMember(w.app, c, userID, p, Freeze(prev, p.Access, false, c.LastSeq), w.now); err != nil {
 		return err
 	}
@@ -142,6 +147,7 @@ func (w *change) removeMember(c *Conversation, userID string, prev *Member) erro
 	if err := w.RemoveMember(c, userID, Freeze(prev, prev.Access, true, c.LastSeq), w.now); err != nil {
 		return err
 	}
+	w.participantsChanged(c.ID)
 	w.emit(EventParticipantRemoved, EventData{ConversationID: c.ID, UserID: userID})
 	return nil
 }

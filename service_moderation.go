@@ -123,21 +123,15 @@ func (s *Service) Ban(ctx context.Context, appID string, by Caller, userID strin
 		if err != nil {
 			return err
 		}
-		w.emit(EventUserBanned, EventData{UserID: userID, Moderation: &m, Actor: by.Actor})
-		if !removeFromConversations {
-			return nil
+		d := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}
+		if removeFromConversations {
+			if d.ConversationIDs, err = w.RemoveEverywhere(appID, userID, ban, w.now); err != nil {
+				return err
+			}
 		}
-		return w.removeEverywhere(userID, ban)
+		w.emit(EventUserBanned, d)
+		return nil
 	})
-}
-
-// removeEverywhere removes the user from every conversation at once.
-func (w *change) removeEverywhere(userID, banID string) error {
-	convs, err := w.RemoveEverywhere(w.app, userID, banID, w.now)
-	for _, id := range convs {
-		w.emit(EventParticipantRemoved, EventData{ConversationID: id, UserID: userID})
-	}
-	return err
 }
 
 // Silence implements ModerationService.
@@ -206,10 +200,11 @@ func (s *Service) Reactivate(ctx context.Context, appID string, by Caller, userI
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionReactivate, UserID: userID, Actor: by.Actor, CreatedAt: w.now}); err != nil {
 			return err
 		}
-		w.emit(EventUserReactivated, EventData{UserID: userID, Actor: by.Actor})
+		d := EventData{UserID: userID, Actor: by.Actor}
 		for _, r := range restored {
-			w.emit(EventParticipantAdded, EventData{ConversationID: r.ConversationID, UserID: userID, Access: r.Access, Notify: r.Notify})
+			d.ConversationIDs = append(d.ConversationIDs, r.ConversationID)
 		}
+		w.emit(EventUserReactivated, d)
 		return w.emitUserUpdated(userID)
 	})
 }
@@ -247,7 +242,8 @@ func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages
 		if err := w.EraseUser(appID, userID); err != nil {
 			return err
 		}
-		if err := w.removeEverywhere(userID, ""); err != nil {
+		removed, err := w.RemoveEverywhere(appID, userID, "", w.now)
+		if err != nil {
 			return err
 		}
 		if err := w.ForgetBans(appID, userID); err != nil {
@@ -267,7 +263,7 @@ func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionErase, UserID: userID, Actor: by, CreatedAt: w.now}); err != nil {
 			return err
 		}
-		w.emit(EventUserErased, EventData{UserID: userID, Actor: by})
+		w.emit(EventUserErased, EventData{UserID: userID, Actor: by, ConversationIDs: removed})
 		return nil
 	})
 }

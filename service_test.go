@@ -479,3 +479,100 @@ func TestErasureScrubsEvents(t *testing.T) {
 		t.Errorf("the scrub took more than the erased values: %d events before, %d after\n%s", n, m, after)
 	}
 }
+
+// TestWhichEvents: each write records the events of what it changed, and a
+// write that changes nothing records none.
+func TestWhichEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rw := parley.DefaultParticipant
+	read := parley.Read
+	tests := []struct {
+		name string
+		act  func(svc *parley.Service) error
+		want string
+	}{
+		{"add a participant", func(svc *parley.Service) error {
+			return svc.PutParticipant(ctx, "app1", "c", "carol", rw)
+		}, "[participant.added conversation.updated]"},
+		{"put a participant as they are", func(svc *parley.Service) error {
+			return svc.PutParticipant(ctx, "app1", "c", "bob", rw)
+		}, "[]"},
+		{"patch nothing", func(svc *parley.Service) error {
+			return svc.PatchParticipant(ctx, "app1", backend, "c", "bob", parley.ParticipantPatch{})
+		}, "[]"},
+		{"patch the access", func(svc *parley.Service) error {
+			return svc.PatchParticipant(ctx, "app1", backend, "c", "bob", parley.ParticipantPatch{Access: &read})
+		}, "[participant.updated conversation.updated]"},
+		{"remove", func(svc *parley.Service) error {
+			return svc.RemoveParticipant(ctx, "app1", backend, "c", "bob")
+		}, "[participant.removed conversation.updated]"},
+		{"remove a non-participant", func(svc *parley.Service) error {
+			return svc.RemoveParticipant(ctx, "app1", backend, "c", "carol")
+		}, "[]"},
+		{"put a user as they are", func(svc *parley.Service) error {
+			return svc.PutUser(ctx, "app1", "bob", &parley.UserPatch{Name: parley.Some("bob")})
+		}, "[]"},
+		{"rename a user", func(svc *parley.Service) error {
+			return svc.PutUser(ctx, "app1", "bob", &parley.UserPatch{Name: parley.Some("Robert")})
+		}, "[user.updated]"},
+		{"rename the conversation and add", func(svc *parley.Service) error {
+			return svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Subject: parley.Some("s"), Participants: []string{"carol"}})
+		}, "[participant.added conversation.updated]"},
+		{"put the conversation as it is", func(svc *parley.Service) error {
+			return svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"bob"}})
+		}, "[]"},
+		{"ban", func(svc *parley.Service) error {
+			return svc.Ban(ctx, "app1", backend, "bob", parley.Restriction{}, true)
+		}, "[user.banned]"},
+		{"block twice", func(svc *parley.Service) error {
+			must(t, svc.Block(ctx, "app1", "bob", "carol", backend.Actor))
+			return svc.Block(ctx, "app1", "bob", "carol", backend.Actor)
+		}, "[user.blocked]"},
+		{"delete a message", func(svc *parley.Service) error {
+			ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("bob", "x")}, backend)
+			must(t, err)
+			return svc.DeleteMessage(ctx, "app1", "c", ids[0])
+		}, "[message.sent message.deleted]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc, b := newService(t)
+			putUsers(t, svc, "bob", "carol")
+			must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"bob"}}))
+			sub := b.Subscribe(10)
+			defer sub.Close()
+			must(t, tt.act(svc))
+			if got := fmt.Sprint(types(drain(sub))); got != tt.want {
+				t.Errorf("events %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBulkEventsNameTheConversations: a ban, a restore and an erasure are
+// one event each, naming every conversation they touched.
+func TestBulkEventsNameTheConversations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, b := newService(t)
+	putUsers(t, svc, "bob")
+	for _, c := range []string{"c1", "c2", "c3"} {
+		must(t, svc.PutConversation(ctx, "app1", c, &parley.ConversationPatch{Participants: []string{"bob"}}))
+	}
+	sub := b.Subscribe(10)
+	defer sub.Close()
+	must(t, svc.Ban(ctx, "app1", backend, "bob", parley.Restriction{}, true))
+	must(t, svc.Reactivate(ctx, "app1", backend, "bob", true))
+	must(t, svc.Erase(ctx, "app1", "bob", false, parley.CLIActor))
+	got := drain(sub)
+	if fmt.Sprint(types(got)) != "[user.banned user.reactivated user.updated user.erased]" {
+		t.Fatalf("events %v", types(got))
+	}
+	for _, i := range []int{0, 1, 3} {
+		if ids := fmt.Sprint(got[i].Data.ConversationIDs); ids != "[c1 c2 c3]" {
+			t.Errorf("%s names %s, want [c1 c2 c3]", got[i].Type, ids)
+		}
+	}
+}

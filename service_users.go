@@ -3,6 +3,7 @@ package parley
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sort"
 )
 
@@ -128,12 +129,9 @@ func (w *change) putUser(userID string, p *UserPatch) error {
 	if err := w.UpdateUser(w.app, userID, p); err != nil {
 		return err
 	}
-	if old != nil && !p.changes() {
-		return nil
-	}
 	u, err := w.User(w.app, userID)
-	if err != nil {
-		return err
+	if err != nil || reflect.DeepEqual(old, u) {
+		return err // nothing changed, nothing to tell
 	}
 	typ := EventUserUpdated
 	if old == nil {
@@ -149,12 +147,6 @@ func (w *change) reusable(u *User) error {
 		return Errorf(EConflict, "User %q was erased; an erased user's id is never reused.", u.ID)
 	}
 	return nil
-}
-
-// changes reports whether the patch sets any field.
-func (p *UserPatch) changes() bool {
-	return p.Name.Set || p.Email.Set || p.Phone.Set || p.PhotoURL.Set || p.WelcomeMessage.Set || p.Locale.Set ||
-		p.Role.Set || p.Custom.Set || p.AvailabilityText.Set || p.Badges.Set || p.ExternalID.Set
 }
 
 // SyncMe implements UserService.

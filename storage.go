@@ -57,13 +57,20 @@ type SessionUser struct {
 // Where the database has row locks, the Lock methods hold the row until
 // the transaction ends (SELECT ... FOR UPDATE): a write reads with them the
 // rows whose stored state it is about to change on the strength of what it
-// read, so that concurrent writes to one row take turns.
+// read, so that concurrent writes to one row take turns. Inside Update, the
+// other reads of a user, a membership or a block hold what they read
+// against change until the end (FOR SHARE): a send checked against a
+// membership commits before a ban can remove it, an erasure waits for the
+// send of the user it erases.
 type Tx interface {
 	// AfterCommit runs fn once the transaction has committed, in commit
 	// order with the after-commit functions of other transactions; never
 	// when it rolls back. fn must not block.
 	AfterCommit(fn func())
-	// AppendEvents stores events in the app's ordered log and sets their Seq.
+	// AppendEvents stores events in the app's ordered log and sets their
+	// Seq, which follows commit order within the app: once a reader has seen
+	// an event, no event committed later has a lower Seq (with several
+	// writers, the store serialises each app's appends until commit).
 	AppendEvents(events []Event) error
 	// ScrubEvents removes an erased user's profile from the stored events
 	// that carried it (user.created, user.updated) and, with messages, the
@@ -176,8 +183,11 @@ type Tx interface {
 	RemoveMember(c *Conversation, userID string, frozen *int64, now int64) error
 	// RemoveEverywhere removes the user from every conversation they take
 	// part in, freezing each view at its conversation's last message (or
-	// where it was frozen), marking each removal by banID when not "", and
-	// returns the conversation ids.
+	// where it was frozen: the rule of Freeze, in one statement), marking
+	// each removal by banID when not "", and returns the conversation ids.
+	// Where the database has row locks it takes the conversations' rows
+	// first (in key order), so that no send falls between a message's
+	// sequence number and the freeze point.
 	RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error)
 	// RestoreBanned brings back the memberships removed by bans since the
 	// last ForgetBans, with their access (live access reads live again),

@@ -29,8 +29,8 @@ const (
 // event naming them in ConversationIDs, not one per conversation: it costs
 // one row whatever the number, and a webhook receives one call. A change of
 // a conversation's participants is participant.* and conversation.updated.
-// An erasure with eraseMessages says so by user.erased alone: the messages
-// it empties get no event each.
+// The messages an erasure with eraseMessages empties get no event each:
+// user.erased stands for them.
 type Event struct {
 	ID        string    `json:"id"`
 	Seq       int64     `json:"-"` // position in the log, set when stored

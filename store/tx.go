@@ -121,7 +121,6 @@ var conflicts = []struct{ in, msg string }{
 	{"keys.hash", "The secret key is already in use."},
 	{"keys.", "The key already exists."},
 	{"blocks.", "The block already exists."},
-	{"events.", "The event already exists."},
 }
 
 func conflict(err error) *parley.Error {

@@ -26,9 +26,6 @@ func TestConflicts(t *testing.T) {
 		{"duplicate key hash",
 			func(tx parley.Tx) error { return tx.InsertKey(parley.Key{ID: "k1", AppID: testApp, Hash: []byte("h")}) },
 			func(tx parley.Tx) error { return tx.InsertKey(parley.Key{ID: "k2", AppID: testApp, Hash: []byte("h")}) }},
-		{"duplicate event id",
-			func(tx parley.Tx) error { return tx.AppendEvents([]parley.Event{{ID: "evt_1", AppID: testApp}}) },
-			func(tx parley.Tx) error { return tx.AppendEvents([]parley.Event{{ID: "evt_1", AppID: testApp}}) }},
 		{"raw error returned by the write",
 			func(tx parley.Tx) error { return nil },
 			func(tx parley.Tx) error {

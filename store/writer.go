@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 
@@ -94,6 +95,16 @@ func (db *DB) commit(batch []*job) {
 		return
 	}
 	defer sx.Rollback()
+	// The savepoint statements are prepared once a batch: parsing their
+	// text for every write cost as much as a send's own statements.
+	savepoint, release, rollback, err := prepareSavepoints(sx)
+	if err != nil {
+		failAll(err)
+		return
+	}
+	defer savepoint.Close()
+	defer release.Close()
+	defer rollback.Close()
 	ran := false
 	for i, j := range batch {
 		if errs[i] = j.ctx.Err(); errs[i] != nil {
@@ -102,18 +113,18 @@ func (db *DB) commit(batch []*job) {
 		// Any savepoint statement failing leaves the transaction in an
 		// unknown state (SQLite may have rolled it all back, and a later
 		// SAVEPOINT would then open a new one): the whole batch fails.
-		if _, err := sx.Exec(`SAVEPOINT job`); err != nil {
+		if _, err := savepoint.Exec(); err != nil {
 			failAll(fmt.Errorf("savepoint: %w", err))
 			return
 		}
 		if errs[i] = run(j, sx, db); errs[i] != nil {
 			j.after = nil
-			if _, err := sx.Exec(`ROLLBACK TO job`); err != nil {
+			if _, err := rollback.Exec(); err != nil {
 				failAll(fmt.Errorf("rollback to savepoint: %w", err))
 				return
 			}
 		}
-		if _, err := sx.Exec(`RELEASE job`); err != nil {
+		if _, err := release.Exec(); err != nil {
 			failAll(fmt.Errorf("release savepoint: %w", err))
 			return
 		}
@@ -127,6 +138,21 @@ func (db *DB) commit(batch []*job) {
 		return
 	}
 	committed = true
+}
+
+// prepareSavepoints prepares SAVEPOINT job, RELEASE job and ROLLBACK TO job
+// on the batch's transaction.
+func prepareSavepoints(sx *sqlx.Tx) (savepoint, release, rollback *sql.Stmt, err error) {
+	stmts := make([]*sql.Stmt, 3)
+	for i, q := range []string{`SAVEPOINT job`, `RELEASE job`, `ROLLBACK TO job`} {
+		if stmts[i], err = sx.Prepare(q); err != nil {
+			for _, st := range stmts[:i] {
+				st.Close()
+			}
+			return nil, nil, nil, fmt.Errorf("prepare savepoints: %w", err)
+		}
+	}
+	return stmts[0], stmts[1], stmts[2], nil
 }
 
 // run calls the job's function, turning a panic into an error so one bad

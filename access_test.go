@@ -110,3 +110,29 @@ func TestModerationActiveAt(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionAdmit(t *testing.T) {
+	banned := &parley.Moderation{State: parley.StateBanned}
+	silenced := &parley.Moderation{State: parley.StateSilenced}
+	tests := []struct {
+		name     string
+		s        parley.Session
+		creating bool
+		want     string
+	}{
+		{"existing user", parley.Session{UserExists: true}, false, ""},
+		{"silenced user", parley.Session{UserExists: true, Moderation: silenced}, false, ""},
+		{"missing user", parley.Session{}, false, parley.EUserNotFound},
+		{"missing user creating themselves", parley.Session{}, true, ""},
+		{"banned user", parley.Session{UserExists: true, Moderation: banned}, false, parley.EAuthDenied},
+		{"banned user on PUT /me", parley.Session{UserExists: true, Moderation: banned}, true, parley.EAuthDenied},
+		{"erased user", parley.Session{UserExists: true, UserDeleted: true}, true, parley.EAuthDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := parley.ErrorCode(tt.s.Admit("u", tt.creating)); got != tt.want {
+				t.Errorf("Admit = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -25,6 +25,21 @@ type Session struct {
 	Role        *string     // the user's role, which selects their permissions
 }
 
+// Admit returns nil when the session's user may make a client call. Ban
+// and erasure are refused on every request, so a token issued before a ban
+// stops working at once; a user not yet created may only create themselves.
+func (s *Session) Admit(userID string, creating bool) error {
+	switch {
+	case !s.UserExists && creating:
+		return nil
+	case !s.UserExists:
+		return Errorf(EUserNotFound, "There is no user %q: create it with PUT /me or from the backend.", userID)
+	case s.UserDeleted || (s.Moderation != nil && s.Moderation.State == StateBanned):
+		return Errorf(EAuthDenied, "This user may not use the app.")
+	}
+	return nil
+}
+
 // May returns nil when the session's user, verified or not, holds perm.
 func (s *Session) May(verified bool, perm string) error {
 	return Permit(s.Settings, s.Role, s.Moderation, verified, perm)

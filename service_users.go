@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"sort"
 )
 
@@ -14,12 +15,18 @@ type UserService interface {
 	PutUsers(ctx context.Context, appID string, patches map[string]*UserPatch) error
 	// SyncMe is a client's own profile sync: it creates the user if needed.
 	SyncMe(ctx context.Context, appID string, by Caller, p *UserPatch) (*User, error)
+	// User is the user, erased ones included (with Deleted set).
 	User(ctx context.Context, appID, userID string) (*User, error)
+	// UserFor is the user as the caller may find them: a client finds no
+	// erased user.
+	UserFor(ctx context.Context, appID string, by Caller, userID string) (*User, error)
 	Users(ctx context.Context, appID string, page Page) ([]User, error)
 	// LiveUsers is Users without erased users, for holders of users.list.
 	LiveUsers(ctx context.Context, appID string, by Caller, page Page) ([]User, error)
-	UsersByIDs(ctx context.Context, appID string, ids []string) ([]User, error)
-	UsersByExternalIDs(ctx context.Context, appID string, externalIDs []string) ([]User, error)
+	// UsersByIDs and UsersByExternalIDs leave out unknown ids and, for a
+	// client, erased users.
+	UsersByIDs(ctx context.Context, appID string, by Caller, ids []string) ([]User, error)
+	UsersByExternalIDs(ctx context.Context, appID string, by Caller, externalIDs []string) ([]User, error)
 	// UserConversations lists every conversation the user takes part in or
 	// was removed from, by latest activity the user may see.
 	UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error)
@@ -193,6 +200,23 @@ func (s *Service) User(ctx context.Context, appID, userID string) (*User, error)
 	return live(u, s.now()), nil
 }
 
+// UserFor implements UserService.
+func (s *Service) UserFor(ctx context.Context, appID string, by Caller, userID string) (*User, error) {
+	var u *User
+	err := s.read(ctx, func(tx Tx) (err error) {
+		if by.Surface == Client {
+			u, err = liveUser(tx, appID, userID, false)
+		} else {
+			u, err = tx.User(appID, userID)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return live(u, s.now()), nil
+}
+
 // Users implements UserService: ordered by id.
 func (s *Service) Users(ctx context.Context, appID string, page Page) ([]User, error) {
 	var out []User
@@ -218,23 +242,32 @@ func (s *Service) LiveUsers(ctx context.Context, appID string, by Caller, page P
 }
 
 // UsersByIDs implements UserService.
-func (s *Service) UsersByIDs(ctx context.Context, appID string, ids []string) ([]User, error) {
+func (s *Service) UsersByIDs(ctx context.Context, appID string, by Caller, ids []string) ([]User, error) {
 	var out []User
 	err := s.read(ctx, func(tx Tx) (err error) {
 		out, err = tx.UsersByIDs(appID, ids)
 		return err
 	})
-	return liveAll(out, s.now()), err
+	return s.visible(out, by), err
 }
 
 // UsersByExternalIDs implements UserService.
-func (s *Service) UsersByExternalIDs(ctx context.Context, appID string, ids []string) ([]User, error) {
+func (s *Service) UsersByExternalIDs(ctx context.Context, appID string, by Caller, ids []string) ([]User, error) {
 	var out []User
 	err := s.read(ctx, func(tx Tx) (err error) {
 		out, err = tx.UsersByExternalIDs(appID, ids)
 		return err
 	})
-	return liveAll(out, s.now()), err
+	return s.visible(out, by), err
+}
+
+// visible keeps the users the caller may find (a client finds no erased
+// user) as they are now.
+func (s *Service) visible(users []User, by Caller) []User {
+	if by.Surface == Client {
+		users = slices.DeleteFunc(users, func(u User) bool { return u.Deleted })
+	}
+	return liveAll(users, s.now())
 }
 
 // UserConversations implements UserService.

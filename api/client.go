@@ -48,15 +48,11 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 				s.writeError(w, r, err)
 				return
 			}
-			switch {
-			case !sess.UserExists && allowMissing:
-			case !sess.UserExists:
-				s.writeError(w, r, parley.Errorf(parley.EUserNotFound, "There is no user %q: create it with PUT /me or from the backend.", p.UserID))
+			if err := sess.Admit(p.UserID, allowMissing); err != nil {
+				s.writeError(w, r, err)
 				return
-			case sess.UserDeleted || (sess.Moderation != nil && sess.Moderation.State == parley.StateBanned):
-				s.writeError(w, r, parley.Errorf(parley.EAuthDenied, "This user may not use the app."))
-				return
-			default:
+			}
+			if sess.UserExists {
 				if err := s.Users.Touch(ctx, app, p.UserID); err != nil {
 					s.Logger.LogAttrs(ctx, slog.LevelWarn, "record activity", slog.String("error", err.Error()))
 				}

@@ -68,10 +68,7 @@ func (s *Server) getMeUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.Users.User(r.Context(), appID(r), id)
-	if err == nil && u.Deleted {
-		err = parley.Errorf(parley.EUserNotFound, "There is no user %q.", id)
-	}
+	u, err := s.Users.UserFor(r.Context(), appID(r), caller(r), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -91,9 +88,7 @@ func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
 	if !all {
 		out := map[string]any{}
 		for k, u := range found {
-			if !u.Deleted {
-				out[k] = userViewFor(r, u, now)
-			}
+			out[k] = userViewFor(r, u, now)
 		}
 		ok(w, list[map[string]any]{out})
 		return

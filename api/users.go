@@ -100,7 +100,7 @@ func (s *Server) lookupUsers(r *http.Request) (found map[string]*parley.User, al
 	if err != nil {
 		return nil, false, err
 	}
-	users, err := find(r.Context(), appID(r), ids)
+	users, err := find(r.Context(), appID(r), caller(r), ids)
 	if err != nil {
 		return nil, false, err
 	}

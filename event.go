@@ -50,7 +50,7 @@ type EventData struct {
 	Notify         Notify        `json:"notify,omitempty"`
 	Message        *Message      `json:"message,omitempty"`
 	Conversation   *Conversation `json:"conversation,omitempty"`
-	User           *User         `json:"user,omitempty"`
+	User           *UserView     `json:"user,omitempty"`
 	Moderation     *Moderation   `json:"moderation,omitempty"`
 	Actor          Actor         `json:"actor,omitempty"`
 	// ConversationIDs are the conversations a ban or an erasure removed the

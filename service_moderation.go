@@ -166,7 +166,7 @@ func (w *change) emitUserUpdated(userID string) error {
 	if err != nil {
 		return err
 	}
-	w.emit(EventUserUpdated, EventData{UserID: userID, User: live(u, w.now)})
+	w.emit(EventUserUpdated, EventData{UserID: userID, User: live(u, w.now).ViewAt(w.now)})
 	return nil
 }
 

@@ -576,3 +576,26 @@ func TestBulkEventsNameTheConversations(t *testing.T) {
 		}
 	}
 }
+
+// TestUserEventsCarryTheView: user events carry the user as the backend
+// sees them, moderation state included.
+func TestUserEventsCarryTheView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, b := newService(t)
+	sub := b.Subscribe(10)
+	defer sub.Close()
+	must(t, svc.PutUser(ctx, "app1", "bob", &parley.UserPatch{Name: parley.Some("Bob"), Email: parley.Some([]string{"b@example.com"})}))
+	must(t, svc.Silence(ctx, "app1", backend, "bob", parley.Restriction{}))
+	got := drain(sub)
+	if fmt.Sprint(types(got)) != "[user.created user.silenced user.updated]" {
+		t.Fatalf("events %v", types(got))
+	}
+	created, updated := got[0].Data.User, got[2].Data.User
+	if created == nil || created.Name != "Bob" || len(created.Email) != 1 || created.ModerationState != "" || !created.Inactive {
+		t.Errorf("user.created carries %+v", created)
+	}
+	if updated == nil || updated.ModerationState != parley.StateSilenced || updated.Moderation == nil {
+		t.Errorf("user.updated after a silence carries %+v", updated)
+	}
+}

@@ -144,7 +144,7 @@ func (w *change) putUser(userID string, p *UserPatch) error {
 	if old == nil {
 		typ = EventUserCreated
 	}
-	w.emit(typ, EventData{UserID: userID, User: live(u, w.now)})
+	w.emit(typ, EventData{UserID: userID, User: live(u, w.now).ViewAt(w.now)})
 	return nil
 }
 

@@ -39,6 +39,23 @@ type User struct {
 	Moderation       *Moderation `json:"moderation"` // nil when unrestricted or when the restriction expired
 }
 
+// UserView is a user as the backend sees them, and as events carry them:
+// the stored fields and what they mean now.
+type UserView struct {
+	*User
+	ModerationState string `json:"moderationState"`
+	Inactive        bool   `json:"inactive"`
+}
+
+// ViewAt is the user's view at now (ms).
+func (u *User) ViewAt(now int64) *UserView {
+	v := &UserView{User: u, Inactive: u.Inactive(now)}
+	if u.Moderation != nil {
+		v.ModerationState = u.Moderation.State
+	}
+	return v
+}
+
 // Inactive reports whether the user has shown no client activity for
 // InactiveAfter, or never.
 func (u *User) Inactive(now int64) bool {

@@ -7,8 +7,8 @@ import (
 )
 
 type meView struct {
-	User            userView `json:"user"`
-	ConversationIDs []string `json:"conversationIds"`
+	User            *parley.UserView `json:"user"`
+	ConversationIDs []string         `json:"conversationIds"`
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
@@ -23,7 +23,7 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, meView{newUserView(u, s.now()), ids})
+	ok(w, meView{u.ViewAt(s.now()), ids})
 }
 
 // selfPatch is what a client may change of its own profile; any other
@@ -59,7 +59,7 @@ func (s *Server) putMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newUserView(u, s.now()))
+	ok(w, u.ViewAt(s.now()))
 }
 
 func (s *Server) getMeUser(w http.ResponseWriter, r *http.Request) {

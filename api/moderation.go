@@ -88,7 +88,7 @@ func (s *Server) restrictedUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := newUserViews(users, s.now())
-	ok(w, list[[]userView]{out})
+	ok(w, list[[]*parley.UserView]{out})
 }
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +180,7 @@ func (s *Server) searchUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := newUserViews(users, s.now())
-	ok(w, searchView[userView]{out, last})
+	ok(w, searchView[*parley.UserView]{out, last})
 }
 
 func (s *Server) userBlocks(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +195,7 @@ func (s *Server) userBlocks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := newUserViews(users, s.now())
-	ok(w, list[[]userView]{out})
+	ok(w, list[[]*parley.UserView]{out})
 }
 
 func (s *Server) putUserBlock(w http.ResponseWriter, r *http.Request) {

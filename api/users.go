@@ -48,7 +48,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, newUserView(u, s.now()))
+	ok(w, u.ViewAt(s.now()))
 }
 
 // listUsers pages through all users, or looks users up by ids or external ids.
@@ -60,11 +60,11 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	if !all {
-		out := make(map[string]userView, len(found))
+		out := make(map[string]*parley.UserView, len(found))
 		for k, u := range found {
-			out[k] = newUserView(u, now)
+			out[k] = u.ViewAt(now)
 		}
-		ok(w, list[map[string]userView]{out})
+		ok(w, list[map[string]*parley.UserView]{out})
 		return
 	}
 	page, err := pageParams(r)
@@ -77,7 +77,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, list[[]userView]{newUserViews(users, now)})
+	ok(w, list[[]*parley.UserView]{newUserViews(users, now)})
 }
 
 // lookupUsers finds the users named by ?ids= (keyed by id) or ?externalIds=

@@ -4,26 +4,10 @@ import (
 	parley "github.com/parley-chat/parley"
 )
 
-// userView is a user as the backend sees them: the stored fields and what
-// they mean now.
-type userView struct {
-	*parley.User
-	ModerationState string `json:"moderationState"`
-	Inactive        bool   `json:"inactive"`
-}
-
-func newUserView(u *parley.User, now int64) userView {
-	v := userView{User: u, Inactive: u.Inactive(now)}
-	if u.Moderation != nil {
-		v.ModerationState = u.Moderation.State
-	}
-	return v
-}
-
-func newUserViews(users []parley.User, now int64) []userView {
-	out := make([]userView, len(users))
+func newUserViews(users []parley.User, now int64) []*parley.UserView {
+	out := make([]*parley.UserView, len(users))
 	for i := range users {
-		out[i] = newUserView(&users[i], now)
+		out[i] = users[i].ViewAt(now)
 	}
 	return out
 }

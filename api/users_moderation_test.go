@@ -100,7 +100,7 @@ func TestSearch(t *testing.T) {
 func TestErasure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.putUser("eve", map[string]any{"email": []string{"eve@example.com"}, "phone": []string{"555"}, "externalId": "ext-eve",
+	e.putUser("eve", map[string]any{"email": []string{"eve@example.com"}, "phone": []string{"tel:555-eve"}, "externalId": "ext-eve",
 		"custom": map[string]string{"secret": "s3cr3t"}, "role": "buyer", "badges": []string{"vip"}, "photoUrl": "https://x.io/eve.png"})
 	e.putConversation("c", "eve", "bob")
 	e.putConversation("keep", "eve", "bob")
@@ -118,7 +118,7 @@ func TestErasure(t *testing.T) {
 	e.do(req{method: "DELETE", path: "/users/eve"}).must(t, 200, "") // again: nothing changes
 
 	// No API returns any of the erased data.
-	secrets := []string{"eve@example.com", "555", "ext-eve", "s3cr3t", "buyer", "vip", "eve.png", "eve's words", "eve-custom", "User eve"}
+	secrets := []string{"eve@example.com", "tel:555-eve", "ext-eve", "s3cr3t", "buyer", "vip", "eve.png", "eve's words", "eve-custom", "User eve"}
 	check := func(r *response) {
 		t.Helper()
 		for _, s := range secrets {

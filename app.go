@@ -39,9 +39,11 @@ type UserListSettings struct {
 	SearchMinChars int `json:"searchMinChars"`
 }
 
-// DefaultSettings are a new app's settings.
+// DefaultSettings are a new app's settings: secure by default, so guests
+// exist only where an admin turns identity verification off.
 func DefaultSettings() Settings {
 	return Settings{
+		IdentityVerification:    true,
 		BrowserUserSync:         true,
 		BrowserConversationSync: true,
 		UserList:                UserListSettings{PageSize: 20},

@@ -17,7 +17,8 @@ func TestCORS(t *testing.T) {
 	}{
 		{"preflight on the client surface", req{method: "OPTIONS", path: "/me/conversations/c/messages", noAuth: true, header: preflight}, 200, "", "*"},
 		{"preflight for an unknown app", req{method: "OPTIONS", path: "//v1/nope/me", noAuth: true, header: preflight}, 200, "", "*"},
-		{"client call from a browser", req{method: "GET", path: "/me", noAuth: true, header: map[string]string{"Origin": "https://shop.example", "X-Parley-User-Id": "alice"}}, 200, "", "*"},
+		{"client call from a browser", req{method: "GET", path: "/me", noAuth: true, header: map[string]string{"Origin": "https://shop.example",
+			"X-Parley-User-Id": "alice", "X-Parley-Signature": e.signed("alice")["X-Parley-Signature"]}}, 200, "", "*"},
 		{"refused client call from a browser", req{method: "GET", path: "/me", noAuth: true, header: map[string]string{"Origin": "https://shop.example"}}, 401, "auth.missing_id_or_token", "*"},
 		{"OPTIONS that is no preflight", req{method: "OPTIONS", path: "/me", noAuth: true}, 405, "method.not_allowed", ""},
 		{"preflight on a backend route", req{method: "OPTIONS", path: "/users", noAuth: true, header: preflight}, 405, "method.not_allowed", ""},

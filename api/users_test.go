@@ -198,7 +198,7 @@ func TestSettings(t *testing.T) {
 		Roles                   map[string][]string
 	}
 	e.do(req{method: "GET", path: "/settings"}).must(t, 200, "").decode(t, &s)
-	if s.IdentityVerification || !s.BrowserUserSync || !s.BrowserConversationSync || s.UserList.PageSize != 20 || s.UserList.SearchMinChars != 0 || len(s.Roles) != 0 {
+	if !s.IdentityVerification || !s.BrowserUserSync || !s.BrowserConversationSync || s.UserList.PageSize != 20 || s.UserList.SearchMinChars != 0 || len(s.Roles) != 0 {
 		t.Fatalf("defaults = %+v", s)
 	}
 	e.do(req{method: "PATCH", path: "/settings", body: map[string]any{"identityVerification": true, "userList": map[string]any{"searchMinChars": 3},

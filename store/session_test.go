@@ -98,3 +98,31 @@ func TestAppExistsCache(t *testing.T) {
 		t.Errorf("AppExists(%s) = %v, %v", testApp, ok, err)
 	}
 }
+
+// TestExistingAppsKeepTheirSettings: an app stored before identity
+// verification became the default keeps verification off; only a setting
+// never stored takes the new default.
+func TestExistingAppsKeepTheirSettings(t *testing.T) {
+	t.Parallel()
+	db := seeded(t)
+	for _, tt := range []struct {
+		stored string
+		want   bool
+	}{
+		{`{"identityVerification":false,"browserUserSync":true,"browserConversationSync":true,"userList":{"pageSize":20,"searchMinChars":0},"roles":{}}`, false},
+		{`{}`, true},
+	} {
+		update(t, db, func(tx parley.Tx) error {
+			_, err := sqlOf(tx).exec("store settings", `UPDATE apps SET settings = ? WHERE id = ?`, tt.stored, testApp)
+			return err
+		})
+		var s parley.Settings
+		view(t, db, func(tx parley.Tx) (err error) {
+			s, err = tx.Settings(testApp)
+			return err
+		})
+		if s.IdentityVerification != tt.want {
+			t.Errorf("stored %s reads identityVerification %v, want %v", tt.stored, s.IdentityVerification, tt.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,32 @@ func TestAdminCredentials(t *testing.T) {
 			e := e.in(t)
 			e.do(req{method: "GET", path: "/users", noAuth: true, header: map[string]string{"Authorization": tt.header}}).must(t, tt.status, tt.code)
 		})
+	}
+}
+
+// TestNoKeyExistenceOracle: an unknown key, another app's key, a revoked
+// key and a malformed one get the same answer, so no answer tells whether a
+// key exists somewhere.
+func TestNoKeyExistenceOracle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, other := e.newApp("app2")
+	revoked := auth.NewKey(e.app, false, e.clock.Now())
+	if err := e.svc.RotateKey(context.Background(), revoked, e.clock.Now().Add(time.Hour).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.RevokeKey(context.Background(), e.app, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, secret := range []string{other.Secret, "sk_live_" + strings.Repeat("x", 40), revoked.Secret, "sk_live_short"} {
+		r := e.do(req{method: "GET", path: "/users", bearer: secret}).must(t, 401, "auth.invalid_token")
+		bodies = append(bodies, string(r.body))
+	}
+	for i, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("answer %d differs: %s, and %s for another app's key", i+1, b, bodies[0])
+		}
 	}
 }
 

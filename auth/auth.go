@@ -121,7 +121,10 @@ func (a *Authenticator) secretKey(ctx context.Context, appID, token string) (*Pr
 	}
 	hash := HashSecret(token)
 	k, err := a.Keys.KeyByHash(ctx, hash)
-	if err != nil {
+	if parley.ErrorCode(err) == parley.EAuthInvalidToken {
+		// The same answer as for another app's key: no existence oracle.
+		return nil, errInvalid()
+	} else if err != nil {
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare(k.Hash, hash) != 1 || k.AppID != appID || !k.ActiveAt(a.Now().UnixMilli()) {

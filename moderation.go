@@ -47,6 +47,9 @@ type AuditEntry struct {
 	CreatedAt      int64   `json:"createdAt"`
 }
 
+// MaxSearchPage is the last page a search may ask for.
+const MaxSearchPage = 10000
+
 // SearchQuery is a user search: a case-insensitive substring of the name,
 // an optional badge, and a 1-based page.
 type SearchQuery struct {

@@ -283,6 +283,10 @@ func (e *env) try(r req) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read body: %w", r.method, r.path, err)
 	}
+	// Every answer, success or error, is marked not to be sniffed or cached.
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Cache-Control") != "no-store" {
+		e.t.Errorf("%s %s: answer %d without nosniff and no-store: %v", r.method, r.path, resp.StatusCode, resp.Header)
+	}
 	out := &response{status: resp.StatusCode, header: resp.Header, body: raw}
 	if err := checkSpec(e.t, hr, out); err != nil {
 		return nil, err

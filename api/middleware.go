@@ -27,6 +27,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
+// secureHeaders marks every answer as not to be sniffed or cached: they
+// carry private data and are JSON (or YAML) whatever they look like.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // recoverPanics turns a panic into a logged 500 without internal detail.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -153,8 +153,8 @@ func searchParams(r *http.Request) (parley.SearchQuery, error) {
 	sq := parley.SearchQuery{Q: q.Get("q"), Badge: q.Get("badge"), Page: 1}
 	if q.Has("page") {
 		n, err := strconv.Atoi(q.Get("page"))
-		if err != nil || n < 1 {
-			return sq, parley.Invalid("page", "must be a whole number from 1")
+		if err != nil || n < 1 || n > parley.MaxSearchPage {
+			return sq, parley.Invalid("page", "must be a whole number from 1 to 10000")
 		}
 		sq.Page = n
 	}

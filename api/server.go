@@ -35,7 +35,7 @@ type Server struct {
 // credentials are checked, so an unknown route or method is answered first.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.logRequests, s.recoverPanics, s.cors)
+	r.Use(s.logRequests, secureHeaders, s.recoverPanics, s.cors)
 	r.NotFound(s.routeNotFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -92,7 +92,8 @@ func TestSearch(t *testing.T) {
 			t.Errorf("%s: got %q %v, want %q", q, got, last, want)
 		}
 	}
-	for _, q := range []string{"page=0", "page=-1", "page=x", "q=" + strings.Repeat("a", 256)} {
+	for _, q := range []string{"page=0", "page=-1", "page=x", "page=10001", "page=9223372036854775808", "page=99999999999999999999",
+		"q=" + strings.Repeat("a", 256)} {
 		e.do(req{method: "GET", path: "/users/search?" + q}).must(t, 400, "request.invalid")
 	}
 }

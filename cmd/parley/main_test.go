@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -284,5 +285,34 @@ func TestGracefulShutdown(t *testing.T) {
 		if err := store.QueryRow(`SELECT COUNT(*) FROM messages WHERE id = ?`, id).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("acknowledged message %s stored %d times (%v)", id, n, err)
 		}
+	}
+}
+
+// TestShutdownCutsStalledClients: a client that stops sending in the middle
+// of its request holds the server only for --shutdown-timeout; then it is
+// cut off and serve returns without an error (exit 0).
+func TestShutdownCutsStalledClients(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "p.db")
+	secret := "sk_test_" + strings.Repeat("Xy9", 11)
+	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	base, _, stop := startServe(t, vars, "--shutdown-timeout", "200ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers and half a body, then silence: the handler waits for the rest.
+	fmt.Fprintf(conn, "PUT /v1/shop/users/u HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\":", secret)
+	time.Sleep(100 * time.Millisecond)
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("serve returned %v after cutting a stalled client, want nil (exit 0)", err)
+		}
+	case <-time.After(10 * time.Second): // the server's own read timeout is 30 s
+		t.Fatal("serve waited for the stalled client")
 	}
 }

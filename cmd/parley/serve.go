@@ -24,7 +24,6 @@ const (
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
-	shutdownTimeout   = 30 * time.Second
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -33,6 +32,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	addr := fs.String("addr", envOr(getenv, "PARLEY_ADDR", "127.0.0.1:8080"), "address to listen on (PARLEY_ADDR)")
 	dbPath := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), "SQLite database file (PARLEY_DB)")
 	sync := fs.String("sync", envOr(getenv, "PARLEY_SYNC", "full"), "SQLite synchronous mode: full or normal (PARLEY_SYNC)")
+	shutdownTimeout, err := time.ParseDuration(envOr(getenv, "PARLEY_SHUTDOWN_TIMEOUT", "10s"))
+	if err != nil {
+		return fmt.Errorf("PARLEY_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout,
+		"how long requests in flight may take to finish on SIGINT or SIGTERM before their connections are cut (PARLEY_SHUTDOWN_TIMEOUT)")
 	if rest, err := parseArgs(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -79,11 +84,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Stop accepting, let requests in flight finish, then (deferred) close the database.
-	logger.Info("shutting down")
+	// Stop accepting, let requests in flight finish for a bounded time, cut
+	// what is still stalled, then (deferred) close the database: a write
+	// handed to it is still committed or refused, never half done.
+	logger.Info("shutting down", "timeout", shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := srv.Shutdown(shutdownCtx); errors.Is(err, context.DeadlineExceeded) {
+		logger.Warn("cutting connections still open after the shutdown timeout")
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")

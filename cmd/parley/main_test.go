@@ -316,3 +316,29 @@ func TestShutdownCutsStalledClients(t *testing.T) {
 		t.Fatal("serve waited for the stalled client")
 	}
 }
+
+// TestOneServerPerDatabase: a second serve on the same file refuses to
+// start and says why; the admin commands still run beside the first.
+func TestOneServerPerDatabase(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "p.db")
+	secret := "sk_test_" + strings.Repeat("Xy9", 11)
+	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	_, _, stop := startServe(t, vars)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "another parley serve is running") {
+		t.Errorf("second serve on the same file: %v", err)
+	}
+	if _, err := runCLI(t, vars, "keys", "list", "shop"); err != nil {
+		t.Errorf("keys list beside a server: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Released with the first server: a new one starts.
+	_, _, stop = startServe(t, vars)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -49,6 +49,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if (appID == "") != (secret == "") {
 		return errors.New("set both PARLEY_APP_ID and PARLEY_SECRET_KEY, or neither")
 	}
+	release, err := store.LockServer(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer release()
 	db, err := store.Open(*dbPath, store.Options{Synchronous: *sync})
 	if err != nil {
 		return err

@@ -1,0 +1,29 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// LockServer takes the server lock of the database at path: a file beside
+// it, path+".lock", held with an exclusive advisory lock for as long as the
+// process lives or until release. One server per SQLite file: it is the
+// one writer, and a second would share the file behind its back. The admin
+// commands take no lock and run beside a server.
+func LockServer(path string) (release func() error, err error) {
+	name := path + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file %s: %w", name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another parley serve is running on %s (it holds %s): run one server per database file", path, name)
+		}
+		return nil, fmt.Errorf("lock %s: %w", name, err)
+	}
+	return f.Close, nil // closing the file releases the lock
+}

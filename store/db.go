@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,6 +69,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database path %q must not contain ? or #", path)
 	}
+	if err := checkWritable(path); err != nil {
+		return nil, err
+	}
 	// Pragmas live in the DSN so that every pooled connection has them.
 	base := path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_synchronous=" + sync +
 		"&_cache_size=-32000&_stmt_cache_size=64"
@@ -95,6 +100,26 @@ func Open(path string, opts Options) (*DB, error) {
 	db := &DB{write: write, read: read, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
 	go db.writer()
 	return db, nil
+}
+
+// checkWritable says plainly when the database cannot be written, rather
+// than letting SQLite fail later with "attempt to write a readonly
+// database": the file, and its directory, where SQLite keeps the -wal and
+// -shm files beside it.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	probe, err := os.CreateTemp(dir, ".parley-write-check-*")
+	if err != nil {
+		return fmt.Errorf("the database directory %s is not writable (SQLite keeps its -wal and -shm files beside %s): %w",
+			dir, filepath.Base(path), err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("the database file %s is not writable: %w", path, err)
+	}
+	return f.Close()
 }
 
 // Close stops the writer after the writes already handed to it, then closes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -190,4 +191,31 @@ func TestViewIsReadOnly(t *testing.T) {
 			return nil
 		})
 	}()
+}
+
+// TestOpenUnwritable: a database that cannot be written is refused at once
+// with a sentence that says so, not SQLite's "attempt to write a readonly
+// database" at the first write. /sys refuses new files even to root.
+func TestOpenUnwritable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct{ name, path, want string }{
+		{"directory not writable", "/sys/parley.db", "the database directory /sys is not writable"},
+		{"a file where the directory should be", filepath.Join(dir, "file", "p.db"), "is not writable"},
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := Open(tt.path, Options{})
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%s) succeeded", tt.path)
+			}
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "readonly database") {
+				t.Errorf("Open(%s) = %v, want a sentence containing %q", tt.path, err, tt.want)
+			}
+		})
+	}
 }

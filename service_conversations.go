@@ -343,7 +343,8 @@ func membershipOf(tx Tx, c *Conversation, m *Member) (*Membership, error) {
 // SyncConversation implements ConversationService. Refusals, first
 // applying first: a conversation the caller never took part in (404); a
 // participant whom an admin removed (sticky); the sync setting, for a call
-// that would change anything; the caller's own access; unknown users; blocks.
+// that would change anything; the caller's silence; the caller's own
+// access; unknown users; blocks.
 func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller, convID string, p *ConversationPatch) (*Membership, error) {
 	if err := Check(p, ""); err != nil {
 		return nil, err
@@ -397,9 +398,13 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 			out, err = membershipOf(w, c, me)
 			return err
 		}
-		switch {
-		case !settings.BrowserConversationSync:
+		if !settings.BrowserConversationSync {
 			return Errorf(EConvSyncDisabled, "Conversation sync from clients is off for this app: the backend creates and changes conversations.")
+		}
+		if err := w.notSilenced(by.UserID); err != nil {
+			return err
+		}
+		switch {
 		case me != nil && me.Removed:
 			return Errorf(ERemoved, "You were removed from this conversation.")
 		case me != nil && me.Access != ReadWrite:

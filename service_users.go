@@ -167,6 +167,9 @@ func (s *Service) SyncMe(ctx context.Context, appID string, by Caller, p *UserPa
 		if !settings.BrowserUserSync {
 			return Errorf(EUsersSyncDisabled, "User sync from clients is off for this app: the backend manages users.")
 		}
+		if err := w.notSilenced(by.UserID); err != nil {
+			return err
+		}
 		if err := Check(p, ""); err != nil {
 			return err
 		}
@@ -307,6 +310,21 @@ func (s *Service) Touch(ctx context.Context, appID, userID string) error {
 	}
 	s.touched.Store(key, now)
 	return s.store.Update(ctx, func(tx Tx) error { return tx.TouchUser(appID, userID, now) })
+}
+
+// notSilenced refuses a client change by a silenced user: they read, block
+// and report, but change nothing (a user not created yet is not silenced).
+func (w *change) notSilenced(userID string) error {
+	u, err := w.User(w.app, userID)
+	if ErrorCode(err) == EUserNotFound {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if m := activeModeration(u.Moderation, w.now); m != nil && m.State == StateSilenced {
+		return Errorf(EUserSilenced, "A silenced user cannot change anything.")
+	}
+	return nil
 }
 
 // liveUser reads a user who may take part in anything: an erased user is

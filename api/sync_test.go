@@ -62,3 +62,45 @@ func TestSyncConversation(t *testing.T) {
 	e.me("alice", "POST", "/conversations/room/messages", map[string]any{"text": "still here"}).must(t, 200, "")
 	e.do(req{method: "GET", path: "/conversations/new"}).must(t, 404, "conversation.not_found")
 }
+
+// TestSilencedChangeNothing: a silenced user reads, blocks and gets their
+// conversations, but changes nothing from a client (API.md 7).
+func TestSilencedChangeNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("room", "sil", "bob")
+	msg := e.send("room", "sil", "before")
+	e.moderate("sil", "silence", nil).must(t, 200, "")
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code               string
+	}{
+		{"profile", "PUT", "", map[string]any{"name": "New name"}, 403, "user.silenced"},
+		{"create a conversation", "PUT", "/conversations/new", nil, 403, "user.silenced"},
+		{"rename a conversation", "PUT", "/conversations/room", map[string]any{"subject": "Mine"}, 403, "user.silenced"},
+		{"add a participant", "PUT", "/conversations/room", map[string]any{"participants": []string{"carol"}}, 403, "user.silenced"},
+		{"send", "POST", "/conversations/room/messages", map[string]any{"text": "hi"}, 403, "user.silenced"},
+		{"edit", "PATCH", "/conversations/room/messages/" + msg, map[string]any{"text": "edited"}, 403, "user.silenced"},
+		{"delete own message", "DELETE", "/conversations/room/messages/" + msg, nil, 403, "user.silenced"},
+		{"get a conversation", "PUT", "/conversations/room", map[string]any{}, 200, ""},
+		{"read", "GET", "/conversations/room/messages", nil, 200, ""},
+		{"me", "GET", "", nil, 200, ""},
+		{"block", "PUT", "/blocks/bob", nil, 200, ""},
+		{"unblock", "DELETE", "/blocks/bob", nil, 200, ""},
+	}
+	e.putUser("carol", nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
+			e.me("sil", tt.method, tt.path, tt.body).must(t, tt.status, tt.code)
+		})
+	}
+	var c conversationOut
+	e.do(req{method: "GET", path: "/conversations/room"}).must(t, 200, "").decode(t, &c)
+	if c.Subject != nil || len(c.Participants) != 2 {
+		t.Errorf("a silenced user changed the conversation: %+v", c)
+	}
+	e.do(req{method: "GET", path: "/conversations/new"}).must(t, 404, "conversation.not_found")
+}

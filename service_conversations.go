@@ -415,7 +415,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 				return err
 			}
 		}
-		if err := w.checkDirectBlocks(current, added); err != nil {
+		if err := w.checkBlocks(by.UserID, current, added); err != nil {
 			return err
 		}
 		created, at := c == nil, len(w.events)
@@ -453,9 +453,19 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 	return out, err
 }
 
-// checkDirectBlocks refuses to make a direct conversation (exactly two
-// current participants) between two users when either blocked the other.
-func (w *change) checkDirectBlocks(current map[string]bool, added []string) error {
+// checkBlocks applies the blocks to a client's change of a conversation.
+// A user whom someone blocked creates, changes or adds people to no
+// conversation that includes the blocker, and adds the blocker nowhere, so a
+// block cannot be dodged by turning a direct conversation into a group; and
+// no direct conversation (exactly two current participants) is made between
+// two users when either blocked the other.
+func (w *change) checkBlocks(caller string, current map[string]bool, added []string) error {
+	others := slices.DeleteFunc(append(slices.Collect(maps.Keys(current)), added...), func(id string) bool { return id == caller })
+	if blocked, err := w.BlockedByAny(w.app, caller, others); err != nil {
+		return err
+	} else if blocked {
+		return Errorf(EUserBlocked, "Someone in this conversation blocked you: you cannot create or change it, or add them.")
+	}
 	if len(current)+len(added) != 2 || len(added) == 0 {
 		return nil
 	}

@@ -138,6 +138,8 @@ type Tx interface {
 	Unblock(appID, blocker, blocked string) (bool, error)
 	// Blocked reports whether blocker blocked blocked.
 	Blocked(appID, blocker, blocked string) (bool, error)
+	// BlockedByAny reports whether any of blockers blocked blocked.
+	BlockedByAny(appID, blocked string, blockers []string) (bool, error)
 	// DropBlocks removes every block by or of the user.
 	DropBlocks(appID, userID string) error
 	// BlockedUsers lists the live users userID blocked, by id.

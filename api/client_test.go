@@ -240,8 +240,18 @@ func TestBlocking(t *testing.T) {
 	// Nor add the second person to a conversation of one.
 	e.me("bob", "PUT", "/conversations/solo", nil).must(t, 200, "")
 	e.me("bob", "PUT", "/conversations/solo", map[string]any{"participants": []string{"alice"}}).must(t, 403, "user.blocked")
-	// Groups are unaffected, and the backend may still create any conversation.
-	e.me("bob", "PUT", "/conversations/group", map[string]any{"participants": []string{"alice", "carol"}}).must(t, 200, "")
+	// Nor dodge the block through a group: the blocked user creates, changes or adds people to no
+	// conversation that includes the blocker, and adds the blocker nowhere.
+	e.me("bob", "PUT", "/conversations/direct", map[string]any{"participants": []string{"carol"}}).must(t, 403, "user.blocked")
+	e.me("bob", "PUT", "/conversations/direct", map[string]any{"subject": "ours"}).must(t, 403, "user.blocked")
+	e.me("bob", "PUT", "/conversations/bobs", map[string]any{"participants": []string{"alice", "carol"}}).must(t, 403, "user.blocked")
+	e.me("bob", "PUT", "/conversations/bobs", map[string]any{"participants": []string{"carol"}}).must(t, 200, "")
+	e.me("bob", "PUT", "/conversations/bobs", map[string]any{"participants": []string{"alice"}}).must(t, 403, "user.blocked")
+	e.me("bob", "POST", "/conversations/direct/messages", map[string]any{"text": "hey"}).must(t, 403, "user.blocked")
+	// The blocker may still make a group with them, where sending is unaffected; the backend may create any conversation.
+	e.me("alice", "PUT", "/conversations/group", map[string]any{"participants": []string{"bob", "carol"}}).must(t, 200, "")
+	e.me("bob", "PUT", "/conversations/group", nil).must(t, 200, "")
+	e.me("bob", "PUT", "/conversations/group", map[string]any{"subject": "mine"}).must(t, 403, "user.blocked")
 	e.me("bob", "POST", "/conversations/group/messages", map[string]any{"text": "hi all"}).must(t, 200, "")
 	e.do(req{method: "PUT", path: "/conversations/backend-direct", body: map[string]any{"participants": []string{"alice", "bob"}}}).must(t, 200, "")
 

@@ -15,6 +15,17 @@ func (t *tx) Blocked(appID, blocker, blocked string) (bool, error) {
 	return t.exists("read block", `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id = ? AND blocked_id = ?`, appID, blocker, blocked)
 }
 
+// BlockedByAny looks each blocker up by the primary key.
+func (t *tx) BlockedByAny(appID, blocked string, blockers []string) (bool, error) {
+	if len(blockers) == 0 {
+		return false, nil
+	}
+	var found []int
+	err := t.in("read blocks", &found, `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id IN (?) AND blocked_id = ? LIMIT 1`,
+		appID, blockers, blocked)
+	return len(found) > 0, err
+}
+
 // DropBlocks finds the blocks of the user (as the blocked one) by a scan of
 // the app's blocks: it runs once per erasure.
 func (t *tx) DropBlocks(appID, userID string) error {

@@ -8,14 +8,17 @@ import (
 
 // Conversation is a chat between participants.
 type Conversation struct {
-	ID              string                 `json:"id"`
-	Subject         *string                `json:"subject"`
-	PhotoURL        *string                `json:"photoUrl"`
-	WelcomeMessages []string               `json:"welcomeMessages"`
-	Custom          Custom                 `json:"custom"`
-	CreatedAt       int64                  `json:"createdAt"`
-	LastMessage     *Message               `json:"lastMessage"`
-	Participants    map[string]Participant `json:"participants"` // current participants only
+	ID              string   `json:"id"`
+	Subject         *string  `json:"subject"`
+	PhotoURL        *string  `json:"photoUrl"`
+	WelcomeMessages []string `json:"welcomeMessages"`
+	Custom          Custom   `json:"custom"`
+	CreatedAt       int64    `json:"createdAt"`
+	// CreatedBy is who created it (nil for conversations older than the
+	// record), so that a backend can tell that a client took an id first.
+	CreatedBy    *Actor                 `json:"createdBy"`
+	LastMessage  *Message               `json:"lastMessage"`
+	Participants map[string]Participant `json:"participants"` // current participants only
 	// PK is the store's key of the row, opaque to everyone else.
 	PK int64 `json:"-"`
 	// LastSeq is the sequence number of the last message: the clock of

@@ -15,7 +15,7 @@ type ParticipantPatch struct {
 
 // ConversationService manages conversations and their participants.
 type ConversationService interface {
-	PutConversation(ctx context.Context, appID, convID string, p *ConversationPatch) error
+	PutConversation(ctx context.Context, appID string, by Caller, convID string, p *ConversationPatch) error
 	Conversation(ctx context.Context, appID, convID string) (*Conversation, error)
 	Conversations(ctx context.Context, appID string, page Page) ([]Conversation, error)
 	DeleteConversation(ctx context.Context, appID, convID string) error
@@ -42,13 +42,13 @@ type ConversationService interface {
 var DefaultParticipant = Participant{Access: ReadWrite, Notify: NotifyOn}
 
 // PutConversation implements ConversationService.
-func (s *Service) PutConversation(ctx context.Context, appID, convID string, p *ConversationPatch) error {
+func (s *Service) PutConversation(ctx context.Context, appID string, by Caller, convID string, p *ConversationPatch) error {
 	if err := Check(p, ""); err != nil {
 		return err
 	}
 	return s.write(ctx, appID, func(w *change) error {
 		at := len(w.events)
-		c, created, err := w.CreateConversation(appID, convID, w.now)
+		c, created, err := w.CreateConversation(appID, convID, by.Actor, w.now)
 		if err != nil {
 			return err
 		}
@@ -421,7 +421,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		created, at := c == nil, len(w.events)
 		if created {
 			var fresh bool
-			if c, fresh, err = w.CreateConversation(appID, convID, w.now); err != nil {
+			if c, fresh, err = w.CreateConversation(appID, convID, by.Actor, w.now); err != nil {
 				return err
 			} else if !fresh {
 				// Another transaction created it first: the caller never took part.

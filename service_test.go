@@ -93,7 +93,7 @@ func TestEventsAfterCommit(t *testing.T) {
 	putUsers(t, svc, "alice", "bob")
 	sub := b.Subscribe(100)
 	defer sub.Close()
-	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
 	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("alice", "one"), text("bob", "two")}, backend)
 	must(t, err)
 
@@ -123,7 +123,7 @@ func TestEventsAfterCommit(t *testing.T) {
 		func() error { return svc.PutUser(ctx, "app1", "carol", &parley.UserPatch{}) },
 		func() error { return svc.DeleteConversation(ctx, "app1", "missing") },
 		func() error {
-			return svc.PutConversation(ctx, "app1", "d", &parley.ConversationPatch{Participants: []string{"alice", "ghost"}})
+			return svc.PutConversation(ctx, "app1", backend, "d", &parley.ConversationPatch{Participants: []string{"alice", "ghost"}})
 		},
 	}
 	for i, refuse := range refusals {
@@ -145,7 +145,7 @@ func TestEventsInCommitOrder(t *testing.T) {
 	putUsers(t, svc, "u")
 	const writers, each = 8, 10
 	for i := 0; i < writers; i++ {
-		must(t, svc.PutConversation(ctx, "app1", fmt.Sprint("c", i), &parley.ConversationPatch{Participants: []string{"u"}}))
+		must(t, svc.PutConversation(ctx, "app1", backend, fmt.Sprint("c", i), &parley.ConversationPatch{Participants: []string{"u"}}))
 	}
 	sub := b.Subscribe(writers * each)
 	defer sub.Close()
@@ -185,7 +185,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	ctx := context.Background()
 	svc, b := newService(t)
 	putUsers(t, svc, "u")
-	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"u"}}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"u"}}))
 	slow, fast := b.Subscribe(2), b.Subscribe(100)
 	defer fast.Close()
 	done := make(chan error, 1)
@@ -228,7 +228,7 @@ func TestPermissionsReadInTheWrite(t *testing.T) {
 	must(t, err)
 	putUsers(t, svc, "pat")
 	must(t, svc.PutUser(ctx, "app1", "mod", &parley.UserPatch{Name: parley.Some("Mod"), Role: parley.Some("mod")}))
-	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"mod", "pat"}}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"mod", "pat"}}))
 	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("pat", "hi")}, backend)
 	must(t, err)
 	mod := parley.ClientCaller("mod", true)
@@ -336,7 +336,7 @@ func TestGetOrCreateRaces(t *testing.T) {
 	ctx := context.Background()
 	svc, _, st := newServiceOn(t)
 	putUsers(t, svc, "alice", "bob")
-	must(t, svc.PutConversation(ctx, "app1", "taken", &parley.ConversationPatch{Participants: []string{"bob"}}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "taken", &parley.ConversationPatch{Participants: []string{"bob"}}))
 	must(t, svc.Erase(ctx, "app1", "bob", false, parley.CLIActor))
 	must(t, svc.PutUser(ctx, "app1", "carol", &parley.UserPatch{Name: parley.Some("Carol")}))
 
@@ -384,7 +384,7 @@ func TestRefusalBeforeIdempotentReplay(t *testing.T) {
 			t.Parallel()
 			svc, _ := newService(t)
 			putUsers(t, svc, "alice", "bob")
-			must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
+			must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
 			key := "k1"
 			m := text("alice", "hi")
 			m.IdempotencyKey = &key
@@ -414,7 +414,7 @@ func TestModeratorCannotDeleteManagersMessages(t *testing.T) {
 	putUsers(t, svc, "pat")
 	must(t, svc.PutUser(ctx, "app1", "mod", &parley.UserPatch{Name: parley.Some("Mod"), Role: parley.Some("mod")}))
 	must(t, svc.PutUser(ctx, "app1", "boss", &parley.UserPatch{Name: parley.Some("Boss"), Role: parley.Some("boss")}))
-	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"mod", "pat", "boss"}}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"mod", "pat", "boss"}}))
 	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("boss", "mine"), text("pat", "yours")}, backend)
 	must(t, err)
 	mod := parley.ClientCaller("mod", true)
@@ -440,10 +440,10 @@ func TestErasureScrubsEvents(t *testing.T) {
 	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Name: parley.Some("Evelyn Secretname"), Email: parley.Some([]string{"eve@hidden.example"})}))
 	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Locale: parley.Some("xx-SECRETLOCALE")}))
 	putUsers(t, svc, "bob")
-	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"eve", "bob"}}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"eve", "bob"}}))
 	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("bob", "bob keeps this"), text("eve", "eve's secret words")}, backend)
 	must(t, err)
-	must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Subject: parley.Some("renamed")}))
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Subject: parley.Some("renamed")}))
 
 	raw, err := sql.Open("sqlite3", path)
 	must(t, err)
@@ -517,10 +517,10 @@ func TestWhichEvents(t *testing.T) {
 			return svc.PutUser(ctx, "app1", "bob", &parley.UserPatch{Name: parley.Some("Robert")})
 		}, "[user.updated]"},
 		{"rename the conversation and add", func(svc *parley.Service) error {
-			return svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Subject: parley.Some("s"), Participants: []string{"carol"}})
+			return svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Subject: parley.Some("s"), Participants: []string{"carol"}})
 		}, "[participant.added conversation.updated]"},
 		{"put the conversation as it is", func(svc *parley.Service) error {
-			return svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"bob"}})
+			return svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"bob"}})
 		}, "[]"},
 		{"ban", func(svc *parley.Service) error {
 			return svc.Ban(ctx, "app1", backend, "bob", parley.Restriction{}, true)
@@ -540,7 +540,7 @@ func TestWhichEvents(t *testing.T) {
 			t.Parallel()
 			svc, b := newService(t)
 			putUsers(t, svc, "bob", "carol")
-			must(t, svc.PutConversation(ctx, "app1", "c", &parley.ConversationPatch{Participants: []string{"bob"}}))
+			must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"bob"}}))
 			sub := b.Subscribe(10)
 			defer sub.Close()
 			must(t, tt.act(svc))
@@ -559,7 +559,7 @@ func TestBulkEventsNameTheConversations(t *testing.T) {
 	svc, b := newService(t)
 	putUsers(t, svc, "bob")
 	for _, c := range []string{"c1", "c2", "c3"} {
-		must(t, svc.PutConversation(ctx, "app1", c, &parley.ConversationPatch{Participants: []string{"bob"}}))
+		must(t, svc.PutConversation(ctx, "app1", backend, c, &parley.ConversationPatch{Participants: []string{"bob"}}))
 	}
 	sub := b.Subscribe(10)
 	defer sub.Close()

@@ -159,7 +159,7 @@ type Tx interface {
 	// CreateConversation inserts the conversation unless it exists (a
 	// concurrent creator wins quietly) and returns it locked, and whether
 	// this call created it.
-	CreateConversation(appID, convID string, now int64) (*Conversation, bool, error)
+	CreateConversation(appID, convID string, by Actor, now int64) (*Conversation, bool, error)
 	// SetConversation writes the attributes the patch sets.
 	SetConversation(c *Conversation, p *ConversationPatch) error
 	// DeleteConversation reports false when there was no such conversation.

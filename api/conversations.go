@@ -17,7 +17,7 @@ func (s *Server) putConversation(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Conversations.PutConversation(r.Context(), appID(r), id, &p); err != nil {
+	if err := s.Conversations.PutConversation(r.Context(), appID(r), caller(r), id, &p); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 
 type conversationOut struct {
 	ID           string
+	CreatedBy    *string
 	Subject      *string
 	Custom       map[string]string
 	LastMessage  *struct{ ID, Text string }
@@ -161,4 +162,26 @@ func TestParticipantRoutes(t *testing.T) {
 		t.Error("a removed user is still listed")
 	}
 	e.do(req{method: "PATCH", path: "/conversations/c1/participants/bob", body: map[string]any{"access": "Read"}}).must(t, 404, "participant.not_found")
+}
+
+// TestCreatedBy: a conversation says who created it, so that a backend can
+// tell that a client took an id before it did (conversation squatting).
+func TestCreatedBy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("by-backend", "alice")
+	e.me("alice", "PUT", "/conversations/by-client", nil).must(t, 200, "")
+	// The backend "creating" an id a client took first only updates it: createdBy tells.
+	e.do(req{method: "PUT", path: "/conversations/by-client", body: map[string]any{"subject": "mine?"}}).must(t, 200, "")
+	for id, want := range map[string]string{"by-backend": "key:" + e.key.ID, "by-client": "user:alice"} {
+		c := e.getConversation(t, id)
+		if c.CreatedBy == nil || *c.CreatedBy != want {
+			t.Errorf("%s: createdBy %v, want %s", id, c.CreatedBy, want)
+		}
+	}
+	var mine struct{ Data []conversationOut }
+	e.me("alice", "GET", "/conversations", nil).must(t, 200, "").decode(t, &mine)
+	if len(mine.Data) != 2 || mine.Data[0].CreatedBy == nil {
+		t.Errorf("alice's list = %+v", mine.Data)
+	}
 }

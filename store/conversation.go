@@ -27,9 +27,9 @@ func (t *tx) LockConversation(appID, convID string) (*parley.Conversation, error
 
 // CreateConversation lets the unique (app_id, id) decide: a row inserted
 // means this call created the conversation.
-func (t *tx) CreateConversation(appID, convID string, now int64) (*parley.Conversation, bool, error) {
-	created, err := t.changed("insert conversation", `INSERT INTO conversations (app_id, id, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (app_id, id) DO NOTHING`, appID, convID, now)
+func (t *tx) CreateConversation(appID, convID string, by parley.Actor, now int64) (*parley.Conversation, bool, error) {
+	created, err := t.changed("insert conversation", `INSERT INTO conversations (app_id, id, created_at, created_by) VALUES (?, ?, ?, ?)
+		ON CONFLICT (app_id, id) DO NOTHING`, appID, convID, now, string(by))
 	if err != nil {
 		return nil, false, err
 	}
@@ -141,7 +141,7 @@ func errConversationNotFound(convID string) error {
 	return parley.Errorf(parley.EConversationNotFound, "There is no conversation %q.", convID)
 }
 
-const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, last_seq`
+const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`
 
 type convRow struct {
 	PK              int64   `db:"pk"`
@@ -151,10 +151,11 @@ type convRow struct {
 	WelcomeMessages string  `db:"welcome_messages"`
 	Custom          string  `db:"custom"`
 	CreatedAt       int64   `db:"created_at"`
+	CreatedBy       *string `db:"created_by"`
 	LastSeq         int64   `db:"last_seq"`
 }
 
 func (r convRow) conversation() parley.Conversation {
 	return parley.Conversation{ID: r.ID, Subject: r.Subject, PhotoURL: r.PhotoURL, WelcomeMessages: stringList(r.WelcomeMessages),
-		Custom: customMap(r.Custom), CreatedAt: r.CreatedAt, PK: r.PK, LastSeq: r.LastSeq}
+		Custom: customMap(r.Custom), CreatedAt: r.CreatedAt, CreatedBy: (*parley.Actor)(r.CreatedBy), PK: r.PK, LastSeq: r.LastSeq}
 }

@@ -13,14 +13,14 @@ func TestCreateConversationOnce(t *testing.T) {
 	var first, again, third *parley.Conversation
 	var created [3]bool
 	update(t, db, func(tx parley.Tx) (err error) {
-		if first, created[0], err = tx.CreateConversation(testApp, "c1", 10); err != nil {
+		if first, created[0], err = tx.CreateConversation(testApp, "c1", "cli", 10); err != nil {
 			return err
 		}
-		again, created[1], err = tx.CreateConversation(testApp, "c1", 20)
+		again, created[1], err = tx.CreateConversation(testApp, "c1", "cli", 20)
 		return err
 	})
 	update(t, db, func(tx parley.Tx) (err error) {
-		third, created[2], err = tx.CreateConversation(testApp, "c1", 30)
+		third, created[2], err = tx.CreateConversation(testApp, "c1", "cli", 30)
 		return err
 	})
 	if created != [3]bool{true, false, false} {
@@ -61,7 +61,7 @@ func TestRemoveAndRestore(t *testing.T) {
 			convs := map[string]*parley.Conversation{}
 			update(t, db, func(tx parley.Tx) error {
 				for _, id := range []string{"live", "none", "gone"} {
-					c, _, err := tx.CreateConversation(testApp, id, 1)
+					c, _, err := tx.CreateConversation(testApp, id, "cli", 1)
 					if err != nil {
 						return err
 					}
@@ -148,7 +148,7 @@ func TestCompleteAndMemberships(t *testing.T) {
 	t.Parallel()
 	db := seeded(t, "u1", "u2")
 	update(t, db, func(tx parley.Tx) error {
-		c, _, err := tx.CreateConversation(testApp, "c1", 1)
+		c, _, err := tx.CreateConversation(testApp, "c1", "cli", 1)
 		if err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ func TestCurrentMembersLimit(t *testing.T) {
 	db := seeded(t, "a", "b", "c", "d", "e")
 	var c *parley.Conversation
 	update(t, db, func(tx parley.Tx) (err error) {
-		if c, _, err = tx.CreateConversation(testApp, "c1", 1); err != nil {
+		if c, _, err = tx.CreateConversation(testApp, "c1", "cli", 1); err != nil {
 			return err
 		}
 		for _, u := range []string{"a", "b", "c", "d", "e"} {

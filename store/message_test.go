@@ -17,7 +17,7 @@ func conversation(t testing.TB, db *DB) *parley.Conversation {
 	t.Helper()
 	var c *parley.Conversation
 	update(t, db, func(tx parley.Tx) (err error) {
-		c, _, err = tx.CreateConversation(testApp, "c1", 1)
+		c, _, err = tx.CreateConversation(testApp, "c1", "cli", 1)
 		return err
 	})
 	return c

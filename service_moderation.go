@@ -231,9 +231,18 @@ func (s *Service) AuditLog(ctx context.Context, appID, userID string, page Page)
 	return out, err
 }
 
-// Erase implements ModerationService. Erasing an erased user again changes
-// nothing.
+// Erase implements ModerationService. The erasure is physical: when it
+// returns, the database files hold none of the erased values. Erasing an
+// erased user again changes nothing but purges again, so a retry after a
+// failed purge completes it.
 func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) error {
+	if err := s.erase(ctx, appID, userID, eraseMessages, by); err != nil {
+		return err
+	}
+	return s.store.Purge(ctx)
+}
+
+func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) error {
 	return s.write(ctx, appID, func(w *change) error {
 		u, err := w.LockUser(appID, userID)
 		if err != nil || u.Deleted {

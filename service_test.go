@@ -1,9 +1,11 @@
 package parley_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -597,5 +599,60 @@ func TestUserEventsCarryTheView(t *testing.T) {
 	}
 	if updated == nil || updated.ModerationState != parley.StateSilenced || updated.Moderation == nil {
 		t.Errorf("user.updated after a silence carries %+v", updated)
+	}
+}
+
+// TestErasureIsPhysical: once Erase returns, a copy of the database files
+// (the file and its write-ahead log) holds none of the erased values, though
+// they were written there, several times over, before.
+func TestErasureIsPhysical(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	st, err := store.Open(path, store.Options{})
+	must(t, err)
+	defer st.Close()
+	svc := parley.NewService(st, nil)
+	must(t, svc.CreateApp(ctx, "app1", parley.Key{ID: "key_1", AppID: "app1", Secret: "s", Hash: []byte("h"), CreatedAt: 1}))
+	secrets := []string{"Zebediah Quuxworth", "zeb@erased.example", "+99-ERASED-PHONE", "ERASEDEXTERNALID", "erased-custom-value",
+		"ERASED MESSAGE TEXT", "erased-message-custom"}
+	for i := 0; i < 3; i++ { // old versions of the rows, in the log and in free pages
+		must(t, svc.PutUser(ctx, "app1", "zeb", &parley.UserPatch{Name: parley.Some(secrets[0]), Email: parley.Some([]string{secrets[1]}),
+			Phone: parley.Some([]string{secrets[2]}), ExternalID: parley.Some(secrets[3]),
+			Custom: parley.Some(parley.Custom{"k": fmt.Sprint(secrets[4], i)})}))
+	}
+	putUsers(t, svc, "bob")
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"zeb", "bob"}}))
+	m := text("zeb", secrets[5])
+	m.Custom = parley.Custom{"k": secrets[6]}
+	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m, text("bob", "bob stays")}, backend)
+	must(t, err)
+
+	files := func() []byte {
+		var all []byte
+		for _, f := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(f)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		return all
+	}
+	before := files()
+	for _, s := range secrets {
+		if !bytes.Contains(before, []byte(s)) {
+			t.Fatalf("the files never held %q: the test proves nothing", s)
+		}
+	}
+	must(t, svc.Erase(ctx, "app1", "zeb", true, parley.CLIActor))
+	after := files()
+	for _, s := range secrets {
+		if bytes.Contains(after, []byte(s)) {
+			t.Errorf("after erasure the database files still hold %q", s)
+		}
+	}
+	if !bytes.Contains(after, []byte("bob stays")) {
+		t.Error("the erasure took more than the erased user's data")
 	}
 }

@@ -30,6 +30,10 @@ type Storage interface {
 	// UnrevokedKeys is the app's keys that are not revoked, expired ones
 	// included, newest first, possibly cached like SessionFacts.
 	UnrevokedKeys(ctx context.Context, appID string) ([]Key, error)
+	// Purge makes what committed writes deleted or overwrote unrecoverable
+	// from the database's files (free space, logs), so that a copy taken
+	// afterwards holds none of it.
+	Purge(ctx context.Context) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error

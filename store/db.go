@@ -73,7 +73,9 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	// Pragmas live in the DSN so that every pooled connection has them.
-	base := path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_synchronous=" + sync +
+	// secure_delete: deleted and overwritten content is zeroed, so that an
+	// erasure leaves nothing behind in free space.
+	base := path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_secure_delete=1&_synchronous=" + sync +
 		"&_cache_size=-32000&_stmt_cache_size=64"
 	write, err := sqlx.Open("sqlite3", base+"&_txlock=immediate")
 	if err != nil {
@@ -131,6 +133,22 @@ func (db *DB) Close() error {
 		db.closed = errors.Join(db.read.Close(), db.write.Close())
 	})
 	return db.closed
+}
+
+// Purge makes what committed writes deleted unrecoverable from the files:
+// with secure_delete the database file holds no deleted content, and the
+// write-ahead log, which still holds earlier page images, is checkpointed
+// into it and truncated to nothing. It waits for the writer between two
+// batches, and for readers' snapshots to end.
+func (db *DB) Purge(ctx context.Context) error {
+	var busy, logged, done int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("checkpoint: readers kept the write-ahead log from being truncated")
+	}
+	return nil
 }
 
 // Ping reports whether the database answers.

@@ -131,3 +131,45 @@ func TestRandomBase62Uniform(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckJSON(t *testing.T) {
+	type inner struct {
+		Size int `json:"size"`
+	}
+	type embedded struct {
+		Reason string `json:"reason"`
+	}
+	type body struct {
+		embedded
+		Name   string                  `json:"name"`
+		Inner  parley.Optional[inner]  `json:"inner"`
+		Items  []inner                 `json:"items"`
+		Custom parley.Custom           `json:"custom"`
+		ByID   map[string]*inner       `json:"byId"`
+		Skip   string                  `json:"-"`
+		Opt    parley.Optional[string] `json:"opt"`
+	}
+	tests := []struct {
+		raw  string
+		want bool // accepted
+	}{
+		{`{"name":"a","reason":"r","inner":{"size":1},"items":[{"size":2}],"custom":{"K":"v","k":"w"},"byId":{"X":{"size":3}}}`, true},
+		{`{"unknown":1}`, true}, // the decoder refuses unknown fields, or not
+		{`{"name":"a","name":"b"}`, false},
+		{`{"NAME":"a"}`, false},
+		{`{"Reason":"r"}`, false},
+		{`{"inner":{"Size":1}}`, false},
+		{`{"items":[{"size":1},{"SIZE":2}]}`, false},
+		{`{"custom":{"k":"1","k":"2"}}`, false},
+		{`{"byId":{"x":{"size":1,"size":2}}}`, false},
+		{`{"byId":{"x":{},"x":{}}}`, false},
+		{`{"Skip":"x"}`, true}, // not a field name of the body at all
+		{`{"name":`, true},     // syntax is the decoder's to refuse
+		{`[{"a":1,"a":2}]`, false},
+	}
+	for _, tt := range tests {
+		if err := parley.CheckJSON([]byte(tt.raw), &body{}); (err == nil) != tt.want {
+			t.Errorf("CheckJSON(%s) = %v, want accepted %v", tt.raw, err, tt.want)
+		}
+	}
+}

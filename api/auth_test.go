@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -172,4 +174,45 @@ func TestRevocationFromAnotherProcess(t *testing.T) {
 	e.me("alice", "GET", "", nil).must(t, 401, "auth.invalid_token")
 	e.do(jwtReq).must(t, 401, "auth.invalid_token")
 	e.do(req{method: "GET", path: "/settings"}).must(t, 401, "auth.invalid_token")
+}
+
+// signRaw signs a payload exactly as written, duplicate keys and all.
+func signRaw(t testing.TB, secret, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(unsigned, []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return unsigned + "." + enc.EncodeToString(sig)
+}
+
+// TestClaimsReadOneWay: a token whose claims name a claim twice, or in
+// another case, is refused: other JWT libraries would read it differently.
+func TestClaimsReadOneWay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("alice", nil)
+	e.putUser("mallory", nil)
+	exp := e.clock.Now().Add(time.Hour).Unix()
+	user := fmt.Sprintf(`"tokenType":"user","iss":%q`, e.app)
+	tests := []struct {
+		name, path, payload string
+		status              int
+		code                string
+	}{
+		{"user token", "/me", `{` + user + `,"sub":"alice","extra":"claims are free"}`, 200, ""},
+		{"sub in two cases", "/me", `{` + user + `,"sub":"alice","SUB":"mallory"}`, 401, "auth.invalid_token"},
+		{"sub twice", "/me", `{` + user + `,"sub":"alice","sub":"mallory"}`, 401, "auth.invalid_token"},
+		{"tokenType twice", "/me", `{` + user + `,"sub":"alice","tokenType":"app"}`, 401, "auth.invalid_token"},
+		{"app token", "/users", fmt.Sprintf(`{"tokenType":"app","iss":%q,"exp":%d}`, e.app, exp), 200, ""},
+		{"exp in two cases", "/users", fmt.Sprintf(`{"tokenType":"app","iss":%q,"exp":%d,"Exp":1}`, e.app, exp), 401, "auth.invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := e.in(t)
+			e.do(req{method: "GET", path: tt.path, bearer: signRaw(t, e.key.Secret, tt.payload)}).must(t, tt.status, tt.code)
+		})
+	}
 }

@@ -28,6 +28,17 @@ func TestBodyDiscipline(t *testing.T) {
 		{"array where object expected", req{method: "PUT", path: "/users/u2", body: `[]`}, 400, "request.invalid"},
 		{"custom value not a string", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"k":1}}`}, 400, "request.invalid"},
 		{"custom value null", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"k":null}}`}, 400, "request.invalid"},
+		// Exact field names, each once: no two parsers read one body differently.
+		{"field name in another case", req{method: "PUT", path: "/users/u2", body: `{"NAME":"A"}`}, 400, "request.invalid"},
+		{"field given twice", req{method: "PUT", path: "/users/u2", body: `{"name":"A","name":"B"}`}, 400, "request.invalid"},
+		{"field in two cases", req{method: "PUT", path: "/users/u2", body: `{"name":"A","Name":"B"}`}, 400, "request.invalid"},
+		{"custom key given twice", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"k":"1","k":"2"}}`}, 400, "request.invalid"},
+		{"batch user given twice", req{method: "PUT", path: "/users", body: `{"u2":{"name":"A"},"u2":{"name":"B"}}`}, 400, "request.invalid"},
+		{"batch field in another case", req{method: "PUT", path: "/users", body: `{"u2":{"Name":"A"}}`}, 400, "request.invalid"},
+		{"message field in another case", req{method: "POST", path: "/conversations/c/messages",
+			body: `[{"type":"SystemMessage","text":"a","TEXT":"b"}]`}, 400, "request.invalid"},
+		{"nested settings field in another case", req{method: "PATCH", path: "/settings", body: `{"userList":{"PageSize":5}}`}, 400, "request.invalid"},
+		{"embedded field in another case", req{method: "POST", path: "/users/u1/ban", body: `{"Reason":"spam"}`}, 400, "request.invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,6 +48,12 @@ func TestBodyDiscipline(t *testing.T) {
 	}
 	// Nothing refused was written.
 	e.do(req{method: "GET", path: "/users/u2"}).must(t, 404, "user.not_found")
+	e.do(req{method: "GET", path: "/conversations/c/messages"}).must(t, 404, "conversation.not_found")
+	var u struct{ ModerationState string }
+	e.do(req{method: "GET", path: "/users/u1"}).must(t, 200, "").decode(t, &u)
+	if u.ModerationState != "" {
+		t.Errorf("a refused ban was written: %+v", u)
+	}
 }
 
 func TestRoutingBeforeCredentials(t *testing.T) {

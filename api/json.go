@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,14 +30,21 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 			return parley.Errorf(parley.EUnsupportedMedia, "The body must be sent as application/json.")
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return parley.Errorf(parley.ETooLarge, "The body is larger than %d bytes.", MaxBodyBytes)
+	} else if err != nil {
+		return parley.Errorf(parley.EInvalid, "The body could not be read.")
+	}
+	// Exact field names, each once: no two parsers read one body differently.
+	if err := parley.CheckJSON(raw, v); err != nil {
+		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
 		switch {
-		case errors.As(err, &tooLarge):
-			return parley.Errorf(parley.ETooLarge, "The body is larger than %d bytes.", MaxBodyBytes)
 		case errors.Is(err, io.EOF) && optional:
 			return nil
 		case errors.Is(err, io.EOF):
@@ -45,10 +53,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", jsonProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return parley.Errorf(parley.ETooLarge, "The body is larger than %d bytes.", MaxBodyBytes)
-		}
 		return parley.Errorf(parley.EInvalid, "The body must hold exactly one JSON value.")
 	}
 	return nil

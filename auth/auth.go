@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -138,6 +139,9 @@ func (a *Authenticator) secretKey(ctx context.Context, appID, token string) (*Pr
 // Signature comes before claims: an expired token is only reported as
 // expired when it was correctly signed.
 func (a *Authenticator) jwt(appID, token string, keys []parley.Key) (*claims, *parley.Key, error) {
+	if !strictClaims(token) {
+		return nil, nil, errInvalid()
+	}
 	parser := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(appID),
 		jwt.WithLeeway(Leeway), jwt.WithTimeFunc(a.Now))
 	for i := range keys {
@@ -159,6 +163,21 @@ func (a *Authenticator) jwt(appID, token string, keys []parley.Key) (*claims, *p
 		}
 	}
 	return nil, nil, errInvalid()
+}
+
+// strictClaims reports whether the token's claims name each claim once and
+// exactly: {"sub": "alice", "SUB": "mallory"} reads differently in other
+// JWT libraries, so it is refused before any of them reads it.
+func strictClaims(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return true // not a JWT: the parser refuses it
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return true
+	}
+	return parley.CheckJSON(payload, &claims{}) == nil
 }
 
 // MaxTokenBytes bounds a bearer token: longer ones are refused before any

@@ -39,6 +39,7 @@ const (
 	EReactivateSelf       = "user.reactivate.self"
 	EConflict             = "conflict"
 	EInternal             = "internal"
+	EStorageUnavailable   = "storage.unavailable"
 )
 
 // Error is the one application error: a machine code, a sentence for humans,

@@ -34,7 +34,8 @@ type Storage interface {
 	// from the database's files (free space, logs), so that a copy taken
 	// afterwards holds none of it.
 	Purge(ctx context.Context) error
-	// Ping reports whether the database answers.
+	// Ping reports whether the database can be written now, by a small
+	// write: readiness fails while the disk is full or the file read-only.
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	parley "github.com/parley-chat/parley"
@@ -43,6 +44,7 @@ var statuses = map[string]int{
 	parley.EReactivateSelf:       http.StatusBadRequest,
 	parley.EConflict:             http.StatusConflict,
 	parley.EInternal:             http.StatusInternalServerError,
+	parley.EStorageUnavailable:   http.StatusServiceUnavailable,
 }
 
 type errorBody struct {
@@ -69,12 +71,19 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == parley.EUserNotFound && len(body.Fields) > 0 {
 		status = http.StatusBadRequest
 	}
+	if code == parley.EStorageUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryStorageSeconds))
+	}
 	if status >= 500 {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
 	writeJSON(w, status, body)
 }
+
+// RetryStorageSeconds is when a client may try again a write refused
+// because the database cannot be written (a full disk, a read-only file).
+const RetryStorageSeconds = 5
 
 func notFound(what string) *parley.Error {
 	return parley.Errorf(parley.ERouteNotFound, "There is no route %s.", what)

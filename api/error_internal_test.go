@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -36,17 +37,18 @@ func TestInternalErrorsHideDetail(t *testing.T) {
 	for _, tt := range []struct {
 		path   string
 		status int
+		code   string
 	}{
-		{"/v1/broken/users", 500},
-		{"/v1/panic/users", 500},
-		{"/readyz", 503},
+		{"/v1/broken/users", 500, "internal"},
+		{"/v1/panic/users", 500, "internal"},
+		{"/readyz", 503, "storage.unavailable"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
 			body, _ := io.ReadAll(rec.Body)
-			if rec.Code != tt.status || !strings.Contains(string(body), `"errorCode":"internal"`) {
-				t.Errorf("got %d %s, want %d internal", rec.Code, body, tt.status)
+			if rec.Code != tt.status || !strings.Contains(string(body), `"errorCode":"`+tt.code+`"`) {
+				t.Errorf("got %d %s, want %d %s", rec.Code, body, tt.status, tt.code)
 			}
 			if strings.Contains(string(body), "secret detail") {
 				t.Errorf("the body leaks internal detail: %s", body)
@@ -55,5 +57,18 @@ func TestInternalErrorsHideDetail(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "secret detail") {
 		t.Error("the internal detail was not logged")
+	}
+}
+
+// TestStorageUnavailable: a write refused because the database cannot be
+// written is a 503 with Retry-After, never a bare 500.
+func TestStorageUnavailable(t *testing.T) {
+	s := &Server{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
+	rec := httptest.NewRecorder()
+	s.writeError(rec, httptest.NewRequest(http.MethodPost, "/v1/a/conversations/c/messages", nil),
+		fmt.Errorf("send: %w", parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now; try again later.")))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" ||
+		!strings.Contains(rec.Body.String(), `"errorCode":"storage.unavailable"`) {
+		t.Errorf("got %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 }

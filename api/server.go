@@ -119,7 +119,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.Ready(r.Context()); err != nil {
 		s.Logger.Error("not ready", "error", err.Error())
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{ErrorCode: parley.EInternal, Message: "The database is not reachable."})
+		s.writeError(w, r, parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now."))
 		return
 	}
 	ok(w, map[string]string{"status": "ok"})

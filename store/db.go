@@ -151,10 +151,14 @@ func (db *DB) Purge(ctx context.Context) error {
 	return nil
 }
 
-// Ping reports whether the database answers.
+// Ping writes the health row through the writer: a database that cannot be
+// written now fails it.
 func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	return db.read.GetContext(ctx, &one, `SELECT 1`)
+	return db.Update(ctx, func(ptx parley.Tx) error {
+		_, err := ptx.(*tx).exec("write health", `INSERT INTO health (id, checked_at) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, time.Now().UnixMilli())
+		return err
+	})
 }
 
 // View runs fn in one read transaction of the reader pool: a consistent

@@ -101,12 +101,30 @@ func wrap(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// asConflict turns a raw uniqueness violation into a conflict error.
+// asConflict turns a raw uniqueness violation into a conflict error, and a
+// database that cannot be written (a full disk, a read-only file, an I/O
+// error) into storage.unavailable: nothing was written, and the write may
+// be tried again once the cause is gone.
 func asConflict(err error) error {
 	if c := conflict(err); c != nil {
 		return c
 	}
+	if unavailable(err) {
+		return parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now; try again later.")
+	}
 	return err
+}
+
+func unavailable(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code {
+	case sqlite3.ErrFull, sqlite3.ErrReadonly, sqlite3.ErrIoErr, sqlite3.ErrCantOpen, sqlite3.ErrNomem:
+		return true
+	}
+	return false
 }
 
 // conflicts name, by the table and columns SQLite reports, what a

@@ -27,6 +27,9 @@ func manages(r *http.Request) bool {
 func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if s.blockedAddress(w, r) {
+				return
+			}
 			ctx, app := r.Context(), appID(r)
 			creds := auth.ClientCredentials{
 				Authorization: r.Header.Get("Authorization"),
@@ -45,7 +48,11 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 				err = fmt.Errorf("authenticated %q but read the session of %q", p.UserID, claimed)
 			}
 			if err != nil {
+				s.authFailed(w, r, err)
 				s.writeError(w, r, err)
+				return
+			}
+			if !s.limit(w, r, "user\x00"+app+"\x00"+p.UserID, s.Limits.Client) {
 				return
 			}
 			if err := sess.Admit(p.UserID, allowMissing); err != nil {

@@ -121,7 +121,8 @@ type env struct {
 	closing *sync.Once
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts the server; opts adjust it first (rate limits, say).
+func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 	t.Helper()
 	addr := stores.fresh(t)
 	st, err := stores.open(addr)
@@ -136,6 +137,9 @@ func newEnv(t testing.TB) *env {
 		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
 		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	srv := httptest.NewServer(s.Handler())
 	e := &env{t: t, st: st, svc: svc, addr: addr, srv: srv, clock: c, closing: &sync.Once{}}

@@ -69,9 +69,16 @@ func (s *Server) requireApp(next http.Handler) http.Handler {
 // requireAdmin authenticates a backend credential.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.blockedAddress(w, r) {
+			return
+		}
 		p, err := s.Auth.Admin(r.Context(), chi.URLParam(r, "appId"), r.Header.Get("Authorization"))
 		if err != nil {
+			s.authFailed(w, r, err)
 			s.writeError(w, r, err)
+			return
+		}
+		if !s.limit(w, r, "key\x00"+p.KeyID, s.Limits.Backend) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	parley "github.com/parley-chat/parley"
@@ -38,6 +39,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM before their connections are cut (PARLEY_SHUTDOWN_TIMEOUT)")
+	var limits api.RateLimits
+	for _, l := range []struct {
+		v         *float64
+		flag, env string
+		def       float64
+		usage     string
+	}{
+		{&limits.Backend, "rate-backend", "PARLEY_RATE_BACKEND", 1000, "requests per second per backend key, 0 for no limit"},
+		{&limits.Client, "rate-client", "PARLEY_RATE_CLIENT", 20, "requests per second per client user, 0 for no limit"},
+		{&limits.AuthFailures, "rate-auth-failures", "PARLEY_RATE_AUTH_FAILURES", 60, "failed authentications per minute per client address, 0 for no limit"},
+	} {
+		def := l.def
+		if v := getenv(l.env); v != "" {
+			if def, err = strconv.ParseFloat(v, 64); err != nil || def < 0 {
+				return fmt.Errorf("%s must be a number from 0, not %q", l.env, v)
+			}
+		}
+		fs.Float64Var(l.v, l.flag, def, l.usage+" ("+l.env+")")
+	}
 	if rest, err := parseArgs(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -68,7 +88,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Handler: (&api.Server{
 			Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc,
 			Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
-			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now,
+			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
 		}).Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,

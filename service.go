@@ -13,6 +13,15 @@ const (
 	MaxLimit     = 100
 	MaxLookupIDs = 100
 	MaxUserBatch = 100
+	// MaxCurrentConversationIDs caps GET /me's conversationIds (the most
+	// recently joined); GET /me/conversations pages through all of them.
+	MaxCurrentConversationIDs = 1000
+	// MaxClientParticipants is how many users one client call may add to a
+	// conversation (the backend may add MaxPatchParticipants).
+	MaxClientParticipants = 100
+	// ClientAddsPerMinute is how many conversations clients may add one
+	// user to in a minute (a bucket of as many).
+	ClientAddsPerMinute = 30
 )
 
 // Page selects one page of a list: at most Limit items after the item whose
@@ -68,12 +77,17 @@ type Service struct {
 	Now func() time.Time
 
 	touched sync.Map // "app\x00user" to when Touch last wrote (ms)
+	// adds limits how often clients add one user to conversations: one
+	// client must not drag a user into thousands of them.
+	adds *Buckets
 }
 
 // NewService returns a service over st that publishes committed events to
 // events (nil: to nobody).
 func NewService(st Storage, events *Broker) *Service {
-	return &Service{store: st, events: events, Now: time.Now}
+	s := &Service{store: st, events: events, Now: time.Now}
+	s.adds = NewBuckets(func() time.Time { return s.Now() })
+	return s
 }
 
 // The service is every service the api consumes.

@@ -349,6 +349,9 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 	if err := Check(p, ""); err != nil {
 		return nil, err
 	}
+	if len(p.Participants) > MaxClientParticipants {
+		return nil, Invalid("participants", fmt.Sprintf("a client adds at most %d users per call", MaxClientParticipants))
+	}
 	var out *Membership
 	err := s.write(ctx, appID, func(w *change) error {
 		settings, err := w.Settings(appID)
@@ -418,6 +421,9 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		if err := w.checkBlocks(by.UserID, current, added); err != nil {
 			return err
 		}
+		if err := s.limitAdds(w, by, added); err != nil {
+			return err
+		}
 		created, at := c == nil, len(w.events)
 		if created {
 			var fresh bool
@@ -451,6 +457,29 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		return err
 	})
 	return out, err
+}
+
+// limitAdds refuses, past ClientAddsPerMinute, to let clients add a user
+// to one more conversation; the adds count once the write commits.
+func (s *Service) limitAdds(w *change, by Caller, added []string) error {
+	perSecond := float64(ClientAddsPerMinute) / 60
+	var keys []string
+	for _, id := range added {
+		if id == by.UserID {
+			continue // joining a conversation one creates
+		}
+		key := w.app + "\x00" + id
+		if s.adds.Peek(key, perSecond, ClientAddsPerMinute).Remaining < 1 {
+			return Errorf(ERateLimited, "User %q was added to too many conversations in the last minute: try again later.", id)
+		}
+		keys = append(keys, key)
+	}
+	w.AfterCommit(func() {
+		for _, k := range keys {
+			s.adds.Take(k, perSecond, ClientAddsPerMinute)
+		}
+	})
+	return nil
 }
 
 // checkBlocks applies the blocks to a client's change of a conversation.

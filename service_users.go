@@ -30,7 +30,8 @@ type UserService interface {
 	// UserConversations lists every conversation the user takes part in or
 	// was removed from, by latest activity the user may see.
 	UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error)
-	// CurrentConversationIDs lists the conversations the user takes part in now.
+	// CurrentConversationIDs lists the conversations the user takes part in
+	// now, the MaxCurrentConversationIDs most recently joined.
 	CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error)
 	// Touch records client activity; it writes at most about once a minute per user.
 	Touch(ctx context.Context, appID, userID string) error
@@ -291,7 +292,7 @@ func (s *Service) UserConversations(ctx context.Context, appID, userID string, p
 func (s *Service) CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error) {
 	var out []string
 	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.CurrentConversationIDs(appID, userID)
+		out, err = tx.CurrentConversationIDs(appID, userID, MaxCurrentConversationIDs)
 		return err
 	})
 	return out, err

@@ -207,7 +207,8 @@ type Tx interface {
 	Memberships(appID, userID string, page Page) ([]Membership, error)
 	// CurrentConversationIDs lists the conversations the user takes part in
 	// now, newest joined first.
-	CurrentConversationIDs(appID, userID string) ([]string, error)
+	// At most limit of them.
+	CurrentConversationIDs(appID, userID string, limit int) ([]string, error)
 
 	// Messages.
 	Message(c *Conversation, msgID string) (*Message, error)

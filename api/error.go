@@ -71,8 +71,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == parley.EUserNotFound && len(body.Fields) > 0 {
 		status = http.StatusBadRequest
 	}
-	if code == parley.EStorageUnavailable {
+	switch {
+	case code == parley.EStorageUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(RetryStorageSeconds))
+	case code == parley.ERateLimited && w.Header().Get("Retry-After") == "":
+		// The service's limits (adding a user to conversations) refill a
+		// token every 60/ClientAddsPerMinute seconds.
+		w.Header().Set("Retry-After", strconv.Itoa(60/parley.ClientAddsPerMinute))
 	}
 	if status >= 500 {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",

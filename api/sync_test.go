@@ -1,6 +1,10 @@
 package api_test
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"time"
+)
 
 func TestSyncConversation(t *testing.T) {
 	t.Parallel()
@@ -103,4 +107,41 @@ func TestSilencedChangeNothing(t *testing.T) {
 		t.Errorf("a silenced user changed the conversation: %+v", c)
 	}
 	e.do(req{method: "GET", path: "/conversations/new"}).must(t, 404, "conversation.not_found")
+}
+
+// TestClientCallBounds: one client call adds at most 100 users, and clients
+// add one user to at most 30 conversations a minute (429 past it), so one
+// client cannot drag a user into thousands of conversations.
+func TestClientCallBounds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var hundred []string
+	for i := 0; i < 101; i++ {
+		hundred = append(hundred, fmt.Sprint("u", i))
+	}
+	for _, part := range [][]string{hundred[:50], hundred[50:]} {
+		batch := map[string]any{}
+		for _, id := range part {
+			batch[id] = map[string]any{"name": id}
+		}
+		e.do(req{method: "PUT", path: "/users", body: batch}).must(t, 200, "")
+	}
+	e.putUser("alice", nil)
+	e.putUser("bob", nil)
+	e.me("alice", "PUT", "/conversations/big", map[string]any{"participants": hundred}).must(t, 400, "request.invalid")
+	e.do(req{method: "GET", path: "/conversations/big"}).must(t, 404, "conversation.not_found")
+	e.me("alice", "PUT", "/conversations/big", map[string]any{"participants": hundred[:100]}).must(t, 200, "")
+
+	for i := 0; i < 30; i++ {
+		e.me("alice", "PUT", fmt.Sprint("/conversations/with-bob-", i), map[string]any{"participants": []string{"bob"}}).must(t, 200, "")
+	}
+	r := e.me("alice", "PUT", "/conversations/one-too-many", map[string]any{"participants": []string{"bob"}}).must(t, 429, "rate_limited")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	e.do(req{method: "GET", path: "/conversations/one-too-many"}).must(t, 404, "conversation.not_found")
+	e.me("bob", "PUT", "/conversations/bobs-own", nil).must(t, 200, "")                                                              // joining one's own: free
+	e.do(req{method: "PUT", path: "/conversations/backend", body: map[string]any{"participants": []string{"bob"}}}).must(t, 200, "") // the backend: free
+	e.clock.Add(2 * time.Second)
+	e.me("alice", "PUT", "/conversations/one-too-many", map[string]any{"participants": []string{"bob"}}).must(t, 200, "")
 }

@@ -223,3 +223,30 @@ func TestCurrentMembersLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestCurrentConversationIDsLimit: the most recently joined first, at most
+// the limit.
+func TestCurrentConversationIDsLimit(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "a")
+	update(t, db, func(tx parley.Tx) error {
+		for i, id := range []string{"c1", "c2", "c3"} {
+			c, _, err := tx.CreateConversation(testApp, id, "cli", 1)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetMember(testApp, c, "a", parley.Participant{Access: parley.ReadWrite, Notify: parley.NotifyOn}, nil, int64(10+i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var ids []string
+	view(t, db, func(tx parley.Tx) (err error) {
+		ids, err = tx.CurrentConversationIDs(testApp, "a", 2)
+		return err
+	})
+	if fmt.Sprint(ids) != "[c3 c2]" {
+		t.Errorf("ids = %v, want [c3 c2]", ids)
+	}
+}

@@ -195,7 +195,8 @@ func (t *tx) Memberships(appID, userID string, page parley.Page) ([]parley.Membe
 	return out, nil
 }
 
-func (t *tx) CurrentConversationIDs(appID, userID string) ([]string, error) {
+func (t *tx) CurrentConversationIDs(appID, userID string, limit int) ([]string, error) {
 	return t.column("list conversation ids", `SELECT c.id FROM participants p JOIN conversations c ON c.pk = p.conv_pk
-		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY p.joined_at DESC, c.pk DESC`, appID, userID)
+		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY p.joined_at DESC, c.pk DESC
+		LIMIT `+strconv.Itoa(limit), appID, userID)
 }

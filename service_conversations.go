@@ -56,20 +56,12 @@ func (s *Service) PutConversation(ctx context.Context, appID string, by Caller, 
 		if err := w.SetConversation(c, p); err != nil {
 			return err
 		}
-		for _, userID := range p.Participants {
-			if err := w.requireParticipant(userID); err != nil {
-				return err
-			}
-			m, err := w.Member(c, userID)
-			if err != nil {
-				return err
-			}
-			if m.Current() {
-				continue
-			}
-			if err := w.setMember(c, userID, m, DefaultParticipant); err != nil {
-				return err
-			}
+		ids := distinct(p.Participants)
+		if err := w.requireParticipants(ids); err != nil {
+			return err
+		}
+		if err := w.addMembers(c, ids, nil); err != nil {
+			return err
 		}
 		if !changed {
 			return nil // participant changes alone are announced by the write
@@ -78,15 +70,59 @@ func (s *Service) PutConversation(ctx context.Context, appID string, by Caller, 
 	})
 }
 
-// requireParticipant checks that a user named in a body may take part:
-// unknown and erased users are a bad request.
-func (w *change) requireParticipant(userID string) error {
-	_, err := liveUser(w, w.app, userID, false)
-	if ErrorCode(err) == EUserNotFound {
-		return &Error{Code: EUserNotFound, Message: fmt.Sprintf("There is no user %q.", userID),
-			Fields: map[string]string{"participants": "unknown user " + userID}}
+// requireParticipants checks, in one read, that the users named in a body
+// may take part: the first unknown or erased one is a bad request.
+func (w *change) requireParticipants(ids []string) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	return err
+	users, err := w.UsersByIDs(w.app, ids)
+	if err != nil {
+		return err
+	}
+	live := make(map[string]bool, len(users))
+	for _, u := range users {
+		live[u.ID] = !u.Deleted
+	}
+	for _, id := range ids {
+		if !live[id] {
+			return &Error{Code: EUserNotFound, Message: fmt.Sprintf("There is no user %q.", id),
+				Fields: map[string]string{"participants": "unknown user " + id}}
+		}
+	}
+	return nil
+}
+
+// addMembers makes the users current participants with the default access,
+// leaving those who are already alone, in few statements whatever their
+// number (known: their memberships, when the caller read them already).
+func (w *change) addMembers(c *Conversation, ids []string, known map[string]*Member) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if known == nil {
+		var err error
+		if known, err = w.Members(c, ids); err != nil {
+			return err
+		}
+	}
+	var add []NewMember
+	for _, id := range ids {
+		if m := known[id]; !m.Current() {
+			add = append(add, NewMember{UserID: id, Participant: DefaultParticipant, Frozen: Freeze(m, ReadWrite, false, c.LastSeq)})
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if err := w.SetMembers(w.app, c, add, w.now); err != nil {
+		return err
+	}
+	w.participantsChanged(c.ID)
+	for _, m := range add {
+		w.emit(EventParticipantAdded, EventData{ConversationID: c.ID, UserID: m.UserID, Access: m.Access, Notify: m.Notify})
+	}
+	return nil
 }
 
 // emitConversation records, with the conversation as it is now,
@@ -382,17 +418,20 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		}
 		var added []string
 		for _, id := range distinct(p.Participants) {
-			if current[id] {
-				continue
+			if !current[id] {
+				added = append(added, id)
 			}
-			if c != nil {
-				if m, err := w.Member(c, id); err != nil {
-					return err
-				} else if m != nil && m.RemovedByAdmin {
+		}
+		var known map[string]*Member // the memberships of those added, when the conversation exists
+		if c != nil && len(added) > 0 {
+			if known, err = w.Members(c, added); err != nil {
+				return err
+			}
+			for _, id := range added {
+				if m := known[id]; m != nil && m.RemovedByAdmin {
 					return Errorf(ERemovedByAdmin, "User %q was removed from this conversation by a moderator; only the backend can add them back.", id)
 				}
 			}
-			added = append(added, id)
 		}
 		if c == nil && !slices.Contains(added, by.UserID) {
 			added = append(added, by.UserID)
@@ -413,10 +452,8 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		case me != nil && me.Access != ReadWrite:
 			return Errorf(EReadOnly, "You may read but not change this conversation.")
 		}
-		for _, id := range added {
-			if err := w.requireParticipant(id); err != nil {
-				return err
-			}
+		if err := w.requireParticipants(added); err != nil {
+			return err
 		}
 		if err := w.checkBlocks(by.UserID, current, added); err != nil {
 			return err
@@ -437,14 +474,11 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		if err := w.SetConversation(c, p); err != nil {
 			return err
 		}
-		for _, id := range added {
-			m, err := w.Member(c, id)
-			if err != nil {
-				return err
-			}
-			if err := w.setMember(c, id, m, DefaultParticipant); err != nil {
-				return err
-			}
+		if created {
+			known = map[string]*Member{} // nobody took part in a conversation this call created
+		}
+		if err := w.addMembers(c, added, known); err != nil {
+			return err
 		}
 		if err := w.emitConversation(convID, created, at); err != nil {
 			return err

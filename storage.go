@@ -179,6 +179,11 @@ type Tx interface {
 	// Participants.
 	// Member is the user's membership, nil when they never took part.
 	Member(c *Conversation, userID string) (*Member, error)
+	// Members are the memberships of the users who ever took part, by user
+	// id, in one read whatever their number.
+	Members(c *Conversation, userIDs []string) (map[string]*Member, error)
+	// SetMembers is SetMember for many users in few statements.
+	SetMembers(appID string, c *Conversation, members []NewMember, now int64) error
 	// CurrentMembers lists the ids of the current participants (any access),
 	// at most limit of them when limit > 0: telling whether a conversation is
 	// direct needs three, whatever its size.
@@ -225,6 +230,14 @@ type Tx interface {
 	// Messages lists up to the freeze point upTo (nil: all), newest first;
 	// page.StartingAfter must be a message of that list.
 	Messages(c *Conversation, upTo *int64, page Page) ([]Message, error)
+}
+
+// NewMember is a user to make a current participant, with the access and
+// the freeze point it takes.
+type NewMember struct {
+	UserID string
+	Participant
+	Frozen *int64
 }
 
 // Restored is a membership a reactivation brought back.

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	parley "github.com/parley-chat/parley"
 )
@@ -11,19 +12,29 @@ import (
 // describe, so the log holds exactly the committed changes. seq is the
 // rowid: with a single writer, increasing in commit order.
 func (t *tx) AppendEvents(events []parley.Event) error {
-	for i := range events {
-		e := &events[i]
-		data, err := json.Marshal(e.Data)
-		if err != nil {
-			return fmt.Errorf("encode event %s: %w", e.Type, err)
+	const cols = 5
+	for start := 0; start < len(events); start += maxInParams / cols {
+		chunk := events[start:min(len(events), start+maxInParams/cols)]
+		args := make([]any, 0, len(chunk)*cols)
+		for _, e := range chunk {
+			data, err := json.Marshal(e.Data)
+			if err != nil {
+				return fmt.Errorf("encode event %s: %w", e.Type, err)
+			}
+			args = append(args, e.ID, e.AppID, e.Type, string(data), e.CreatedAt)
 		}
-		res, err := t.exec("append event", `INSERT INTO events (id, app_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)`,
-			e.ID, e.AppID, e.Type, string(data), e.CreatedAt)
+		// One statement a chunk: the rows get consecutive seqs, in order.
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		res, err := t.exec("append events", `INSERT INTO events (id, app_id, type, data, created_at) VALUES `+values, args...)
 		if err != nil {
 			return err
 		}
-		if e.Seq, err = res.LastInsertId(); err != nil {
-			return wrap("append event", err)
+		last, err := res.LastInsertId()
+		if err != nil {
+			return wrap("append events", err)
+		}
+		for i := range chunk {
+			chunk[i].Seq = last - int64(len(chunk)-1-i)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,50 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq}, nil
 }
 
+// Members reads the memberships with one IN query per chunk of ids.
+func (t *tx) Members(c *parley.Conversation, userIDs []string) (map[string]*parley.Member, error) {
+	out := make(map[string]*parley.Member, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, maxInParams) {
+		var rows []struct {
+			UserID         string `db:"user_id"`
+			Access         string `db:"access"`
+			Notify         string `db:"notify"`
+			RemovedAt      *int64 `db:"removed_at"`
+			FrozenSeq      *int64 `db:"frozen_seq"`
+			RemovedByAdmin bool   `db:"removed_by_admin"`
+		}
+		if err := t.in("read participants", &rows, `SELECT user_id, access, notify, removed_at, frozen_seq, removed_by_admin
+			FROM participants WHERE conv_pk = ? AND user_id IN (?)`, c.PK, chunk); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[r.UserID] = &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
+				RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq}
+		}
+	}
+	return out, nil
+}
+
+// SetMembers writes the memberships with one multi-row upsert per chunk.
+func (t *tx) SetMembers(appID string, c *parley.Conversation, members []parley.NewMember, now int64) error {
+	const cols = 7
+	for chunk := range slices.Chunk(members, maxInParams/cols) {
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		args := make([]any, 0, len(chunk)*cols)
+		for _, m := range chunk {
+			args = append(args, c.PK, appID, m.UserID, string(m.Access), string(m.Notify), now, m.Frozen)
+		}
+		if _, err := t.exec("set participants", `INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at, frozen_seq)
+			VALUES `+values+`
+			ON CONFLICT (conv_pk, user_id) DO UPDATE SET access = excluded.access, notify = excluded.notify,
+				frozen_seq = excluded.frozen_seq, removed_by_admin = 0, removed_by_ban = NULL, removed_at = NULL,
+				joined_at = CASE WHEN removed_at IS NULL THEN joined_at ELSE excluded.joined_at END`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CurrentMembers orders by id, so that callers see a stable list.
 func (t *tx) CurrentMembers(c *parley.Conversation, limit int) ([]string, error) {
 	// No ORDER BY and a literal LIMIT: statements are prepared anew each
@@ -47,13 +92,7 @@ func (t *tx) CurrentMembers(c *parley.Conversation, limit int) ([]string, error)
 // SetMember keeps the join time of a current participant; a returning one
 // joins again now. Any removal, and the ban behind it, is forgotten.
 func (t *tx) SetMember(appID string, c *parley.Conversation, userID string, p parley.Participant, frozen *int64, now int64) error {
-	_, err := t.exec("set participant", `INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at, frozen_seq)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (conv_pk, user_id) DO UPDATE SET access = excluded.access, notify = excluded.notify,
-			frozen_seq = excluded.frozen_seq, removed_by_admin = 0, removed_by_ban = NULL, removed_at = NULL,
-			joined_at = CASE WHEN removed_at IS NULL THEN joined_at ELSE excluded.joined_at END`,
-		c.PK, appID, userID, string(p.Access), string(p.Notify), now, frozen)
-	return err
+	return t.SetMembers(appID, c, []parley.NewMember{{UserID: userID, Participant: p, Frozen: frozen}}, now)
 }
 
 // RemoveMember is one removal, not a ban's: a reactivation does not undo

@@ -181,5 +181,9 @@ func customMap(raw string) parley.Custom {
 	return out
 }
 
+// maxInParams bounds the values bound in one statement, well under
+// SQLite's limit of 32,766.
+const maxInParams = 999
+
 // afterPage is the largest key of an ordered column: "before the end".
 const afterPage = int64(1<<63 - 1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -216,4 +217,91 @@ func BenchmarkBan10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(ban.Milliseconds())/float64(b.N), "ban-ms")
 	b.ReportMetric(float64(restore.Milliseconds())/float64(b.N), "restore-ms")
+}
+
+// BenchmarkFairness: another app's sends while one app floods the shared
+// writer with big writes (conversations of 1,000 participants, from 4
+// backend clients). It reports the quiet app's send rate alone and during
+// the flood, and their ratio: one app must not starve another. Each phase
+// runs for a fixed time; run it with -benchtime 1x.
+func BenchmarkFairness(b *testing.B) {
+	const phase, senders, flooders, size = 2 * time.Second, 8, 4, 1000
+	e := newEnv(b)
+	quietApp, quietKey := e.newApp("quiet")
+	for start := 0; start < size; start += 100 {
+		batch := map[string]any{}
+		for i := start; i < start+100; i++ {
+			batch[fmt.Sprint("m", i)] = map[string]any{"name": "member"}
+		}
+		e.do(req{method: "PUT", path: "/users", body: batch}).must(b, 200, "")
+	}
+	var members []string
+	for i := 0; i < size; i++ {
+		members = append(members, fmt.Sprintf("%q", fmt.Sprint("m", i)))
+	}
+	bigBody := []byte(`{"participants":[` + strings.Join(members, ",") + `]}`)
+	quietURL := e.srv.URL + "/v1/" + quietApp
+	quietAuth := map[string]string{"Authorization": "Bearer " + quietKey.Secret}
+	if err := benchDo("PUT", quietURL+"/users/u", quietAuth, []byte(`{"name":"U"}`)); err != nil {
+		b.Fatal(err)
+	}
+	if err := benchDo("PUT", quietURL+"/conversations/q", quietAuth, []byte(`{"participants":["u"]}`)); err != nil {
+		b.Fatal(err)
+	}
+	sendBody := []byte(`[{"type":"UserMessage","sender":"u","text":"still here"}]`)
+
+	// quietRate sends from the quiet app for one phase, with flood running
+	// beside it or not, and returns its sends per second.
+	var floods atomic.Int64
+	quietRate := func(flood bool) (float64, error) {
+		stop := time.Now().Add(phase)
+		var sent atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, senders+flooders)
+		for i := 0; i < senders; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(stop) {
+					if err := benchDo("POST", quietURL+"/conversations/q/messages", quietAuth, sendBody); err != nil {
+						errs <- err
+						return
+					}
+					sent.Add(1)
+				}
+			}()
+		}
+		for i := 0; flood && i < flooders; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(stop) {
+					url := fmt.Sprintf("%s/v1/%s/conversations/flood%d", e.srv.URL, e.app, floods.Add(1))
+					if err := benchDo("PUT", url, bearer(e), bigBody); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		return float64(sent.Load()) / phase.Seconds(), <-errs
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		alone, err := quietRate(false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before := floods.Load()
+		during, err := quietRate(true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(alone, "quiet-alone-msgs/s")
+		b.ReportMetric(during, "quiet-flooded-msgs/s")
+		b.ReportMetric(during/alone, "ratio")
+		b.ReportMetric(float64(floods.Load()-before)/phase.Seconds(), "flood-convs/s")
+	}
 }

@@ -125,7 +125,7 @@ func (w *change) emit(typ string, d EventData) {
 // are stored in the same transaction and published once it commits; a
 // refused or failed write publishes nothing.
 func (s *Service) write(ctx context.Context, appID string, fn func(w *change) error) error {
-	return s.store.Update(ctx, func(tx Tx) error {
+	return s.store.Update(WithApp(ctx, appID), func(tx Tx) error {
 		w := &change{Tx: tx, app: appID, now: s.now(), announced: map[string]bool{}}
 		if err := fn(w); err != nil {
 			return err

@@ -76,16 +76,12 @@ func (w *change) requireParticipants(ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	users, err := w.UsersByIDs(w.app, ids)
+	erased, err := w.Erased(w.app, ids)
 	if err != nil {
 		return err
 	}
-	live := make(map[string]bool, len(users))
-	for _, u := range users {
-		live[u.ID] = !u.Deleted
-	}
 	for _, id := range ids {
-		if !live[id] {
+		if gone, known := erased[id]; !known || gone {
 			return &Error{Code: EUserNotFound, Message: fmt.Sprintf("There is no user %q.", id),
 				Fields: map[string]string{"participants": "unknown user " + id}}
 		}

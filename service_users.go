@@ -310,7 +310,7 @@ func (s *Service) Touch(ctx context.Context, appID, userID string) error {
 		return nil
 	}
 	s.touched.Store(key, now)
-	return s.store.Update(ctx, func(tx Tx) error { return tx.TouchUser(appID, userID, now) })
+	return s.store.Update(WithApp(ctx, appID), func(tx Tx) error { return tx.TouchUser(appID, userID, now) })
 }
 
 // notSilenced refuses a client change by a silenced user: they read, block

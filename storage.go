@@ -40,6 +40,20 @@ type Storage interface {
 	Close() error
 }
 
+type appKey struct{}
+
+// WithApp says whose write a context carries: a store shares its writer
+// fairly between apps with it.
+func WithApp(ctx context.Context, appID string) context.Context {
+	return context.WithValue(ctx, appKey{}, appID)
+}
+
+// AppFromContext is the app WithApp set, or "".
+func AppFromContext(ctx context.Context) string {
+	app, _ := ctx.Value(appKey{}).(string)
+	return app
+}
+
 // SessionFacts are the stored facts behind a client Session.
 type SessionFacts struct {
 	Settings Settings
@@ -119,6 +133,9 @@ type Tx interface {
 	// the list, else request.invalid); withErased keeps erased users.
 	Users(appID string, page Page, withErased bool) ([]User, error)
 	UsersByIDs(appID string, ids []string) ([]User, error)
+	// Erased reads, for each id that names a user, whether they were erased;
+	// it reads nothing else, so checking a thousand ids is cheap.
+	Erased(appID string, ids []string) (map[string]bool, error)
 	UsersByExternalIDs(appID string, externalIDs []string) ([]User, error)
 	TouchUser(appID, userID string, now int64) error
 	// SearchUsers finds live users whose folded name contains q (folded),

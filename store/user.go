@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 
 	parley "github.com/parley-chat/parley"
@@ -69,6 +70,23 @@ func (t *tx) Users(appID string, page parley.Page, withErased bool) ([]parley.Us
 
 func (t *tx) UsersByIDs(appID string, ids []string) ([]parley.User, error) {
 	return t.usersWhere("id", appID, ids)
+}
+
+func (t *tx) Erased(appID string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for chunk := range slices.Chunk(ids, maxInParams) {
+		var rows []struct {
+			ID      string `db:"id"`
+			Deleted bool   `db:"deleted"`
+		}
+		if err := t.in("read users", &rows, `SELECT id, deleted FROM users WHERE app_id = ? AND id IN (?)`, appID, chunk); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[r.ID] = r.Deleted
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) UsersByExternalIDs(appID string, externalIDs []string) ([]parley.User, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -17,9 +18,11 @@ const maxBatch = 128
 // A job is one write: it runs inside a savepoint of a shared transaction.
 type job struct {
 	ctx   context.Context
+	app   string // whose write it is, to share the writer fairly
 	fn    func(parley.Tx) error
 	after []func() // run once the batch commits, if this job's savepoint was kept
 	done  chan error
+	took  time.Duration // what running it took
 }
 
 // Update runs fn in a write transaction and returns once it is committed.
@@ -31,7 +34,7 @@ type job struct {
 // be a pure function of the transaction: it may run after its caller gave
 // up waiting, and it may not keep the Tx.
 func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
-	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
 	select {
 	case db.jobs <- j:
 	case <-db.stop:
@@ -44,25 +47,32 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 	return asConflict(<-j.done)
 }
 
+// writer runs the writes: it takes every write waiting when it becomes
+// free into a fair queue, and commits them in batches (see fairQueue).
 func (db *DB) writer() {
 	defer close(db.done)
+	q := newFairQueue()
 	for {
-		select {
-		case <-db.stop:
-			return
-		case j := <-db.jobs:
-			batch := []*job{j}
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case j := <-db.jobs:
-					batch = append(batch, j)
-				default:
-					break drain
-				}
+		if q.count == 0 {
+			select {
+			case <-db.stop:
+				return
+			case j := <-db.jobs:
+				q.push(j)
 			}
-			db.commit(batch)
 		}
+	drain:
+		for {
+			select {
+			case j := <-db.jobs:
+				q.push(j)
+			default:
+				break drain
+			}
+		}
+		batch := q.batch()
+		db.commit(batch)
+		q.account(batch)
 	}
 }
 
@@ -117,7 +127,10 @@ func (db *DB) commit(batch []*job) {
 			failAll(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		if errs[i] = run(j, sx, db); errs[i] != nil {
+		start := time.Now()
+		errs[i] = run(j, sx, db)
+		j.took = time.Since(start)
+		if errs[i] != nil {
 			j.after = nil
 			if _, err := rollback.Exec(); err != nil {
 				failAll(fmt.Errorf("rollback to savepoint: %w", err))
@@ -133,11 +146,13 @@ func (db *DB) commit(batch []*job) {
 	if !ran {
 		return
 	}
+	start := time.Now()
 	if err := sx.Commit(); err != nil {
 		failAll(fmt.Errorf("commit: %w", err))
 		return
 	}
 	committed = true
+	chargeCommit(batch, time.Since(start))
 }
 
 // prepareSavepoints prepares SAVEPOINT job, RELEASE job and ROLLBACK TO job

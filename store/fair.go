@@ -1,0 +1,108 @@
+package store
+
+import "time"
+
+// batchBudget is about how much writer time one batch may take when it
+// holds more than one write: the writes of a batch are answered together,
+// so a cheap write must not wait behind many expensive ones.
+const batchBudget = 5 * time.Millisecond
+
+// fairQueue holds the writes waiting for the writer, one queue per app, and
+// hands them out fairly: next is always the app that has had the least
+// writer time, so an app flooding the writer with big writes gets its share
+// and no more, and another app's writes go through beside it. An app that
+// comes back after being idle starts at the least time of the apps waiting,
+// not with the credit of its idle time.
+type fairQueue struct {
+	apps  map[string]*appQueue
+	count int
+	// floor is the least writer time among the apps that were waiting
+	// when it was last measured.
+	floor time.Duration
+}
+
+type appQueue struct {
+	jobs []*job
+	used time.Duration // writer time had
+	cost time.Duration // what one of its writes recently took (a moving average)
+}
+
+func newFairQueue() *fairQueue { return &fairQueue{apps: map[string]*appQueue{}} }
+
+func (q *fairQueue) push(j *job) {
+	a, ok := q.apps[j.app]
+	if !ok {
+		a = &appQueue{used: q.floor}
+		q.apps[j.app] = a
+	}
+	a.jobs = append(a.jobs, j)
+	q.count++
+}
+
+// batch takes the next writes: in fair order, at most maxBatch, and no more
+// than fit in batchBudget by what each app's writes recently took (at least
+// one write).
+func (q *fairQueue) batch() []*job {
+	var out []*job
+	var planned time.Duration
+	charged := map[*appQueue]time.Duration{} // planned time, not yet accounted
+	for len(out) < maxBatch && q.count > 0 {
+		var next *appQueue
+		for _, a := range q.apps {
+			if len(a.jobs) > 0 && (next == nil || a.used+charged[a] < next.used+charged[next]) {
+				next = a
+			}
+		}
+		if len(out) > 0 && planned+next.cost > batchBudget {
+			break
+		}
+		out = append(out, next.jobs[0])
+		next.jobs = next.jobs[1:]
+		q.count--
+		planned += next.cost
+		charged[next] += max(next.cost, time.Microsecond)
+	}
+	return out
+}
+
+// chargeCommit shares what committing a batch took between its writes, in
+// proportion to what each took to run: a big write also costs the writer
+// the writing of its pages.
+func chargeCommit(batch []*job, commit time.Duration) {
+	var total time.Duration
+	for _, j := range batch {
+		total += j.took
+	}
+	for _, j := range batch {
+		if total > 0 {
+			j.took += time.Duration(float64(commit) * float64(j.took) / float64(total))
+		}
+	}
+}
+
+// account records what the writes of a batch took, and forgets the apps
+// with nothing waiting once they are no further ahead than the others.
+func (q *fairQueue) account(batch []*job) {
+	for _, j := range batch {
+		a, ok := q.apps[j.app]
+		if !ok {
+			continue
+		}
+		a.used += j.took
+		a.cost = (3*a.cost + j.took) / 4
+	}
+	floor := time.Duration(-1)
+	for _, a := range q.apps {
+		if len(a.jobs) > 0 && (floor < 0 || a.used < floor) {
+			floor = a.used
+		}
+	}
+	if floor >= 0 {
+		q.floor = floor
+	}
+	for id, a := range q.apps {
+		if len(a.jobs) == 0 && a.used <= q.floor {
+			delete(q.apps, id)
+		}
+	}
+}

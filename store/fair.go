@@ -7,6 +7,19 @@ import "time"
 // so a cheap write must not wait behind many expensive ones.
 const batchBudget = 5 * time.Millisecond
 
+// An app that sent a write within recent, and has had at least lag less
+// writer time than the app to be served next, is waited for up to
+// anticipation before the writer starts a batch without it: its next write
+// is likely on its way (its clients wait for an answer before sending
+// again), and without the wait an app that always has a big write queued
+// would take the writer every time it comes free.
+const (
+	recent       = 20 * time.Millisecond
+	lag          = 10 * time.Millisecond
+	anticipation = 2 * time.Millisecond
+	forgetIdle   = time.Second
+)
+
 // fairQueue holds the writes waiting for the writer, one queue per app, and
 // hands them out fairly: next is always the app that has had the least
 // writer time, so an app flooding the writer with big writes gets its share
@@ -25,6 +38,7 @@ type appQueue struct {
 	jobs []*job
 	used time.Duration // writer time had
 	cost time.Duration // what one of its writes recently took (a moving average)
+	seen time.Time     // when it last sent a write
 }
 
 func newFairQueue() *fairQueue { return &fairQueue{apps: map[string]*appQueue{}} }
@@ -36,7 +50,34 @@ func (q *fairQueue) push(j *job) {
 		q.apps[j.app] = a
 	}
 	a.jobs = append(a.jobs, j)
+	a.seen = time.Now()
 	q.count++
+}
+
+// anticipate names an under-served app that wrote recently and has nothing
+// queued right now, to wait for ("" for none).
+func (q *fairQueue) anticipate(now time.Time) string {
+	var next *appQueue
+	for _, a := range q.apps {
+		if len(a.jobs) > 0 && (next == nil || a.used < next.used) {
+			next = a
+		}
+	}
+	if next == nil {
+		return ""
+	}
+	for id, a := range q.apps {
+		if len(a.jobs) == 0 && now.Sub(a.seen) < recent && next.used-a.used >= lag {
+			return id
+		}
+	}
+	return ""
+}
+
+// waiting reports whether the app has writes queued.
+func (q *fairQueue) waiting(app string) bool {
+	a, ok := q.apps[app]
+	return ok && len(a.jobs) > 0
 }
 
 // batch takes the next writes: in fair order, at most maxBatch, and no more
@@ -100,9 +141,12 @@ func (q *fairQueue) account(batch []*job) {
 	if floor >= 0 {
 		q.floor = floor
 	}
+	now := time.Now()
 	for id, a := range q.apps {
-		if len(a.jobs) == 0 && a.used <= q.floor {
+		if len(a.jobs) == 0 && now.Sub(a.seen) > forgetIdle {
 			delete(q.apps, id)
+		} else if len(a.jobs) == 0 && a.used < q.floor-lag {
+			a.used = q.floor - lag // no credit hoarded while idle
 		}
 	}
 }

@@ -70,9 +70,29 @@ func (db *DB) writer() {
 				break drain
 			}
 		}
+		if app := q.anticipate(time.Now()); app != "" {
+			db.await(q, app)
+		}
 		batch := q.batch()
 		db.commit(batch)
 		q.account(batch)
+	}
+}
+
+// await takes writes into the queue until app has one, for at most
+// anticipation.
+func (db *DB) await(q *fairQueue, app string) {
+	timer := time.NewTimer(anticipation)
+	defer timer.Stop()
+	for !q.waiting(app) {
+		select {
+		case j := <-db.jobs:
+			q.push(j)
+		case <-timer.C:
+			return
+		case <-db.stop:
+			return
+		}
 	}
 }
 

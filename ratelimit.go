@@ -32,7 +32,7 @@ func NewBuckets(now func() time.Time) *Buckets {
 	return &Buckets{lru: clist.New(), byKey: map[string]*clist.Element{}, now: now}
 }
 
-// take spends one token of key's bucket (refilled at perSecond, holding
+// Take spends one token of key's bucket (refilled at perSecond, holding
 // burst) and says whether there was one, and the state to report.
 func (b *Buckets) Take(key string, perSecond float64, burst int) (ok bool, s LimitState) {
 	b.mu.Lock()
@@ -43,11 +43,15 @@ func (b *Buckets) Take(key string, perSecond float64, burst int) (ok bool, s Lim
 	return ok, stateOf(lim, now)
 }
 
-// peek reports key's bucket without spending from it.
+// Peek reports key's bucket without spending from it.
 func (b *Buckets) Peek(key string, perSecond float64, burst int) LimitState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return stateOf(b.limiter(key, perSecond, burst), b.now())
+	el, ok := b.byKey[key]
+	if !ok { // no bucket yet: a full one, which a look does not create
+		return LimitState{Limit: burst, Remaining: burst}
+	}
+	return stateOf(el.Value.(*bucket).lim, b.now())
 }
 
 func (b *Buckets) limiter(key string, perSecond float64, burst int) *rate.Limiter {
@@ -65,7 +69,7 @@ func (b *Buckets) limiter(key string, perSecond float64, burst int) *rate.Limite
 	return lim
 }
 
-// burstOf is three times the rate, counted in the rate's own unit.
+// BurstOf is three times the rate, counted in the rate's own unit.
 func BurstOf(rate float64) int { return max(1, int(math.Ceil(3*rate))) }
 
 // LimitState is what the RateLimit headers say of a bucket.

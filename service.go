@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,6 +81,9 @@ type Service struct {
 	// adds limits how often clients add one user to conversations: one
 	// client must not drag a user into thousands of them.
 	adds *Buckets
+	// purgePending is set while an erasure committed but its purge has not
+	// succeeded yet: erasing an erased user purges only then.
+	purgePending atomic.Bool
 }
 
 // NewService returns a service over st that publishes committed events to

@@ -490,25 +490,19 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 }
 
 // limitAdds refuses, past ClientAddsPerMinute, to let clients add a user
-// to one more conversation; the adds count once the write commits.
+// to one more conversation. The adds are spent in the write, so that
+// concurrent calls cannot overshoot; a write that then fails keeps them
+// spent, erring on the safe side.
 func (s *Service) limitAdds(w *change, by Caller, added []string) error {
 	perSecond := float64(ClientAddsPerMinute) / 60
-	var keys []string
 	for _, id := range added {
 		if id == by.UserID {
 			continue // joining a conversation one creates
 		}
-		key := w.app + "\x00" + id
-		if s.adds.Peek(key, perSecond, ClientAddsPerMinute).Remaining < 1 {
+		if ok, _ := s.adds.Take(w.app+"\x00"+id, perSecond, ClientAddsPerMinute); !ok {
 			return Errorf(ERateLimited, "User %q was added to too many conversations in the last minute: try again later.", id)
 		}
-		keys = append(keys, key)
 	}
-	w.AfterCommit(func() {
-		for _, k := range keys {
-			s.adds.Take(k, perSecond, ClientAddsPerMinute)
-		}
-	})
 	return nil
 }
 

@@ -236,18 +236,26 @@ func (s *Service) AuditLog(ctx context.Context, appID, userID string, page Page)
 // erased user again changes nothing but purges again, so a retry after a
 // failed purge completes it.
 func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) error {
-	if err := s.erase(ctx, appID, userID, eraseMessages, by); err != nil {
+	erased, err := s.erase(ctx, appID, userID, eraseMessages, by)
+	if err != nil || (!erased && !s.purgePending.Load()) {
 		return err
 	}
-	return s.store.Purge(ctx)
+	s.purgePending.Store(true)
+	if err := s.store.Purge(ctx); err != nil {
+		return err
+	}
+	s.purgePending.Store(false)
+	return nil
 }
 
-func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) error {
-	return s.write(ctx, appID, func(w *change) error {
+// erase reports whether it erased anything.
+func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) (erased bool, err error) {
+	err = s.write(ctx, appID, func(w *change) error {
 		u, err := w.LockUser(appID, userID)
 		if err != nil || u.Deleted {
 			return err
 		}
+		erased = true
 		if err := w.EraseUser(appID, userID); err != nil {
 			return err
 		}
@@ -275,6 +283,7 @@ func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages
 		w.emit(EventUserErased, EventData{UserID: userID, Actor: by, ConversationIDs: removed})
 		return nil
 	})
+	return erased, err
 }
 
 // Search implements ModerationService: a case-insensitive substring of the

@@ -19,7 +19,7 @@ import (
 func CheckJSON(raw []byte, into any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	err := walkJSON(dec, reflect.TypeOf(into))
+	err := walkJSON(dec, reflect.TypeOf(into), 0)
 	if errors.Is(err, io.EOF) || isSyntax(err) {
 		return nil
 	}
@@ -31,23 +31,30 @@ func isSyntax(err error) bool {
 	return errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
+// MaxJSONDepth is how deeply objects and arrays may nest in a body: no
+// request needs more, and a deeper one costs stack for nothing.
+const MaxJSONDepth = 32
+
 // walkJSON reads one value from dec, checking it against t (nil: anything).
-func walkJSON(dec *json.Decoder, t reflect.Type) error {
+func walkJSON(dec *json.Decoder, t reflect.Type, depth int) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
 	}
+	if (tok == json.Delim('{') || tok == json.Delim('[')) && depth >= MaxJSONDepth {
+		return fmt.Errorf("objects and arrays nest more than %d deep", MaxJSONDepth)
+	}
 	t = valueType(t)
 	switch tok {
 	case json.Delim('{'):
-		return walkObject(dec, t)
+		return walkObject(dec, t, depth+1)
 	case json.Delim('['):
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
 		for dec.More() {
-			if err := walkJSON(dec, elem); err != nil {
+			if err := walkJSON(dec, elem, depth+1); err != nil {
 				return err
 			}
 		}
@@ -57,7 +64,7 @@ func walkJSON(dec *json.Decoder, t reflect.Type) error {
 	return nil
 }
 
-func walkObject(dec *json.Decoder, t reflect.Type) error {
+func walkObject(dec *json.Decoder, t reflect.Type, depth int) error {
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -84,7 +91,7 @@ func walkObject(dec *json.Decoder, t reflect.Type) error {
 			}
 			field = f
 		}
-		if err := walkJSON(dec, field); err != nil {
+		if err := walkJSON(dec, field, depth); err != nil {
 			return err
 		}
 	}

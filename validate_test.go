@@ -173,3 +173,18 @@ func TestCheckJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckJSONDepth: deep nesting is refused before it costs stack.
+func TestCheckJSONDepth(t *testing.T) {
+	type body struct {
+		Custom parley.Custom `json:"custom"`
+	}
+	deep := strings.Repeat("[", 1<<20)
+	if err := parley.CheckJSON([]byte(deep), &body{}); err == nil {
+		t.Error("a megabyte of [ was accepted")
+	}
+	fine := strings.Repeat("[", parley.MaxJSONDepth) + strings.Repeat("]", parley.MaxJSONDepth)
+	if err := parley.CheckJSON([]byte(fine), &body{}); err != nil {
+		t.Errorf("%d levels: %v", parley.MaxJSONDepth, err)
+	}
+}

@@ -22,7 +22,7 @@ type RateLimits struct {
 
 func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
-// header writes the RateLimit headers of s.
+// writeLimit writes the RateLimit headers of s.
 func writeLimit(w http.ResponseWriter, s parley.LimitState) {
 	h := w.Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(s.Limit))
@@ -62,7 +62,7 @@ func (s *Server) blockedAddress(w http.ResponseWriter, r *http.Request) bool {
 	if perMinute <= 0 {
 		return false
 	}
-	st := s.buckets.Peek(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute))
+	st := s.failures.Peek(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute))
 	if st.Remaining >= 1 {
 		return false
 	}
@@ -80,6 +80,6 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if perMinute <= 0 || statuses[parley.ErrorCode(err)] != http.StatusUnauthorized {
 		return
 	}
-	_, st := s.buckets.Take(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute))
+	_, st := s.failures.Take(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute))
 	writeLimit(w, st)
 }

@@ -32,13 +32,15 @@ type Server struct {
 	// Limits are the rate limits; zero values turn them off.
 	Limits RateLimits
 
-	buckets *parley.Buckets
+	// buckets limit credentials, failures limit failed authentications:
+	// apart, so that churning one cannot evict the other.
+	buckets, failures *parley.Buckets
 }
 
 // Handler returns the router. Routes are matched before the app and the
 // credentials are checked, so an unknown route or method is answered first.
 func (s *Server) Handler() http.Handler {
-	s.buckets = parley.NewBuckets(s.Now)
+	s.buckets, s.failures = parley.NewBuckets(s.Now), parley.NewBuckets(s.Now)
 	r := chi.NewRouter()
 	r.Use(s.logRequests, secureHeaders, s.recoverPanics, s.cors)
 	r.NotFound(s.routeNotFound)

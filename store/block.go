@@ -1,6 +1,10 @@
 package store
 
-import parley "github.com/parley-chat/parley"
+import (
+	"slices"
+
+	parley "github.com/parley-chat/parley"
+)
 
 func (t *tx) Block(appID, blocker, blocked string, now int64) (bool, error) {
 	return t.changed("block", `INSERT INTO blocks (app_id, blocker_id, blocked_id, created_at) VALUES (?, ?, ?, ?)
@@ -17,13 +21,14 @@ func (t *tx) Blocked(appID, blocker, blocked string) (bool, error) {
 
 // BlockedByAny looks each blocker up by the primary key.
 func (t *tx) BlockedByAny(appID, blocked string, blockers []string) (bool, error) {
-	if len(blockers) == 0 {
-		return false, nil
+	for chunk := range slices.Chunk(blockers, maxInParams) {
+		var found []int
+		if err := t.in("read blocks", &found, `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id IN (?) AND blocked_id = ? LIMIT 1`,
+			appID, chunk, blocked); err != nil || len(found) > 0 {
+			return len(found) > 0, err
+		}
 	}
-	var found []int
-	err := t.in("read blocks", &found, `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id IN (?) AND blocked_id = ? LIMIT 1`,
-		appID, blockers, blocked)
-	return len(found) > 0, err
+	return false, nil
 }
 
 // DropBlocks finds the blocks of the user (as the blocked one) by a scan of

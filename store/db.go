@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -117,11 +118,12 @@ func checkWritable(path string) error {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	// access(2), not open and close: closing a descriptor of the file
+	// would drop the locks SQLite holds on it in this process.
+	if err := syscall.Access(path, 2 /* W_OK */); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("the database file %s is not writable: %w", path, err)
 	}
-	return f.Close()
+	return nil
 }
 
 // Close stops the writer after the writes already handed to it, then closes
@@ -141,12 +143,15 @@ func (db *DB) Close() error {
 // into it and truncated to nothing. It waits for the writer between two
 // batches, and for readers' snapshots to end.
 func (db *DB) Purge(ctx context.Context) error {
+	// A client that hangs up must not interrupt the checkpoint half way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	var busy, logged, done int
 	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return asConflict(fmt.Errorf("checkpoint: %w", err))
 	}
 	if busy != 0 {
-		return fmt.Errorf("checkpoint: readers kept the write-ahead log from being truncated")
+		return parley.Errorf(parley.EStorageUnavailable, "Readers kept the write-ahead log from being truncated; try again.")
 	}
 	return nil
 }

@@ -7,12 +7,13 @@ import "time"
 // so a cheap write must not wait behind many expensive ones.
 const batchBudget = 5 * time.Millisecond
 
-// An app that sent a write within recent, and has had at least lag less
-// writer time than the app to be served next, is waited for up to
-// anticipation before the writer starts a batch without it: its next write
-// is likely on its way (its clients wait for an answer before sending
-// again), and without the wait an app that always has a big write queued
-// would take the writer every time it comes free.
+// An app that has had at least lag less writer time than the app to be
+// served next, that sent its last write within recent and whose clients
+// answer quickly (they send again within anticipation of an answer), is
+// waited for up to anticipation before the writer starts a batch without
+// it: its next write is on its way, and without the wait an app that always
+// has a big write queued would take the writer every time it comes free.
+// One wait per idle spell of that app, so that a slow one costs little.
 const (
 	recent       = 20 * time.Millisecond
 	lag          = 10 * time.Millisecond
@@ -20,12 +21,12 @@ const (
 	forgetIdle   = time.Second
 )
 
-// fairQueue holds the writes waiting for the writer, one queue per app, and
-// hands them out fairly: next is always the app that has had the least
-// writer time, so an app flooding the writer with big writes gets its share
-// and no more, and another app's writes go through beside it. An app that
-// comes back after being idle starts at the least time of the apps waiting,
-// not with the credit of its idle time.
+// fairQueue holds the writes waiting for the writer, one FIFO queue per
+// app, and hands them out fairly: next is always the app that has had the
+// least writer time, so an app flooding the writer with big writes gets its
+// share and no more, and another app's writes go through beside it. An app
+// that comes back after being idle starts near the least time of the apps
+// waiting, not with the credit of its idle time.
 type fairQueue struct {
 	apps  map[string]*appQueue
 	count int
@@ -35,10 +36,13 @@ type fairQueue struct {
 }
 
 type appQueue struct {
-	jobs []*job
-	used time.Duration // writer time had
-	cost time.Duration // what one of its writes recently took (a moving average)
-	seen time.Time     // when it last sent a write
+	jobs     []*job
+	used     time.Duration // writer time had
+	cost     time.Duration // what one of its writes recently took (a moving average)
+	seen     time.Time     // when it last sent a write
+	answered time.Time     // when its last batch was answered
+	think    time.Duration // how soon after an answer it writes again (a moving average)
+	waited   bool          // the writer already waited for it in this idle spell
 }
 
 func newFairQueue() *fairQueue { return &fairQueue{apps: map[string]*appQueue{}} }
@@ -46,16 +50,32 @@ func newFairQueue() *fairQueue { return &fairQueue{apps: map[string]*appQueue{}}
 func (q *fairQueue) push(j *job) {
 	a, ok := q.apps[j.app]
 	if !ok {
-		a = &appQueue{used: q.floor}
+		// Unknown cost: planned as a whole batch until measured.
+		a = &appQueue{used: q.floor, cost: batchBudget, think: recent}
 		q.apps[j.app] = a
 	}
+	now := time.Now()
+	if len(a.jobs) == 0 && !a.answered.IsZero() {
+		a.think = (3*a.think + now.Sub(a.answered)) / 4
+		a.waited = false
+	}
 	a.jobs = append(a.jobs, j)
-	a.seen = time.Now()
+	a.seen = now
 	q.count++
 }
 
-// anticipate names an under-served app that wrote recently and has nothing
-// queued right now, to wait for ("" for none).
+// requeue puts writes taken but not run back at the head of their queues,
+// in their order.
+func (q *fairQueue) requeue(jobs []*job) {
+	for i := len(jobs) - 1; i >= 0; i-- {
+		a := q.apps[jobs[i].app]
+		a.jobs = append([]*job{jobs[i]}, a.jobs...)
+		q.count++
+	}
+}
+
+// anticipate names an under-served app worth waiting for ("" for none),
+// and notes that it is waited for.
 func (q *fairQueue) anticipate(now time.Time) string {
 	var next *appQueue
 	for _, a := range q.apps {
@@ -67,7 +87,9 @@ func (q *fairQueue) anticipate(now time.Time) string {
 		return ""
 	}
 	for id, a := range q.apps {
-		if len(a.jobs) == 0 && now.Sub(a.seen) < recent && next.used-a.used >= lag {
+		if id != "" && len(a.jobs) == 0 && !a.waited && a.think < anticipation && now.Sub(a.seen) < recent &&
+			next.used-a.used >= lag {
+			a.waited = true
 			return id
 		}
 	}
@@ -122,8 +144,9 @@ func chargeCommit(batch []*job, commit time.Duration) {
 }
 
 // account records what the writes of a batch took, and forgets the apps
-// with nothing waiting once they are no further ahead than the others.
+// idle for long.
 func (q *fairQueue) account(batch []*job) {
+	now := time.Now()
 	for _, j := range batch {
 		a, ok := q.apps[j.app]
 		if !ok {
@@ -131,6 +154,7 @@ func (q *fairQueue) account(batch []*job) {
 		}
 		a.used += j.took
 		a.cost = (3*a.cost + j.took) / 4
+		a.answered = now
 	}
 	floor := time.Duration(-1)
 	for _, a := range q.apps {
@@ -141,7 +165,6 @@ func (q *fairQueue) account(batch []*job) {
 	if floor >= 0 {
 		q.floor = floor
 	}
-	now := time.Now()
 	for id, a := range q.apps {
 		if len(a.jobs) == 0 && now.Sub(a.seen) > forgetIdle {
 			delete(q.apps, id)

@@ -6,14 +6,17 @@ import (
 	"time"
 )
 
-// TestFairQueue: the least-served app goes first, a batch holds no more
-// than its time budget by what each app's writes recently took, and an app
-// that comes back after being idle does not bring credit with it.
+// TestFairQueue: the least-served app goes first, each app's writes keep
+// their order, a batch holds no more than its time budget by what each
+// app's writes recently took (a write of unknown cost is planned as a whole
+// batch), and a quick app that lags behind is worth a short wait, once.
 func TestFairQueue(t *testing.T) {
 	q := newFairQueue()
+	seq := 0
 	push := func(app string, n int) {
 		for i := 0; i < n; i++ {
-			q.push(&job{app: app})
+			seq++
+			q.push(&job{app: app, took: time.Duration(seq)}) // took carries the order until run
 		}
 	}
 	names := func(batch []*job) string {
@@ -23,34 +26,58 @@ func TestFairQueue(t *testing.T) {
 		}
 		return strings.Join(s, " ")
 	}
-	run := func(batch []*job, took map[string]time.Duration) {
+	took := map[string]time.Duration{"flood": 16 * time.Millisecond, "quiet": 100 * time.Microsecond}
+	run := func(batch []*job) {
 		for _, j := range batch {
 			j.took = took[j.app]
 		}
 		q.account(batch)
 	}
-	took := map[string]time.Duration{"flood": 16 * time.Millisecond, "quiet": 100 * time.Microsecond}
 
 	push("flood", 4)
-	first := q.batch()
-	if names(first) != "flood flood flood flood" { // nothing known yet of what they take
-		t.Fatalf("first batch = %s", names(first))
+	if got := names(q.batch()); got != "flood" { // unknown cost: alone
+		t.Fatalf("first batch = %s, want one write", got)
 	}
-	run(first, took)
+	q = newFairQueue()
 	push("flood", 4)
+	for i := 0; i < 8; i++ { // learn what flood writes cost
+		run(q.batch())
+		push("flood", 1)
+	}
 	push("quiet", 8)
+	for q.apps["quiet"].cost > 200*time.Microsecond { // learn quiet's cost, one batch at a time
+		b := q.batch()
+		run(b)
+		for _, j := range b {
+			push(j.app, 1)
+		}
+	}
 	second := q.batch()
 	if names(second) != strings.TrimSpace(strings.Repeat("quiet ", 8)) {
-		t.Fatalf("second batch = %s, want the 8 quiet writes and none of the 16 ms ones", names(second))
+		t.Fatalf("batch = %s, want the 8 quiet writes and none of the 16 ms ones", names(second))
 	}
-	run(second, took)
+	for i := 1; i < len(second); i++ {
+		if second[i].took < second[i-1].took {
+			t.Fatalf("quiet's writes out of order")
+		}
+	}
+	run(second)
+	q.apps["quiet"].think = 0 // its clients answer at once
 	if got := names(q.batch()); got != "flood" {
-		t.Errorf("third batch = %s, want one flood write alone (its cost exceeds the budget)", got)
+		t.Errorf("next batch = %s, want one flood write alone (its cost exceeds the budget)", got)
 	}
-	// quiet wrote a moment ago and lags far behind: worth waiting for.
+	q.apps["quiet"].used = q.apps["flood"].used - 2*lag // far behind
 	if got := q.anticipate(time.Now()); got != "quiet" {
 		t.Errorf("anticipate = %q, want quiet", got)
 	}
+	if got := q.anticipate(time.Now()); got != "" {
+		t.Errorf("anticipate again in the same idle spell = %q, want none", got)
+	}
+	q.apps["quiet"].waited, q.apps["quiet"].think = false, 10*time.Millisecond
+	if got := q.anticipate(time.Now()); got != "" {
+		t.Errorf("anticipate a slow app = %q, want none", got)
+	}
+	q.apps["quiet"].think = 0
 	if got := q.anticipate(time.Now().Add(time.Second)); got != "" {
 		t.Errorf("anticipate long after quiet's last write = %q, want none", got)
 	}

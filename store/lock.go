@@ -13,6 +13,9 @@ import (
 // one writer, and a second would share the file behind its back. The admin
 // commands take no lock and run beside a server.
 func LockServer(path string) (release func() error, err error) {
+	if err := checkWritable(path); err != nil {
+		return nil, err
+	}
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

@@ -74,8 +74,9 @@ func (db *DB) writer() {
 			db.await(q, app)
 		}
 		batch := q.batch()
-		db.commit(batch)
-		q.account(batch)
+		unrun := db.commit(batch)
+		q.account(batch[:len(batch)-len(unrun)])
+		q.requeue(unrun)
 	}
 }
 
@@ -99,10 +100,12 @@ func (db *DB) await(q *fairQueue, app string) {
 // commit runs the batch in one transaction and answers every job. The
 // after-commit functions of the jobs that committed run first, in job
 // order: with a single writer that is commit order.
-func (db *DB) commit(batch []*job) {
+func (db *DB) commit(batch []*job) (unrun []*job) {
 	errs := make([]error, len(batch))
 	committed := false
+	batchStart := time.Now()
 	defer func() {
+		batch = batch[:len(batch)-len(unrun)]
 		for i, j := range batch {
 			if committed && errs[i] == nil {
 				runAfter(j.after)
@@ -137,6 +140,12 @@ func (db *DB) commit(batch []*job) {
 	defer rollback.Close()
 	ran := false
 	for i, j := range batch {
+		// Past the budget, the rest waits for the next batch: what was
+		// planned from recent costs may take longer this time.
+		if i > 0 && time.Since(batchStart) > batchBudget {
+			unrun = batch[i:]
+			break
+		}
 		if errs[i] = j.ctx.Err(); errs[i] != nil {
 			continue
 		}
@@ -153,7 +162,13 @@ func (db *DB) commit(batch []*job) {
 		if errs[i] != nil {
 			j.after = nil
 			if _, err := rollback.Exec(); err != nil {
-				failAll(fmt.Errorf("rollback to savepoint: %w", err))
+				// SQLite rolls a whole transaction back on a full disk or
+				// an I/O error: then every write of the batch met it.
+				if unavailable(errs[i]) {
+					failAll(errs[i])
+				} else {
+					failAll(fmt.Errorf("rollback to savepoint: %w", err))
+				}
 				return
 			}
 		}
@@ -164,7 +179,7 @@ func (db *DB) commit(batch []*job) {
 		ran = ran || errs[i] == nil
 	}
 	if !ran {
-		return
+		return unrun
 	}
 	start := time.Now()
 	if err := sx.Commit(); err != nil {
@@ -172,7 +187,8 @@ func (db *DB) commit(batch []*job) {
 		return
 	}
 	committed = true
-	chargeCommit(batch, time.Since(start))
+	chargeCommit(batch[:len(batch)-len(unrun)], time.Since(start))
+	return unrun
 }
 
 // prepareSavepoints prepares SAVEPOINT job, RELEASE job and ROLLBACK TO job

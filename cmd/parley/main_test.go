@@ -326,7 +326,10 @@ func TestOneServerPerDatabase(t *testing.T) {
 	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
 	_, _, stop := startServe(t, vars)
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &out, &errOut)
+	// Bounded: without the lock the second server would start and serve.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "another parley serve is running") {
 		t.Errorf("second serve on the same file: %v", err)
 	}

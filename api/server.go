@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -35,6 +36,12 @@ type Server struct {
 	// buckets limit credentials, failures limit failed authentications:
 	// apart, so that churning one cannot evict the other.
 	buckets, failures *parley.Buckets
+
+	// The last readiness check, reused for a second: it writes, and
+	// anyone may ask.
+	readyMu  sync.Mutex
+	readyAt  time.Time
+	readyErr error
 }
 
 // Handler returns the router. Routes are matched before the app and the
@@ -124,12 +131,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.Ready(r.Context()); err != nil {
+	if err := s.ready(r); err != nil {
 		s.Logger.Error("not ready", "error", err.Error())
 		s.writeError(w, r, parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now."))
 		return
 	}
 	ok(w, map[string]string{"status": "ok"})
+}
+
+// ready runs the readiness check at most once a second.
+func (s *Server) ready(r *http.Request) error {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	if now := time.Now(); now.Sub(s.readyAt) >= time.Second {
+		s.readyErr, s.readyAt = s.Ready(r.Context()), now
+	}
+	return s.readyErr
 }
 
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {

@@ -252,8 +252,19 @@ func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages
 func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) (erased bool, err error) {
 	err = s.write(ctx, appID, func(w *change) error {
 		u, err := w.LockUser(appID, userID)
-		if err != nil || u.Deleted {
+		if err != nil {
 			return err
+		}
+		if u.Deleted {
+			// Erased already; asked now to erase the messages too.
+			if !eraseMessages {
+				return nil
+			}
+			erased = true
+			if err := w.EraseMessages(appID, userID); err != nil {
+				return err
+			}
+			return w.ScrubEvents(appID, userID, true)
 		}
 		erased = true
 		if err := w.EraseUser(appID, userID); err != nil {

@@ -446,6 +446,8 @@ func TestErasureScrubsEvents(t *testing.T) {
 	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("bob", "bob keeps this"), text("eve", "eve's secret words")}, backend)
 	must(t, err)
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Subject: parley.Some("renamed")}))
+	reason := "SECRET-REASON naming eve"
+	must(t, svc.Silence(ctx, "app1", backend, "eve", parley.Restriction{Reason: &reason}))
 
 	raw, err := sql.Open("sqlite3", path)
 	must(t, err)
@@ -465,14 +467,14 @@ func TestErasureScrubsEvents(t *testing.T) {
 		return all.String(), n
 	}
 	before, n := dump()
-	for _, s := range []string{"Secretname", "eve@hidden.example", "SECRETLOCALE", "eve's secret words"} {
+	for _, s := range []string{"Secretname", "eve@hidden.example", "SECRETLOCALE", "eve's secret words", "SECRET-REASON"} {
 		if !strings.Contains(before, s) {
 			t.Fatalf("the events never held %q: the test proves nothing", s)
 		}
 	}
 	must(t, svc.Erase(ctx, "app1", "eve", true, parley.CLIActor))
 	after, m := dump()
-	for _, s := range []string{"Secretname", "eve@hidden.example", "SECRETLOCALE", "eve's secret words"} {
+	for _, s := range []string{"Secretname", "eve@hidden.example", "SECRETLOCALE", "eve's secret words", "SECRET-REASON"} {
 		if strings.Contains(after, s) {
 			t.Errorf("after erasure the events still hold %q", s)
 		}
@@ -654,5 +656,25 @@ func TestErasureIsPhysical(t *testing.T) {
 	}
 	if !bytes.Contains(after, []byte("bob stays")) {
 		t.Error("the erasure took more than the erased user's data")
+	}
+}
+
+// TestEraseMessagesAfterErasure: erasing an erased user again, now with
+// their messages, erases the messages.
+func TestEraseMessagesAfterErasure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	svc, _ := newService(t)
+	putUsers(t, svc, "eve", "bob")
+	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"eve", "bob"}}))
+	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("eve", "eve wrote this")}, backend)
+	must(t, err)
+	must(t, svc.Erase(ctx, "app1", "eve", false, parley.CLIActor))
+	if m, _ := svc.Message(ctx, "app1", "c", ids[0]); m.Text != "eve wrote this" {
+		t.Fatalf("an erasure without messages changed the message: %+v", m)
+	}
+	must(t, svc.Erase(ctx, "app1", "eve", true, parley.CLIActor))
+	if m, _ := svc.Message(ctx, "app1", "c", ids[0]); m.Text != "" || !m.Deleted {
+		t.Errorf("after erasing the messages too: %+v", m)
 	}
 }

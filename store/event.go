@@ -47,6 +47,12 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))
 		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND json_extract(data, '$.userId') = ?`,
+		appID, userID); err != nil {
+		return err
+	}
+	// The erased user's restrictions give reasons, which may say who they are.
+	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = json_set(data, '$.moderation.reason', NULL)
+		WHERE app_id = ? AND type IN ('user.banned', 'user.silenced') AND json_extract(data, '$.userId') = ?`,
 		appID, userID); err != nil || !messages {
 		return err
 	}

@@ -30,8 +30,10 @@ const (
 type fairQueue struct {
 	apps  map[string]*appQueue
 	count int
-	// floor is the least writer time among the apps that were waiting
-	// when it was last measured.
+	// floor is the least writer time among the apps active lately (queued,
+	// or seen within recent) when it was last measured: where an app that
+	// comes (back) starts. Counting only queued apps would leave it stale
+	// whenever an app's clients wait for each answer before writing again.
 	floor time.Duration
 }
 
@@ -158,7 +160,7 @@ func (q *fairQueue) account(batch []*job) {
 	}
 	floor := time.Duration(-1)
 	for _, a := range q.apps {
-		if len(a.jobs) > 0 && (floor < 0 || a.used < floor) {
+		if (len(a.jobs) > 0 || now.Sub(a.seen) < recent) && (floor < 0 || a.used < floor) {
 			floor = a.used
 		}
 	}

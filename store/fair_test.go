@@ -82,3 +82,21 @@ func TestFairQueue(t *testing.T) {
 		t.Errorf("anticipate long after quiet's last write = %q, want none", got)
 	}
 }
+
+// TestFairQueueFloorFollowsBusyApps: an app whose clients wait for each
+// answer has an empty queue whenever batches are accounted; an app that
+// comes then must still start level with it, not below it, or it would
+// take the writer until it caught up.
+func TestFairQueueFloorFollowsBusyApps(t *testing.T) {
+	q := newFairQueue()
+	for i := 0; i < 100; i++ { // busy: one write at a time, 1 ms each
+		q.push(&job{app: "busy"})
+		b := q.batch()
+		b[0].took = time.Millisecond
+		q.account(b)
+	}
+	q.push(&job{app: "newcomer"})
+	if busy, newcomer := q.apps["busy"].used, q.apps["newcomer"].used; busy-newcomer > lag {
+		t.Errorf("the newcomer starts at %v while the busy app has had %v", newcomer, busy)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -15,6 +16,15 @@ import (
 func LockServer(path string) (release func() error, err error) {
 	if err := checkWritable(path); err != nil {
 		return nil, err
+	}
+	// The lock sits beside the real file, whatever symlink names it. (A hard
+	// link is another name of the same file that no path can tell apart:
+	// do not run servers on hard links of one database.)
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		path = filepath.Join(dir, filepath.Base(path))
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
 	}
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -332,6 +333,16 @@ func TestOneServerPerDatabase(t *testing.T) {
 	err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "another parley serve is running") {
 		t.Errorf("second serve on the same file: %v", err)
+	}
+	// Nor through a symlink to the same file.
+	link := filepath.Join(t.TempDir(), "link.db")
+	if err := os.Symlink(db, link); err != nil {
+		t.Fatal(err)
+	}
+	linked := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": link}
+	if err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, env(linked), &out, &errOut); err == nil ||
+		!strings.Contains(err.Error(), "another parley serve is running") {
+		t.Errorf("second serve through a symlink: %v", err)
 	}
 	if _, err := runCLI(t, vars, "keys", "list", "shop"); err != nil {
 		t.Errorf("keys list beside a server: %v", err)

@@ -20,14 +20,15 @@ import (
 // and the broker its events go to.
 func newService(t *testing.T) (*parley.Service, *parley.Broker) {
 	t.Helper()
-	svc, b, _ := newServiceOn(t)
+	svc, b, _, _ := newServiceOn(t)
 	return svc, b
 }
 
-// newServiceOn is newService that also returns the store.
-func newServiceOn(t *testing.T) (*parley.Service, *parley.Broker, parley.Storage) {
+// newServiceOn is newService that also returns the store and its file.
+func newServiceOn(t *testing.T) (*parley.Service, *parley.Broker, parley.Storage, string) {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "p.db"), store.Options{})
+	path := filepath.Join(t.TempDir(), "p.db")
+	st, err := store.Open(path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func newServiceOn(t *testing.T) (*parley.Service, *parley.Broker, parley.Storage
 	if err := svc.CreateApp(context.Background(), "app1", key); err != nil {
 		t.Fatal(err)
 	}
-	return svc, b, st
+	return svc, b, st, path
 }
 
 var backend = parley.BackendCaller(parley.KeyActor("key_1"))
@@ -336,7 +337,7 @@ func (t *staleTx) LockConversation(appID, convID string) (*parley.Conversation, 
 func TestGetOrCreateRaces(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	svc, _, st := newServiceOn(t)
+	svc, _, st, _ := newServiceOn(t)
 	putUsers(t, svc, "alice", "bob")
 	must(t, svc.PutConversation(ctx, "app1", backend, "taken", &parley.ConversationPatch{Participants: []string{"bob"}}))
 	must(t, svc.Erase(ctx, "app1", "bob", false, parley.CLIActor))
@@ -433,12 +434,7 @@ func TestModeratorCannotDeleteManagersMessages(t *testing.T) {
 func TestErasureScrubsEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	st, err := store.Open(path, store.Options{})
-	must(t, err)
-	defer st.Close()
-	svc := parley.NewService(st, nil)
-	must(t, svc.CreateApp(ctx, "app1", parley.Key{ID: "key_1", AppID: "app1", Secret: "s", Hash: []byte("h"), CreatedAt: 1}))
+	svc, _, _, path := newServiceOn(t)
 	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Name: parley.Some("Evelyn Secretname"), Email: parley.Some([]string{"eve@hidden.example"})}))
 	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Locale: parley.Some("xx-SECRETLOCALE")}))
 	putUsers(t, svc, "bob")
@@ -610,12 +606,7 @@ func TestUserEventsCarryTheView(t *testing.T) {
 func TestErasureIsPhysical(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	st, err := store.Open(path, store.Options{})
-	must(t, err)
-	defer st.Close()
-	svc := parley.NewService(st, nil)
-	must(t, svc.CreateApp(ctx, "app1", parley.Key{ID: "key_1", AppID: "app1", Secret: "s", Hash: []byte("h"), CreatedAt: 1}))
+	svc, _, _, path := newServiceOn(t)
 	secrets := []string{"Zebediah Quuxworth", "zeb@erased.example", "+99-ERASED-PHONE", "ERASEDEXTERNALID", "erased-custom-value",
 		"ERASED MESSAGE TEXT", "erased-message-custom"}
 	for i := 0; i < 3; i++ { // old versions of the rows, in the log and in free pages

@@ -439,7 +439,7 @@ func TestErasureScrubsEvents(t *testing.T) {
 	must(t, svc.PutUser(ctx, "app1", "eve", &parley.UserPatch{Locale: parley.Some("xx-SECRETLOCALE")}))
 	putUsers(t, svc, "bob")
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"eve", "bob"}}))
-	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("bob", "bob keeps this"), text("eve", "eve's secret words")}, backend)
+	_, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("bob", "bob keeps this"), text("eve", "eve's secret words")}, backend)
 	must(t, err)
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Subject: parley.Some("renamed")}))
 	reason := "SECRET-REASON naming eve"
@@ -618,7 +618,7 @@ func TestErasureIsPhysical(t *testing.T) {
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"zeb", "bob"}}))
 	m := text("zeb", secrets[5])
 	m.Custom = parley.Custom{"k": secrets[6]}
-	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m, text("bob", "bob stays")}, backend)
+	_, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m, text("bob", "bob stays")}, backend)
 	must(t, err)
 
 	files := func() []byte {

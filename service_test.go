@@ -608,7 +608,7 @@ func TestErasureIsPhysical(t *testing.T) {
 	ctx := context.Background()
 	svc, _, _, path := newServiceOn(t)
 	secrets := []string{"Zebediah Quuxworth", "zeb@erased.example", "+99-ERASED-PHONE", "ERASEDEXTERNALID", "erased-custom-value",
-		"ERASED MESSAGE TEXT", "erased-message-custom"}
+		"ERASED MESSAGE TEXT", "erased-message-custom", "erased-idempotency-key"}
 	for i := 0; i < 3; i++ { // old versions of the rows, in the log and in free pages
 		must(t, svc.PutUser(ctx, "app1", "zeb", &parley.UserPatch{Name: parley.Some(secrets[0]), Email: parley.Some([]string{secrets[1]}),
 			Phone: parley.Some([]string{secrets[2]}), ExternalID: parley.Some(secrets[3]),
@@ -618,6 +618,7 @@ func TestErasureIsPhysical(t *testing.T) {
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"zeb", "bob"}}))
 	m := text("zeb", secrets[5])
 	m.Custom = parley.Custom{"k": secrets[6]}
+	m.IdempotencyKey = &secrets[7]
 	_, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m, text("bob", "bob stays")}, backend)
 	must(t, err)
 

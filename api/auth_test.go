@@ -216,3 +216,20 @@ func TestClaimsReadOneWay(t *testing.T) {
 		})
 	}
 }
+
+// TestJWTHeaderReadOneWay: a header naming alg twice is refused, whatever
+// this parser would have made of it.
+func TestJWTHeaderReadOneWay(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("alice", nil)
+	enc := base64.RawURLEncoding
+	for _, h := range []string{`{"alg":"none","alg":"HS256","typ":"JWT"}`, `{"alg":"HS256","ALG":"none"}`} {
+		unsigned := enc.EncodeToString([]byte(h)) + "." + enc.EncodeToString([]byte(fmt.Sprintf(`{"tokenType":"user","iss":%q,"sub":"alice"}`, e.app)))
+		sig, err := jwt.SigningMethodHS256.Sign(unsigned, []byte(e.key.Secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.do(req{method: "GET", path: "/me", bearer: unsigned + "." + enc.EncodeToString(sig)}).must(t, 401, "auth.invalid_token")
+	}
+}

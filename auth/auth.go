@@ -165,19 +165,29 @@ func (a *Authenticator) jwt(appID, token string, keys []parley.Key) (*claims, *p
 	return nil, nil, errInvalid()
 }
 
-// strictClaims reports whether the token's claims name each claim once and
-// exactly: {"sub": "alice", "SUB": "mallory"} reads differently in other
-// JWT libraries, so it is refused before any of them reads it.
+// header is the part of a JWT header a parser reads.
+type header struct {
+	Alg string `json:"alg"`
+	Typ string `json:"typ"`
+	Kid string `json:"kid"`
+}
+
+// strictClaims reports whether the token's header and claims name each
+// field once and exactly: {"sub": "alice", "SUB": "mallory"}, or "alg"
+// given twice, reads differently in other JWT libraries, so it is refused
+// before any of them reads it.
 func strictClaims(token string) bool {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return true // not a JWT: the parser refuses it
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return true
+	for i, into := range []any{&header{}, &claims{}} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err == nil && parley.CheckJSON(raw, into) != nil {
+			return false
+		}
 	}
-	return parley.CheckJSON(payload, &claims{}) == nil
+	return true
 }
 
 // MaxTokenBytes bounds a bearer token: longer ones are refused before any

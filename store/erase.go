@@ -15,7 +15,7 @@ func (t *tx) EraseUser(appID, userID string) error {
 
 // EraseMessages goes through messages_sender, then keeps the app's.
 func (t *tx) EraseMessages(appID, userID string) error {
-	_, err := t.exec("erase messages", `UPDATE messages SET text = '', custom = '{}', deleted = 1
+	_, err := t.exec("erase messages", `UPDATE messages SET text = '', custom = '{}', deleted = 1, idempotency_key = NULL
 		WHERE sender_id = ? AND conv_pk IN (SELECT pk FROM conversations WHERE app_id = ?)`, userID, appID)
 	return err
 }

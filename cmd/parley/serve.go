@@ -63,6 +63,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else if len(rest) > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", rest)
 	}
+	if shutdownTimeout < 0 {
+		return fmt.Errorf("--shutdown-timeout must not be negative, got %s", shutdownTimeout)
+	}
+	if *dbPath == "" {
+		return errors.New("--db must name a database file")
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
 	appID, secret := getenv("PARLEY_APP_ID"), getenv("PARLEY_SECRET_KEY")

@@ -40,6 +40,7 @@ const (
 	EConflict             = "conflict"
 	EInternal             = "internal"
 	EStorageUnavailable   = "storage.unavailable"
+	ECursorExpired        = "events.cursor_expired"
 )
 
 // Error is the one application error: a machine code, a sentence for humans,

@@ -33,7 +33,8 @@ const (
 // user.erased stands for them.
 type Event struct {
 	ID        string    `json:"id"`
-	Seq       int64     `json:"-"` // position in the log, set when stored
+	Cursor    string    `json:"cursor,omitempty"` // the position to resume after it, when read from the log
+	Seq       int64     `json:"-"`                // position in the log, set when stored
 	AppID     string    `json:"-"`
 	Type      string    `json:"type"`
 	CreatedAt int64     `json:"createdAt"`

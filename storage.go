@@ -96,6 +96,18 @@ type Tx interface {
 	// text and custom data of their messages (message events, and the last
 	// message of conversation events). The events keep their place.
 	ScrubEvents(appID, userID string, messages bool) error
+	// EventsAfter lists the app's events after the log position after,
+	// oldest first, at most limit, of the given types (any when none).
+	EventsAfter(appID string, after int64, types []string, limit int) ([]Event, error)
+	// LastEventSeq is the log's last position, 0 while it is empty.
+	LastEventSeq() (int64, error)
+	// EventHorizon is the position through which the app's events were
+	// pruned (0: none were).
+	EventHorizon(appID string) (int64, error)
+	// PruneEvents deletes at most limit of the oldest events created before
+	// before (ms), remembers per app how far it pruned, and reports how many
+	// it deleted.
+	PruneEvents(before int64, limit int) (int, error)
 
 	// Apps and keys.
 	AppExists(appID string) (bool, error)

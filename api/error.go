@@ -45,6 +45,7 @@ var statuses = map[string]int{
 	parley.EConflict:             http.StatusConflict,
 	parley.EInternal:             http.StatusInternalServerError,
 	parley.EStorageUnavailable:   http.StatusServiceUnavailable,
+	parley.ECursorExpired:        http.StatusGone,
 }
 
 type errorBody struct {

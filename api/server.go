@@ -24,6 +24,7 @@ type Server struct {
 	Blocks        parley.BlockService
 	Sessions      parley.SessionService
 	Moderation    parley.ModerationService
+	Events        parley.EventService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -77,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 		r.Delete("/v1/{appId}/users/{userId}/blocks/{otherUserId}", s.deleteUserBlock)
 		r.Get("/v1/{appId}/moderation/users", s.restrictedUsers)
 		r.Get("/v1/{appId}/moderation/log", s.auditLog)
+		r.Get("/v1/{appId}/events", s.appEvents)
 
 		r.Get("/v1/{appId}/conversations", s.listConversations)
 		r.Get("/v1/{appId}/conversations/{conversationId}", s.getConversation)

@@ -37,6 +37,7 @@ var adminRoutes = []struct {
 	{"POST", "/users/zed/reactivate", map[string]any{"restoreConversations": true}},
 	{"GET", "/moderation/users", nil},
 	{"GET", "/moderation/log?userId=zed", nil},
+	{"GET", "/events?wait=0", nil},
 	// Last: they take the scene with them.
 	{"DELETE", "/users/zed", nil},
 	{"DELETE", "/conversations/c", nil},

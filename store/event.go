@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	parley "github.com/parley-chat/parley"
@@ -64,4 +65,76 @@ func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 		}
 	}
 	return nil
+}
+
+// EventsAfter reads the app's events in log order from (app_id, seq).
+func (t *tx) EventsAfter(appID string, after int64, types []string, limit int) ([]parley.Event, error) {
+	q := `SELECT seq, id, type, data, created_at FROM events WHERE app_id = ? AND seq > ?`
+	args := []any{appID, after}
+	if len(types) > 0 {
+		q += ` AND type IN (?)`
+		args = append(args, types)
+	}
+	var rows []struct {
+		Seq       int64  `db:"seq"`
+		ID        string `db:"id"`
+		Type      string `db:"type"`
+		Data      string `db:"data"`
+		CreatedAt int64  `db:"created_at"`
+	}
+	if err := t.in("read events", &rows, q+` ORDER BY seq LIMIT `+strconv.Itoa(limit), args...); err != nil {
+		return nil, err
+	}
+	out := make([]parley.Event, len(rows))
+	for i, r := range rows {
+		out[i] = parley.Event{ID: r.ID, Seq: r.Seq, AppID: appID, Type: r.Type, CreatedAt: r.CreatedAt}
+		if err := json.Unmarshal([]byte(r.Data), &out[i].Data); err != nil {
+			return nil, fmt.Errorf("decode event %s: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// LastEventSeq reads AUTOINCREMENT's high-water mark, which stays when the
+// newest events are pruned.
+func (t *tx) LastEventSeq() (int64, error) {
+	var seq int64
+	err := t.get("read last event", &seq, `SELECT seq FROM sqlite_sequence WHERE name = 'events'`)
+	if notFound(err) {
+		return 0, nil
+	}
+	return seq, err
+}
+
+func (t *tx) EventHorizon(appID string) (int64, error) {
+	var seq int64
+	err := t.get("read event horizon", &seq, `SELECT pruned_through FROM event_horizons WHERE app_id = ?`, appID)
+	if notFound(err) {
+		return 0, nil
+	}
+	return seq, err
+}
+
+// PruneEvents deletes from the oldest, which come first in seq order, so
+// the scan stops at the first limit rows it may delete.
+func (t *tx) PruneEvents(before int64, limit int) (int, error) {
+	var pruned []struct {
+		AppID string `db:"app_id"`
+		Seq   int64  `db:"seq"`
+	}
+	if err := t.sel("prune events", &pruned, `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE created_at < ? ORDER BY seq LIMIT ?) RETURNING app_id, seq`, before, limit); err != nil {
+		return 0, err
+	}
+	through := map[string]int64{}
+	for _, p := range pruned {
+		through[p.AppID] = max(through[p.AppID], p.Seq)
+	}
+	for app, seq := range through {
+		if _, err := t.exec("move event horizon", `INSERT INTO event_horizons (app_id, pruned_through) VALUES (?, ?)
+			ON CONFLICT (app_id) DO UPDATE SET pruned_through = max(pruned_through, excluded.pruned_through)`, app, seq); err != nil {
+			return 0, err
+		}
+	}
+	return len(pruned), nil
 }

@@ -37,6 +37,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("PARLEY_SHUTDOWN_TIMEOUT: %w", err)
 	}
+	retention, err := time.ParseDuration(envOr(getenv, "PARLEY_EVENT_RETENTION", parley.DefaultEventRetention.String()))
+	if err != nil {
+		return fmt.Errorf("PARLEY_EVENT_RETENTION: %w", err)
+	}
+	fs.DurationVar(&retention, "event-retention", retention, "how long events are kept at least (PARLEY_EVENT_RETENTION)")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM before their connections are cut (PARLEY_SHUTDOWN_TIMEOUT)")
 	var limits api.RateLimits
@@ -62,6 +67,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	} else if len(rest) > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", rest)
+	}
+	if retention <= 0 {
+		return fmt.Errorf("--event-retention must be positive, got %s", retention)
 	}
 	if shutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout must not be negative, got %s", shutdownTimeout)
@@ -92,7 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: (&api.Server{
-			Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc,
+			Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc,
 			Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
 			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
 		}).Handler(),
@@ -109,6 +117,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath, "sync", *sync)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	pruneCtx, stopPruning := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() { defer close(pruned); prune(pruneCtx, svc, retention, logger) }()
+	defer func() { stopPruning(); <-pruned }() // before the database closes
 
 	select {
 	case err := <-served:
@@ -131,6 +143,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// prune deletes the events older than retention now and every minute, in
+// bounded steps, until ctx ends.
+func prune(ctx context.Context, svc *parley.Service, retention time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if n, err := svc.PruneEvents(ctx, retention); err != nil && ctx.Err() == nil {
+			logger.Warn("prune events", "error", err.Error())
+		} else if n > 0 {
+			logger.Info("pruned events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // ensureApp makes sure the app of PARLEY_APP_ID exists with PARLEY_SECRET_KEY;

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// appEvents is the backend stream: a long poll over every event of the app.
+func (s *Server) appEvents(w http.ResponseWriter, r *http.Request) {
+	q, err := eventQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// A long poll outlives the server's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
+	page, err := s.Events.AppEvents(r.Context(), appID(r), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, page)
+}
+
+// eventQuery reads since, wait (0 to 60 seconds, default 25) and types.
+func eventQuery(r *http.Request) (parley.EventQuery, error) {
+	v := r.URL.Query()
+	q := parley.EventQuery{Since: v.Get("since"), Wait: 25 * time.Second}
+	if v.Has("since") && q.Since == "" {
+		return q, parley.Invalid("since", "must be a cursor")
+	}
+	if v.Has("wait") {
+		n, err := strconv.Atoi(v.Get("wait"))
+		if err != nil || n < 0 || time.Duration(n)*time.Second > parley.MaxEventWait {
+			return q, parley.Invalid("wait", "must be a whole number of seconds from 0 to 60")
+		}
+		q.Wait = time.Duration(n) * time.Second
+	}
+	if t := v.Get("types"); t != "" {
+		q.Types = strings.Split(t, ",")
+	}
+	return q, nil
+}

@@ -45,6 +45,18 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string, perSe
 	return ok
 }
 
+// addressLimit gives every answer RateLimit headers: those of the client
+// address's bucket of failed authentications, until a credential's own
+// bucket (or a failure) replaces them.
+func (s *Server) addressLimit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if perMinute := s.Limits.AuthFailures; perMinute > 0 {
+			writeLimit(w, s.failures.Peek(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute)))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // failureKey is the bucket of failed authentications of the request's
 // client address.
 func (s *Server) failureKey(r *http.Request) string {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +71,24 @@ func TestAuthFailureLimit(t *testing.T) {
 	e.me("alice", "GET", "", nil).must(t, 429, "rate_limited")
 	e.clock.Add(31 * time.Second) // one failure's worth
 	e.do(req{method: "GET", path: "/users"}).must(t, 200, "")
+}
+
+// TestEveryAnswerSaysItsLimit: answers given before any credential (an
+// unknown app, an unknown route, health) carry the client address's
+// RateLimit headers too.
+func TestEveryAnswerSaysItsLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, limits(api.RateLimits{Backend: 5, Client: 5, AuthFailures: 10}))
+	for _, r := range []req{
+		{method: "GET", path: "//healthz", noAuth: true},
+		{method: "GET", path: "//v1/nope/users"},
+		{method: "GET", path: "//v1/app1/nowhere"},
+		{method: "GET", path: "/users"},
+		{method: "GET", path: "/users", bearer: "sk_live_" + strings.Repeat("x", 40)},
+	} {
+		got := e.do(r)
+		if got.header.Get("RateLimit-Limit") == "" || got.header.Get("RateLimit-Remaining") == "" || got.header.Get("RateLimit-Reset") == "" {
+			t.Errorf("%s %s: %d without RateLimit headers", r.method, r.path, got.status)
+		}
+	}
 }

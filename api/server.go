@@ -50,7 +50,7 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	s.buckets, s.failures = parley.NewBuckets(s.Now), parley.NewBuckets(s.Now)
 	r := chi.NewRouter()
-	r.Use(s.logRequests, secureHeaders, s.recoverPanics, s.cors)
+	r.Use(s.logRequests, secureHeaders, s.addressLimit, s.recoverPanics, s.cors)
 	r.NotFound(s.routeNotFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -90,3 +90,24 @@ func ErrorMessage(err error) string {
 
 // ErrNotInList answers a startingAfter that names no item of the list.
 func ErrNotInList() error { return Invalid("startingAfter", "is not an item of this list") }
+
+// Not-found errors, one wording wherever they arise.
+
+// ErrAppNotFound answers an unknown app.
+func ErrAppNotFound() error { return Errorf(EAppNotFound, "There is no app with this id.") }
+
+// ErrUserNotFound answers an unknown (or, where it counts, erased) user.
+func ErrUserNotFound(userID string) error {
+	return Errorf(EUserNotFound, "There is no user %q.", userID)
+}
+
+// ErrConversationNotFound answers an unknown conversation, or one the
+// caller never took part in.
+func ErrConversationNotFound(convID string) error {
+	return Errorf(EConversationNotFound, "There is no conversation %q.", convID)
+}
+
+// ErrMessageNotFound answers a message that is not there, or not in view.
+func ErrMessageNotFound() error {
+	return Errorf(EMessageNotFound, "There is no such message in this conversation.")
+}

@@ -63,12 +63,10 @@ func (s *Service) CheckApp(ctx context.Context, appID string) error {
 	if ok, err := s.store.AppExists(ctx, appID); err != nil {
 		return err
 	} else if !ok {
-		return errAppNotFound()
+		return ErrAppNotFound()
 	}
 	return nil
 }
-
-func errAppNotFound() error { return Errorf(EAppNotFound, "There is no app with this id.") }
 
 // Settings implements AppService.
 func (s *Service) Settings(ctx context.Context, appID string) (Settings, error) {
@@ -232,7 +230,7 @@ func requireApp(tx Tx, appID string) error {
 	if ok, err := tx.AppExists(appID); err != nil {
 		return fmt.Errorf("find app: %w", err)
 	} else if !ok {
-		return Errorf(EAppNotFound, "There is no app %q.", appID)
+		return ErrAppNotFound()
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (w *change) requireParticipants(ids []string) error {
 	}
 	for _, id := range ids {
 		if gone, known := erased[id]; !known || gone {
-			return &Error{Code: EUserNotFound, Message: fmt.Sprintf("There is no user %q.", id),
+			return &Error{Code: EUserNotFound, Message: ErrorMessage(ErrUserNotFound(id)),
 				Fields: map[string]string{"participants": "unknown user " + id}}
 		}
 	}
@@ -227,15 +227,11 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, convID string) 
 		if ok, err := w.DeleteConversation(appID, convID); err != nil {
 			return err
 		} else if !ok {
-			return errConversationNotFound(convID)
+			return ErrConversationNotFound(convID)
 		}
 		w.emit(EventConversationDeleted, EventData{ConversationID: convID, Conversation: c})
 		return nil
 	})
-}
-
-func errConversationNotFound(convID string) error {
-	return Errorf(EConversationNotFound, "There is no conversation %q.", convID)
 }
 
 // PutParticipant implements ConversationService.
@@ -353,7 +349,7 @@ func convForMember(tx Tx, appID, convID, userID string) (*Conversation, *Member,
 	}
 	m, err := tx.Member(c, userID)
 	if err == nil && m == nil {
-		err = errConversationNotFound(convID)
+		err = ErrConversationNotFound(convID)
 	}
 	return c, m, err
 }
@@ -402,7 +398,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 			if me, err = w.Member(c, by.UserID); err != nil {
 				return err
 			} else if me == nil {
-				return errConversationNotFound(convID)
+				return ErrConversationNotFound(convID)
 			}
 			ids, err := w.CurrentMembers(c, 0)
 			if err != nil {
@@ -464,7 +460,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 				return err
 			} else if !fresh {
 				// Another transaction created it first: the caller never took part.
-				return errConversationNotFound(convID)
+				return ErrConversationNotFound(convID)
 			}
 		}
 		if err := w.SetConversation(c, p); err != nil {

@@ -332,14 +332,14 @@ func (w *change) visibleMessage(convID, msgID, userID string) (*Conversation, *M
 	if err != nil {
 		return nil, nil, nil, err
 	} else if me == nil {
-		return nil, nil, nil, errConversationNotFound(convID)
+		return nil, nil, nil, ErrConversationNotFound(convID)
 	}
 	m, err := w.Message(c, msgID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if !me.Sees(m.Seq) {
-		return nil, nil, nil, Errorf(EMessageNotFound, "There is no such message in this conversation.")
+		return nil, nil, nil, ErrMessageNotFound()
 	}
 	return c, me, m, nil
 }

@@ -338,7 +338,7 @@ func liveUser(tx Tx, appID, userID string, lock bool) (*User, error) {
 	}
 	u, err := read(appID, userID)
 	if err == nil && u.Deleted {
-		return nil, Errorf(EUserNotFound, "There is no user %q.", userID)
+		return nil, ErrUserNotFound(userID)
 	}
 	return u, err
 }

@@ -46,7 +46,7 @@ func (t *tx) InsertApp(appID string, s parley.Settings, now int64) error {
 func (t *tx) Settings(appID string) (parley.Settings, error) {
 	var raw string
 	if err := t.get("read settings", &raw, `SELECT settings FROM apps WHERE id = ?`, appID); notFound(err) {
-		return parley.Settings{}, errAppNotFound()
+		return parley.Settings{}, parley.ErrAppNotFound()
 	} else if err != nil {
 		return parley.Settings{}, err
 	}
@@ -62,7 +62,7 @@ func (t *tx) SetSettings(appID string, s parley.Settings) error {
 	ok, err := t.changed("write settings", `UPDATE apps SET settings = ?, settings_version = settings_version + 1 WHERE id = ?`,
 		jsonText(s), appID)
 	if err == nil && !ok {
-		return errAppNotFound()
+		return parley.ErrAppNotFound()
 	}
 	return err
 }
@@ -116,10 +116,6 @@ func (t *tx) Keys(appID string) ([]parley.Key, error) {
 func (t *tx) bumpKeysEpoch(appID string) error {
 	_, err := t.exec("bump keys epoch", `UPDATE apps SET keys_epoch = keys_epoch + 1 WHERE id = ?`, appID)
 	return err
-}
-
-func errAppNotFound() error {
-	return parley.Errorf(parley.EAppNotFound, "There is no app with this id.")
 }
 
 func decodeSettings(raw string) (parley.Settings, error) {

@@ -10,7 +10,7 @@ func (t *tx) Conversation(appID, convID string) (*parley.Conversation, error) {
 	var r convRow
 	if err := t.get("read conversation", &r, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`,
 		appID, convID); notFound(err) {
-		return nil, errConversationNotFound(convID)
+		return nil, parley.ErrConversationNotFound(convID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (t *tx) SetConversation(c *parley.Conversation, p *parley.ConversationPatch
 	}
 	ok, err := t.changed("update conversation", `UPDATE conversations SET `+strings.Join(sets, ", ")+` WHERE pk = ?`, append(args, c.PK)...)
 	if err == nil && !ok {
-		return errConversationNotFound(c.ID)
+		return parley.ErrConversationNotFound(c.ID)
 	}
 	return err
 }
@@ -135,10 +135,6 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 		convs[i].LastMessage = last
 	}
 	return nil
-}
-
-func errConversationNotFound(convID string) error {
-	return parley.Errorf(parley.EConversationNotFound, "There is no conversation %q.", convID)
 }
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`

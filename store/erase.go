@@ -1,5 +1,7 @@
 package store
 
+import parley "github.com/parley-chat/parley"
+
 // EraseUser keeps only the id and the creation time, so that the id is
 // never reused and the user still reads as erased.
 func (t *tx) EraseUser(appID, userID string) error {
@@ -8,7 +10,7 @@ func (t *tx) EraseUser(appID, userID string) error {
 		external_id = NULL, last_seen_at = NULL, deleted = 1, mod_state = '', mod_reason = NULL, mod_since = NULL,
 		mod_expires_at = NULL, mod_by = NULL WHERE app_id = ? AND id = ?`, appID, userID)
 	if err == nil && !ok {
-		return errUserNotFound(userID)
+		return parley.ErrUserNotFound(userID)
 	}
 	return err
 }

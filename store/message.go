@@ -9,7 +9,7 @@ import (
 func (t *tx) Message(c *parley.Conversation, msgID string) (*parley.Message, error) {
 	var r messageRow
 	if err := t.get("read message", &r, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND id = ?`, c.PK, msgID); notFound(err) {
-		return nil, errMessageNotFound()
+		return nil, parley.ErrMessageNotFound()
 	} else if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {
 	ok, err := t.changed("edit message", `UPDATE messages SET text = ?, custom = ?, edited_at = ? WHERE conv_pk = ? AND id = ?`,
 		m.Text, jsonText(custom), m.EditedAt, c.PK, m.ID)
 	if err == nil && !ok {
-		return errMessageNotFound()
+		return parley.ErrMessageNotFound()
 	}
 	return err
 }
@@ -95,7 +95,7 @@ func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {
 func (t *tx) DeleteMessage(c *parley.Conversation, msgID string) error {
 	ok, err := t.changed("delete message", `DELETE FROM messages WHERE conv_pk = ? AND id = ?`, c.PK, msgID)
 	if err == nil && !ok {
-		return errMessageNotFound()
+		return parley.ErrMessageNotFound()
 	}
 	return err
 }
@@ -144,10 +144,6 @@ func (t *tx) lastMessage(c *parley.Conversation, upTo *int64) (*parley.Message, 
 	}
 	m := r.message(c.ID)
 	return &m, nil
-}
-
-func errMessageNotFound() error {
-	return parley.Errorf(parley.EMessageNotFound, "There is no such message in this conversation.")
 }
 
 const messageColumns = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`

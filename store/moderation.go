@@ -30,7 +30,7 @@ func (t *tx) SetModeration(appID, userID string, m parley.Moderation) error {
 	ok, err := t.changed("set moderation", `UPDATE users SET mod_state = ?, mod_reason = ?, mod_since = ?, mod_expires_at = ?,
 		mod_by = ? WHERE app_id = ? AND id = ?`, m.State, m.Reason, m.Since, m.ExpiresAt, m.By, appID, userID)
 	if err == nil && !ok {
-		return errUserNotFound(userID)
+		return parley.ErrUserNotFound(userID)
 	}
 	return err
 }
@@ -39,7 +39,7 @@ func (t *tx) ClearModeration(appID, userID string) error {
 	ok, err := t.changed("clear moderation", `UPDATE users SET mod_state = '', mod_reason = NULL, mod_since = NULL,
 		mod_expires_at = NULL, mod_by = NULL WHERE app_id = ? AND id = ?`, appID, userID)
 	if err == nil && !ok {
-		return errUserNotFound(userID)
+		return parley.ErrUserNotFound(userID)
 	}
 	return err
 }

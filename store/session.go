@@ -58,7 +58,7 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID).
 		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modReason, &modSince, &modExpiresAt, &modBy, &role)
 	if notFound(err) {
-		return nil, errAppNotFound()
+		return nil, parley.ErrAppNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
@@ -82,7 +82,7 @@ func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, er
 	var epoch int64
 	err := db.read.GetContext(ctx, &epoch, `SELECT keys_epoch FROM apps WHERE id = ?`, appID)
 	if notFound(err) {
-		return nil, errAppNotFound()
+		return nil, parley.ErrAppNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("read keys epoch: %w", err)
 	}

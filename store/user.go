@@ -12,7 +12,7 @@ import (
 func (t *tx) User(appID, userID string) (*parley.User, error) {
 	var r userRow
 	if err := t.get("read user", &r, `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id = ?`, appID, userID); notFound(err) {
-		return nil, errUserNotFound(userID)
+		return nil, parley.ErrUserNotFound(userID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (t *tx) UpdateUser(appID, userID string, p *parley.UserPatch) error {
 	ok, err := t.changed("update user", `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE app_id = ? AND id = ?`,
 		append(args, appID, userID)...)
 	if err == nil && !ok {
-		return errUserNotFound(userID)
+		return parley.ErrUserNotFound(userID)
 	}
 	return err
 }
@@ -108,7 +108,7 @@ func (t *tx) usersWhere(col, appID string, values []string) ([]parley.User, erro
 func (t *tx) TouchUser(appID, userID string, now int64) error {
 	ok, err := t.changed("touch user", `UPDATE users SET last_seen_at = ? WHERE app_id = ? AND id = ?`, now, appID, userID)
 	if err == nil && !ok {
-		return errUserNotFound(userID)
+		return parley.ErrUserNotFound(userID)
 	}
 	return err
 }
@@ -176,10 +176,6 @@ func userSets(p *parley.UserPatch) ([]string, []any) {
 
 // fold is how names are compared in search.
 func fold(s string) string { return strings.ToLower(s) }
-
-func errUserNotFound(userID string) error {
-	return parley.Errorf(parley.EUserNotFound, "There is no user %q.", userID)
-}
 
 const userColumns = `id, name, email, phone, photo_url, welcome_message, locale, role, custom, availability_text,
 	badges, external_id, created_at, last_seen_at, deleted, mod_state, mod_reason, mod_since, mod_expires_at, mod_by`

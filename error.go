@@ -3,6 +3,7 @@ package parley
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. The first word names the area; api maps each to an HTTP status.
@@ -49,6 +50,22 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  map[string]string
+	// RetryAfter, when set, is when the same request may succeed (Retry-After).
+	RetryAfter time.Duration
+}
+
+// StorageRetry is when a write refused because the database cannot be
+// written (a full disk, a read-only file) may be tried again.
+const StorageRetry = 5 * time.Second
+
+// ErrStorageUnavailable answers a write the database could not take now.
+func ErrStorageUnavailable(message string) error {
+	return &Error{Code: EStorageUnavailable, Message: message, RetryAfter: StorageRetry}
+}
+
+// ErrRateLimited answers a request over a limit, to be tried again after retry.
+func ErrRateLimited(message string, retry time.Duration) error {
+	return &Error{Code: ERateLimited, Message: message, RetryAfter: max(retry, time.Second)}
 }
 
 func (e *Error) Error() string {

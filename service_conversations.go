@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // ParticipantPatch changes only the fields that are set.
@@ -496,7 +497,8 @@ func (s *Service) limitAdds(w *change, by Caller, added []string) error {
 			continue // joining a conversation one creates
 		}
 		if ok, _ := s.adds.Take(w.app+"\x00"+id, perSecond, ClientAddsPerMinute); !ok {
-			return Errorf(ERateLimited, "User %q was added to too many conversations in the last minute: try again later.", id)
+			return ErrRateLimited(fmt.Sprintf("User %q was added to too many conversations in the last minute: try again later.", id),
+				time.Minute/ClientAddsPerMinute)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body := errorBody{ErrorCode: code, Message: parley.ErrorMessage(err)}
 	if e := (*parley.Error)(nil); errors.As(err, &e) {
 		body.Fields = e.Fields
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+		}
 	}
 	status, ok := statuses[code]
 	if !ok {
@@ -72,24 +76,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == parley.EUserNotFound && len(body.Fields) > 0 {
 		status = http.StatusBadRequest
 	}
-	switch {
-	case code == parley.EStorageUnavailable:
-		w.Header().Set("Retry-After", strconv.Itoa(RetryStorageSeconds))
-	case code == parley.ERateLimited && w.Header().Get("Retry-After") == "":
-		// The service's limits (adding a user to conversations) refill a
-		// token every 60/ClientAddsPerMinute seconds.
-		w.Header().Set("Retry-After", strconv.Itoa(60/parley.ClientAddsPerMinute))
-	}
 	if status >= 500 {
-		s.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+		s.Logger.LogAttrs(r.Context(), slog.LevelError, "server error", slog.String("code", code),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
 	writeJSON(w, status, body)
 }
-
-// RetryStorageSeconds is when a client may try again a write refused
-// because the database cannot be written (a full disk, a read-only file).
-const RetryStorageSeconds = 5
 
 func notFound(what string) *parley.Error {
 	return parley.Errorf(parley.ERouteNotFound, "There is no route %s.", what)

@@ -66,7 +66,7 @@ func TestStorageUnavailable(t *testing.T) {
 	s := &Server{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
 	rec := httptest.NewRecorder()
 	s.writeError(rec, httptest.NewRequest(http.MethodPost, "/v1/a/conversations/c/messages", nil),
-		fmt.Errorf("send: %w", parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now; try again later.")))
+		fmt.Errorf("send: %w", parley.ErrStorageUnavailable("The database cannot be written now; try again later.")))
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" ||
 		!strings.Contains(rec.Body.String(), `"errorCode":"storage.unavailable"`) {
 		t.Errorf("got %d, Retry-After %q, %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)

@@ -39,8 +39,7 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string, perSe
 	ok, st := s.buckets.Take(key, perSecond, parley.BurstOf(perSecond))
 	writeLimit(w, st)
 	if !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(st.Retry))))
-		s.writeError(w, r, parley.Errorf(parley.ERateLimited, "Too many requests: try again after Retry-After seconds."))
+		s.writeError(w, r, parley.ErrRateLimited("Too many requests: try again after Retry-After seconds.", st.Retry))
 	}
 	return ok
 }
@@ -79,8 +78,7 @@ func (s *Server) blockedAddress(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	writeLimit(w, st)
-	w.Header().Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(st.Retry))))
-	s.writeError(w, r, parley.Errorf(parley.ERateLimited, "Too many failed authentications from this address: try again after Retry-After seconds."))
+	s.writeError(w, r, parley.ErrRateLimited("Too many failed authentications from this address: try again after Retry-After seconds.", st.Retry))
 	return true
 }
 

@@ -135,7 +135,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.ready(r); err != nil {
 		s.Logger.Error("not ready", "error", err.Error())
-		s.writeError(w, r, parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now."))
+		s.writeError(w, r, parley.ErrStorageUnavailable("The database cannot be written now."))
 		return
 	}
 	ok(w, map[string]string{"status": "ok"})

@@ -151,7 +151,7 @@ func (db *DB) Purge(ctx context.Context) error {
 		return asConflict(fmt.Errorf("checkpoint: %w", err))
 	}
 	if busy != 0 {
-		return parley.Errorf(parley.EStorageUnavailable, "Readers kept the write-ahead log from being truncated; try again.")
+		return parley.ErrStorageUnavailable("Readers kept the write-ahead log from being truncated; try again.")
 	}
 	return nil
 }

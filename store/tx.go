@@ -110,7 +110,7 @@ func asConflict(err error) error {
 		return c
 	}
 	if unavailable(err) {
-		return parley.Errorf(parley.EStorageUnavailable, "The database cannot be written now; try again later.")
+		return parley.ErrStorageUnavailable("The database cannot be written now; try again later.")
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -48,8 +49,9 @@ func TestUnwritableIsUnavailable(t *testing.T) {
 			if _, err := db.write.ExecContext(ctx, tt.cause(pages)); err != nil {
 				t.Fatal(err)
 			}
-			if err := insert(); parley.ErrorCode(err) != parley.EStorageUnavailable {
-				t.Fatalf("a write: %v, want storage.unavailable", err)
+			err := insert()
+			if e := (*parley.Error)(nil); !errors.As(err, &e) || e.Code != parley.EStorageUnavailable || e.RetryAfter <= 0 {
+				t.Fatalf("a write: %v, want storage.unavailable with a time to retry", err)
 			}
 			if err := db.Ping(ctx); tt.readinessSees && parley.ErrorCode(err) != parley.EStorageUnavailable {
 				t.Errorf("readiness: %v, want storage.unavailable", err)

@@ -216,11 +216,17 @@ func get(t *testing.T, url, key string) int {
 // TestGracefulShutdown stops the server while clients are sending: every
 // message acknowledged before the stop is in the database afterwards, and
 // the server stops cleanly.
+// shopEnv is the environment of a server on a fresh database file that
+// makes sure the app "shop" exists with its secret key.
+func shopEnv(t *testing.T) (db, secret string, vars map[string]string) {
+	db = filepath.Join(t.TempDir(), "p.db")
+	secret = "sk_test_" + strings.Repeat("Xy9", 11)
+	return db, secret, map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+}
+
 func TestGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "p.db")
-	secret := "sk_test_" + strings.Repeat("Xy9", 11)
-	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	db, secret, vars := shopEnv(t)
 	base, _, stop := startServe(t, vars)
 	send := func(method, path, body string) (*http.Response, error) {
 		r, _ := http.NewRequest(method, base+"/v1/shop"+path, strings.NewReader(body))
@@ -294,9 +300,7 @@ func TestGracefulShutdown(t *testing.T) {
 // cut off and serve returns without an error (exit 0).
 func TestShutdownCutsStalledClients(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "p.db")
-	secret := "sk_test_" + strings.Repeat("Xy9", 11)
-	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	_, secret, vars := shopEnv(t)
 	base, _, stop := startServe(t, vars, "--shutdown-timeout", "200ms")
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -322,9 +326,7 @@ func TestShutdownCutsStalledClients(t *testing.T) {
 // start and says why; the admin commands still run beside the first.
 func TestOneServerPerDatabase(t *testing.T) {
 	t.Parallel()
-	db := filepath.Join(t.TempDir(), "p.db")
-	secret := "sk_test_" + strings.Repeat("Xy9", 11)
-	vars := map[string]string{"PARLEY_APP_ID": "shop", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db}
+	db, secret, vars := shopEnv(t)
 	_, _, stop := startServe(t, vars)
 	var out, errOut bytes.Buffer
 	// Bounded: without the lock the second server would start and serve.

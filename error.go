@@ -42,6 +42,7 @@ const (
 	EInternal             = "internal"
 	EStorageUnavailable   = "storage.unavailable"
 	ECursorExpired        = "events.cursor_expired"
+	ESlowConsumer         = "events.slow_consumer"
 )
 
 // Error is the one application error: a machine code, a sentence for humans,

@@ -21,6 +21,13 @@ const (
 	EventUserErased          = "user.erased"
 	EventUserBlocked         = "user.blocked"
 	EventUserUnblocked       = "user.unblocked"
+	EventReadUpdated         = "read.updated"
+	EventMessageRead         = "message.read"
+
+	// Internal events: in the log so that every process learns of them,
+	// never delivered. A stream checks its credential again on them.
+	EventKeysChanged     = "app.keys_changed"
+	EventSettingsChanged = "app.settings_changed"
 )
 
 // Event is one change, stored in the app's ordered log in the transaction
@@ -39,6 +46,8 @@ type Event struct {
 	Type      string    `json:"type"`
 	CreatedAt int64     `json:"createdAt"`
 	Data      EventData `json:"data"`
+	// Meta routes the event to the users who may receive it; never sent.
+	Meta *EventMeta `json:"-"`
 }
 
 // EventData is what an event is about; each type sets the fields it needs.
@@ -62,33 +71,129 @@ type EventData struct {
 // NewEventID returns "evt_" followed by 22 base62 characters.
 func NewEventID() string { return "evt_" + RandomBase62(22) }
 
-// Broker hands committed events to the subscribers of this process. It
-// never waits for a subscriber: one whose buffer is full is dropped (its
-// channel closed) and must catch up from the stored log.
+// Broker hands committed events to the subscribers of this process, in log
+// order and without gaps. It never waits for a subscriber: one whose buffer
+// is full is dropped (its channel closed) and must catch up from the log.
+//
+// A subscription takes every event of its app, or, once narrowed to a
+// user's conversations, only the events about that user or about those
+// conversations: a message reaches the streams of its conversation, not
+// every stream of the app. The broker itself adds a conversation to the
+// subscriptions of a user who joins it, before it hands out the next event,
+// so narrowing never loses one.
+//
+// Events committed here arrive through Publish, in commit order. Events
+// another process committed (the command line, or another server on a
+// shared database) leave a gap before the next local ones; while a tailer
+// runs (Service.TailEvents), Publish holds what follows a gap until the
+// tailer has read the gap from the log.
 type Broker struct {
-	mu   sync.Mutex
-	subs map[*Subscription]struct{}
+	mu    sync.Mutex
+	apps  map[string]*appSubs // "" for subscriptions to every app
+	last  int64               // the position of the last event handed out
+	round int64               // one per event handed out, to hand it to a subscriber once
+	// held are published events that follow a gap, for the tailer.
+	held    []Event
+	tailing bool
+	gap     chan struct{}
 }
 
-// Subscription receives the events published after it was made, in commit
-// order, until it is closed or dropped (C is closed then).
+type subSet = map[*Subscription]struct{}
+
+// appSubs are an app's subscriptions: to everything, or by user and conversation.
+type appSubs struct {
+	all    subSet
+	byUser map[string]subSet
+	byConv map[string]subSet
+}
+
+// Subscription receives the events published after it was made, in log
+// order, until it is closed or dropped (C is closed then). The events are
+// shared with other subscribers: read them, never change them.
 type Subscription struct {
-	C      <-chan Event
-	c      chan Event
+	C      <-chan *Event
+	c      chan *Event
+	app    string
+	user   string
+	convs  map[string]bool // nil while it takes every event of the app
+	round  int64
+	closed bool
 	broker *Broker
 }
 
 // NewBroker returns a broker without subscribers.
-func NewBroker() *Broker { return &Broker{subs: map[*Subscription]struct{}{}} }
+func NewBroker() *Broker {
+	return &Broker{apps: map[string]*appSubs{}, gap: make(chan struct{}, 1)}
+}
 
-// Subscribe returns a subscription whose buffer holds up to buffer events.
-func (b *Broker) Subscribe(buffer int) *Subscription {
-	c := make(chan Event, buffer)
-	s := &Subscription{C: c, c: c, broker: b}
+func (b *Broker) subsOf(app string) *appSubs {
+	a := b.apps[app]
+	if a == nil {
+		a = &appSubs{all: subSet{}, byUser: map[string]subSet{}, byConv: map[string]subSet{}}
+		b.apps[app] = a
+	}
+	return a
+}
+
+func add(m map[string]subSet, key string, s *Subscription) {
+	if m[key] == nil {
+		m[key] = subSet{}
+	}
+	m[key][s] = struct{}{}
+}
+
+func remove(m map[string]subSet, key string, s *Subscription) {
+	delete(m[key], s)
+	if len(m[key]) == 0 {
+		delete(m, key)
+	}
+}
+
+// Subscribe returns a subscription to every event of the app ("" for every
+// app) whose buffer holds up to buffer events.
+func (b *Broker) Subscribe(app string, buffer int) *Subscription {
+	return b.SubscribeUser(app, "", buffer)
+}
+
+// SubscribeUser returns a subscription to every event of the app, for a
+// stream of the user; Narrow then keeps the user's.
+func (b *Broker) SubscribeUser(app, user string, buffer int) *Subscription {
+	c := make(chan *Event, buffer)
+	s := &Subscription{C: c, c: c, app: app, user: user, broker: b}
 	b.mu.Lock()
-	b.subs[s] = struct{}{}
-	b.mu.Unlock()
+	defer b.mu.Unlock()
+	a := b.subsOf(app)
+	a.all[s] = struct{}{}
+	if user != "" {
+		add(a.byUser, user, s)
+	}
 	return s
+}
+
+// Narrow keeps, of the events of a user's subscription, those about the
+// user and those about the conversations (and any the user joins later).
+func (s *Subscription) Narrow(convs []string) {
+	b := s.broker
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a := b.apps[s.app]
+	if s.user == "" || s.closed {
+		return
+	}
+	if s.convs == nil {
+		s.convs = map[string]bool{}
+		delete(a.all, s)
+	}
+	for _, c := range convs {
+		s.want(a, c)
+	}
+}
+
+func (s *Subscription) want(a *appSubs, conv string) {
+	if s.convs != nil && !s.convs[conv] {
+		s.convs[conv] = true
+		add(a.byConv, conv, s)
+	}
 }
 
 // Close ends the subscription; closing twice does nothing.
@@ -96,29 +201,142 @@ func (s *Subscription) Close() {
 	b := s.broker
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, ok := b.subs[s]; ok {
-		delete(b.subs, s)
-		close(s.c)
-	}
+	b.drop(s)
 }
 
-// Publish hands events to every subscriber without blocking.
+func (b *Broker) drop(s *Subscription) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	a := b.apps[s.app]
+	delete(a.all, s)
+	if s.user != "" {
+		remove(a.byUser, s.user, s)
+	}
+	for c := range s.convs {
+		remove(a.byConv, c, s)
+	}
+	if len(a.all) == 0 && len(a.byUser) == 0 && len(a.byConv) == 0 {
+		delete(b.apps, s.app)
+	}
+	close(s.c)
+}
+
+// Publish hands committed events, in commit order, to their subscribers
+// without blocking.
 func (b *Broker) Publish(events []Event) {
 	if b == nil || len(events) == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for s := range b.subs {
-		for _, e := range events {
-			select {
-			case s.c <- e:
-				continue
-			default:
-			}
-			delete(b.subs, s) // too slow: dropped, never waited for
-			close(s.c)
-			break
+	if b.tailing && (len(b.held) > 0 || (b.last > 0 && events[0].Seq > b.last+1)) {
+		b.held = append(b.held, events...)
+		b.signalGap()
+		return
+	}
+	b.deliver(events)
+}
+
+func (b *Broker) signalGap() {
+	select {
+	case b.gap <- struct{}{}:
+	default:
+	}
+}
+
+// deliver hands out the events after the last one handed out.
+func (b *Broker) deliver(events []Event) {
+	for i := range events {
+		e := &events[i]
+		if e.Seq != 0 && e.Seq <= b.last {
+			continue
 		}
+		b.last = max(b.last, e.Seq)
+		b.round++
+		if a := b.apps[e.AppID]; a != nil {
+			b.route(a, e)
+		}
+		if a := b.apps[""]; a != nil {
+			b.send(a.all, e)
+		}
+	}
+}
+
+// route hands an event to the app's subscriptions that want it.
+func (b *Broker) route(a *appSubs, e *Event) {
+	b.send(a.all, e)
+	d := &e.Data
+	if d.UserID != "" {
+		if joins := e.Type == EventParticipantAdded || e.Type == EventParticipantUpdated || e.Type == EventUserReactivated; joins {
+			for s := range a.byUser[d.UserID] {
+				s.want(a, d.ConversationID)
+				for _, c := range d.ConversationIDs {
+					s.want(a, c)
+				}
+			}
+		}
+		b.send(a.byUser[d.UserID], e)
+	}
+	if d.ConversationID != "" {
+		b.send(a.byConv[d.ConversationID], e)
+	}
+	for _, c := range d.ConversationIDs {
+		b.send(a.byConv[c], e)
+	}
+	if e.Type == EventKeysChanged || e.Type == EventSettingsChanged {
+		for _, subs := range a.byUser {
+			b.send(subs, e)
+		}
+	}
+}
+
+func (b *Broker) send(subs subSet, e *Event) {
+	for s := range subs {
+		if s.round == b.round {
+			continue
+		}
+		s.round = b.round
+		select {
+		case s.c <- e:
+		default:
+			b.drop(s) // too slow: dropped, never waited for
+		}
+	}
+}
+
+// Last is the position of the last event handed out.
+func (b *Broker) Last() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+// fill hands out events read from the log after the last one handed out,
+// then what was held behind the gap they filled.
+func (b *Broker) fill(events []Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.deliver(events)
+	for len(b.held) > 0 && b.held[0].Seq <= b.last+1 {
+		b.deliver(b.held[:1])
+		b.held = b.held[1:]
+	}
+	if len(b.held) > 0 {
+		b.signalGap()
+	}
+}
+
+// tail marks the start (at the log's end, last) or the end of a tailer.
+func (b *Broker) tail(on bool, last int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tailing = on
+	b.last = max(b.last, last)
+	if !on {
+		held := b.held
+		b.held = nil
+		b.deliver(held)
 	}
 }

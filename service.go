@@ -121,8 +121,16 @@ type change struct {
 	announced map[string]bool
 }
 
-func (w *change) emit(typ string, d EventData) {
-	w.events = append(w.events, Event{ID: NewEventID(), AppID: w.app, Type: typ, CreatedAt: w.now, Data: d})
+func (w *change) emit(typ string, d EventData) { w.emitMeta(typ, d, nil) }
+
+// emitMeta records an event with what routes it to users.
+func (w *change) emitMeta(typ string, d EventData, m *EventMeta) {
+	w.events = append(w.events, Event{ID: NewEventID(), AppID: w.app, Type: typ, CreatedAt: w.now, Data: d, Meta: m})
+}
+
+// before is the meta of a change of one membership.
+func before(convID string, prev *Member) *EventMeta {
+	return &EventMeta{Before: map[string]*MemberView{convID: prev.View()}}
 }
 
 // write runs fn in one write transaction of the app. The events fn records

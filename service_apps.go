@@ -90,6 +90,7 @@ func (s *Service) UpdateSettings(ctx context.Context, appID string, p *SettingsP
 			return err
 		}
 		out = p.Apply(cur)
+		w.emit(EventSettingsChanged, EventData{})
 		return w.SetSettings(appID, out)
 	})
 	return out, err
@@ -193,6 +194,7 @@ func (s *Service) RotateKey(ctx context.Context, key Key, graceUntil int64) erro
 		if err := w.ExpireKeys(key.AppID, graceUntil); err != nil {
 			return err
 		}
+		w.emit(EventKeysChanged, EventData{})
 		return w.InsertKey(key)
 	})
 }
@@ -208,6 +210,7 @@ func (s *Service) RevokeKey(ctx context.Context, appID, keyID string) error {
 		} else if !ok {
 			return Errorf(EInvalid, "App %q has no key %q.", appID, keyID)
 		}
+		w.emit(EventKeysChanged, EventData{})
 		return nil
 	})
 }

@@ -117,7 +117,8 @@ func (w *change) addMembers(c *Conversation, ids []string, known map[string]*Mem
 	}
 	w.participantsChanged(c.ID)
 	for _, m := range add {
-		w.emit(EventParticipantAdded, EventData{ConversationID: c.ID, UserID: m.UserID, Access: m.Access, Notify: m.Notify})
+		w.emitMeta(EventParticipantAdded, EventData{ConversationID: c.ID, UserID: m.UserID, Access: m.Access, Notify: m.Notify},
+			before(c.ID, known[m.UserID]))
 	}
 	return nil
 }
@@ -131,12 +132,12 @@ func (w *change) emitConversation(convID string, created bool, at int) error {
 		return err
 	}
 	w.announced[convID] = true
-	d := EventData{ConversationID: convID, Conversation: c}
+	d, m := EventData{ConversationID: convID, Conversation: c}, &EventMeta{Seq: c.LastSeq}
 	if !created {
-		w.emit(EventConversationUpdated, d)
+		w.emitMeta(EventConversationUpdated, d, m)
 		return nil
 	}
-	w.emit(EventConversationCreated, d)
+	w.emitMeta(EventConversationCreated, d, m)
 	last := w.events[len(w.events)-1]
 	copy(w.events[at+1:], w.events[at:len(w.events)-1])
 	w.events[at] = last
@@ -171,7 +172,7 @@ func (w *change) setMember(c *Conversation, userID string, prev *Member, p Parti
 	if !prev.Current() {
 		typ = EventParticipantAdded
 	}
-	w.emit(typ, EventData{ConversationID: c.ID, UserID: userID, Access: p.Access, Notify: p.Notify})
+	w.emitMeta(typ, EventData{ConversationID: c.ID, UserID: userID, Access: p.Access, Notify: p.Notify}, before(c.ID, prev))
 	return nil
 }
 
@@ -181,7 +182,7 @@ func (w *change) removeMember(c *Conversation, userID string, prev *Member) erro
 		return err
 	}
 	w.participantsChanged(c.ID)
-	w.emit(EventParticipantRemoved, EventData{ConversationID: c.ID, UserID: userID})
+	w.emitMeta(EventParticipantRemoved, EventData{ConversationID: c.ID, UserID: userID}, before(c.ID, prev))
 	return nil
 }
 
@@ -225,12 +226,16 @@ func (s *Service) DeleteConversation(ctx context.Context, appID, convID string) 
 		if err != nil {
 			return err
 		}
+		members, err := w.ConversationViews(c)
+		if err != nil {
+			return err
+		}
 		if ok, err := w.DeleteConversation(appID, convID); err != nil {
 			return err
 		} else if !ok {
 			return ErrConversationNotFound(convID)
 		}
-		w.emit(EventConversationDeleted, EventData{ConversationID: convID, Conversation: c})
+		w.emitMeta(EventConversationDeleted, EventData{ConversationID: convID, Conversation: c}, &EventMeta{Before: members})
 		return nil
 	})
 }

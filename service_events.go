@@ -24,7 +24,7 @@ const (
 var EventTypes = []string{EventMessageSent, EventMessageUpdated, EventMessageDeleted, EventConversationCreated,
 	EventConversationUpdated, EventConversationDeleted, EventParticipantAdded, EventParticipantUpdated,
 	EventParticipantRemoved, EventUserCreated, EventUserUpdated, EventUserBanned, EventUserSilenced,
-	EventUserReactivated, EventUserErased, EventUserBlocked, EventUserUnblocked}
+	EventUserReactivated, EventUserErased, EventUserBlocked, EventUserUnblocked, EventMessageRead}
 
 // EventQuery is a long poll of the event log: the events after the cursor
 // Since, waiting up to Wait for one when none is there yet; without Since,
@@ -46,6 +46,11 @@ type EventPage struct {
 type EventService interface {
 	// AppEvents is the backend stream: every event of the app.
 	AppEvents(ctx context.Context, appID string, q EventQuery) (*EventPage, error)
+	// UserEvents is a client's long poll: the events the user may receive.
+	UserEvents(ctx context.Context, appID string, by StreamCredential, q EventQuery) (*EventPage, error)
+	// OpenStream starts a client's live stream after the cursor since (""
+	// for now): every event the user may receive, in order, then live ones.
+	OpenStream(ctx context.Context, appID string, by StreamCredential, since string) (*Stream, error)
 }
 
 var _ EventService = (*Service)(nil)
@@ -87,9 +92,12 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 	if !ok {
 		return nil, errCursorExpired()
 	}
-	var wake <-chan Event
+	if len(q.Types) == 0 {
+		q.Types = EventTypes
+	}
+	var wake <-chan *Event
 	if s.events != nil && q.Wait > 0 {
-		sub := s.events.Subscribe(MaxEventPage)
+		sub := s.events.Subscribe(appID, MaxEventPage)
 		defer sub.Close()
 		wake = sub.C
 	}
@@ -118,16 +126,9 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 func (s *Service) eventsAfter(ctx context.Context, appID string, after int64, types []string) (*EventPage, error) {
 	page := &EventPage{Data: []Event{}}
 	err := s.read(ctx, func(tx Tx) error {
-		horizon, err := tx.EventHorizon(appID)
+		last, err := checkCursor(tx, appID, after)
 		if err != nil {
 			return err
-		}
-		last, err := tx.LastEventSeq()
-		if err != nil {
-			return err
-		}
-		if after < horizon || after > last {
-			return errCursorExpired()
 		}
 		if page.Data, err = tx.EventsAfter(appID, after, types, MaxEventPage); err != nil {
 			return err
@@ -143,6 +144,66 @@ func (s *Service) eventsAfter(ctx context.Context, appID string, after int64, ty
 	})
 	return page, err
 }
+
+// checkCursor refuses a position the log cannot resume from: pruned past,
+// or beyond its end. It returns the log's last position.
+func checkCursor(tx Tx, appID string, after int64) (int64, error) {
+	horizon, err := tx.EventHorizon(appID)
+	if err != nil {
+		return 0, err
+	}
+	last, err := tx.LastEventSeq()
+	if err != nil {
+		return 0, err
+	}
+	if after < horizon || after > last {
+		return 0, errCursorExpired()
+	}
+	return last, nil
+}
+
+// TailEvents hands the broker the events that other processes commit (the
+// command line revoking a key, another server), and fills the gaps they
+// leave before local events, until ctx ends. It reads the log's end every
+// interval, and at once when the broker finds a gap.
+func (s *Service) TailEvents(ctx context.Context, every time.Duration) error {
+	var last int64
+	if err := s.read(ctx, func(tx Tx) (err error) {
+		last, err = tx.LastEventSeq()
+		return err
+	}); err != nil {
+		return err
+	}
+	b := s.events
+	b.tail(true, last)
+	defer b.tail(false, 0)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-b.gap:
+		}
+		for {
+			var page []Event
+			err := s.read(ctx, func(tx Tx) (err error) {
+				page, err = tx.LogAfter(b.Last(), tailPage)
+				return err
+			})
+			if err != nil {
+				break // the next tick tries again
+			}
+			b.fill(page)
+			if len(page) < tailPage {
+				break
+			}
+		}
+	}
+}
+
+const tailPage = 1000
 
 // PruneEvents deletes the events older than retention, in bounded steps
 // (each its own transaction), and reports how many it deleted.

@@ -106,7 +106,7 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 			return err
 		}
 		for i := range fresh {
-			w.emit(EventMessageSent, EventData{ConversationID: convID, Message: &fresh[i]})
+			w.emitMeta(EventMessageSent, EventData{ConversationID: convID, Message: &fresh[i]}, &EventMeta{Seq: fresh[i].Seq})
 		}
 		return nil
 	})
@@ -227,7 +227,7 @@ func (w *change) edit(c *Conversation, m *Message) (*Message, error) {
 	if err := w.UpdateMessage(c, m); err != nil {
 		return nil, err
 	}
-	w.emit(EventMessageUpdated, EventData{ConversationID: c.ID, Message: m})
+	w.emitMeta(EventMessageUpdated, EventData{ConversationID: c.ID, Message: m}, &EventMeta{Seq: m.Seq})
 	return m, nil
 }
 
@@ -243,10 +243,11 @@ func (s *Service) DeleteMessage(ctx context.Context, appID, convID, msgID string
 }
 
 func (w *change) deleteMessage(c *Conversation, msgID string) error {
-	if err := w.DeleteMessage(c, msgID); err != nil {
+	seq, err := w.DeleteMessage(c, msgID)
+	if err != nil {
 		return err
 	}
-	w.emit(EventMessageDeleted, EventData{ConversationID: c.ID, MessageID: msgID})
+	w.emitMeta(EventMessageDeleted, EventData{ConversationID: c.ID, MessageID: msgID}, &EventMeta{Seq: seq})
 	return nil
 }
 

@@ -123,13 +123,15 @@ func (s *Service) Ban(ctx context.Context, appID string, by Caller, userID strin
 		if err != nil {
 			return err
 		}
-		d := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}
+		d, meta := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}, (*EventMeta)(nil)
 		if removeFromConversations {
-			if d.ConversationIDs, err = w.RemoveEverywhere(appID, userID, ban, w.now); err != nil {
+			removed, err := w.RemoveEverywhere(appID, userID, ban, w.now)
+			if err != nil {
 				return err
 			}
+			d.ConversationIDs, meta = removals(removed)
 		}
-		w.emit(EventUserBanned, d)
+		w.emitMeta(EventUserBanned, d, meta)
 		return nil
 	})
 }
@@ -200,11 +202,16 @@ func (s *Service) Reactivate(ctx context.Context, appID string, by Caller, userI
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionReactivate, UserID: userID, Actor: by.Actor, CreatedAt: w.now}); err != nil {
 			return err
 		}
-		d := EventData{UserID: userID, Actor: by.Actor}
+		d, meta := EventData{UserID: userID, Actor: by.Actor}, &EventMeta{}
 		for _, r := range restored {
 			d.ConversationIDs = append(d.ConversationIDs, r.ConversationID)
+			if meta.Before == nil {
+				meta.Before, meta.Restored = map[string]*MemberView{}, map[string]Participant{}
+			}
+			meta.Before[r.ConversationID] = &MemberView{Access: r.Access, Frozen: r.Frozen}
+			meta.Restored[r.ConversationID] = Participant{Access: r.Access, Notify: r.Notify}
 		}
-		w.emit(EventUserReactivated, d)
+		w.emitMeta(EventUserReactivated, d, meta)
 		return w.emitUserUpdated(userID)
 	})
 }
@@ -291,7 +298,8 @@ func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionErase, UserID: userID, Actor: by, CreatedAt: w.now}); err != nil {
 			return err
 		}
-		w.emit(EventUserErased, EventData{UserID: userID, Actor: by, ConversationIDs: removed})
+		ids, meta := removals(removed)
+		w.emitMeta(EventUserErased, EventData{UserID: userID, Actor: by, ConversationIDs: ids}, meta)
 		return nil
 	})
 	return erased, err
@@ -321,4 +329,15 @@ func (s *Service) Search(ctx context.Context, appID string, q SearchQuery) ([]Us
 		out = []User{}
 	}
 	return liveAll(out, s.now()), last, err
+}
+
+// removals are the conversations a ban or an erasure removed the user
+// from, and the meta of its event.
+func removals(removed []Removal) ([]string, *EventMeta) {
+	ids, meta := make([]string, len(removed)), &EventMeta{Before: make(map[string]*MemberView, len(removed))}
+	for i := range removed {
+		ids[i] = removed[i].ConversationID
+		meta.Before[ids[i]] = &removed[i].Before
+	}
+	return ids, meta
 }

@@ -71,7 +71,7 @@ func drain(s *parley.Subscription) []parley.Event {
 			if !ok {
 				return out
 			}
-			out = append(out, e)
+			out = append(out, *e)
 		default:
 			return out
 		}
@@ -94,7 +94,7 @@ func TestEventsAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	svc, b := newService(t)
 	putUsers(t, svc, "alice", "bob")
-	sub := b.Subscribe(100)
+	sub := b.Subscribe("", 100)
 	defer sub.Close()
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
 	ids, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{text("alice", "one"), text("bob", "two")}, backend)
@@ -150,7 +150,7 @@ func TestEventsInCommitOrder(t *testing.T) {
 	for i := 0; i < writers; i++ {
 		must(t, svc.PutConversation(ctx, "app1", backend, fmt.Sprint("c", i), &parley.ConversationPatch{Participants: []string{"u"}}))
 	}
-	sub := b.Subscribe(writers * each)
+	sub := b.Subscribe("", writers * each)
 	defer sub.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
@@ -189,7 +189,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	svc, b := newService(t)
 	putUsers(t, svc, "u")
 	must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"u"}}))
-	slow, fast := b.Subscribe(2), b.Subscribe(100)
+	slow, fast := b.Subscribe("", 2), b.Subscribe("", 100)
 	defer fast.Close()
 	done := make(chan error, 1)
 	go func() {
@@ -276,7 +276,7 @@ func TestPermissionsReadInTheWrite(t *testing.T) {
 func TestBrokerDropsOnlyTheFullSubscriber(t *testing.T) {
 	t.Parallel()
 	b := parley.NewBroker()
-	small, big := b.Subscribe(1), b.Subscribe(3)
+	small, big := b.Subscribe("", 1), b.Subscribe("", 3)
 	b.Publish([]parley.Event{{ID: "1"}, {ID: "2"}})
 	b.Publish([]parley.Event{{ID: "3"}})
 	var got []string
@@ -541,7 +541,7 @@ func TestWhichEvents(t *testing.T) {
 			svc, b := newService(t)
 			putUsers(t, svc, "bob", "carol")
 			must(t, svc.PutConversation(ctx, "app1", backend, "c", &parley.ConversationPatch{Participants: []string{"bob"}}))
-			sub := b.Subscribe(10)
+			sub := b.Subscribe("", 10)
 			defer sub.Close()
 			must(t, tt.act(svc))
 			if got := fmt.Sprint(types(drain(sub))); got != tt.want {
@@ -561,7 +561,7 @@ func TestBulkEventsNameTheConversations(t *testing.T) {
 	for _, c := range []string{"c1", "c2", "c3"} {
 		must(t, svc.PutConversation(ctx, "app1", backend, c, &parley.ConversationPatch{Participants: []string{"bob"}}))
 	}
-	sub := b.Subscribe(10)
+	sub := b.Subscribe("", 10)
 	defer sub.Close()
 	must(t, svc.Ban(ctx, "app1", backend, "bob", parley.Restriction{}, true))
 	must(t, svc.Reactivate(ctx, "app1", backend, "bob", true))
@@ -583,7 +583,7 @@ func TestUserEventsCarryTheView(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	svc, b := newService(t)
-	sub := b.Subscribe(10)
+	sub := b.Subscribe("", 10)
 	defer sub.Close()
 	must(t, svc.PutUser(ctx, "app1", "bob", &parley.UserPatch{Name: parley.Some("Bob"), Email: parley.Some([]string{"b@example.com"})}))
 	must(t, svc.Silence(ctx, "app1", backend, "bob", parley.Restriction{}))

@@ -99,6 +99,18 @@ type Tx interface {
 	// EventsAfter lists the app's events after the log position after,
 	// oldest first, at most limit, of the given types (any when none).
 	EventsAfter(appID string, after int64, types []string, limit int) ([]Event, error)
+	// LogAfter reads every app's events after the position, oldest first.
+	LogAfter(after int64, limit int) ([]Event, error)
+	// MembershipEvents reads the app's events in (after, through] whose
+	// type is one of MembershipTypes and that changed the user's
+	// memberships, and every conversation.deleted of the range.
+	MembershipEvents(appID, userID string, after, through int64) ([]Event, error)
+	// ConversationViews reads every membership of the conversation, removed
+	// ones included, by user id.
+	ConversationViews(c *Conversation) (map[string]*MemberView, error)
+	// MemberViews reads the user's views of the conversations (every one
+	// they ever took part in when convs is nil), by conversation id.
+	MemberViews(appID, userID string, convs []string) (map[string]*MemberView, error)
 	// LastEventSeq is the log's last position, 0 while it is empty.
 	LastEventSeq() (int64, error)
 	// EventHorizon is the position through which the app's events were
@@ -229,7 +241,7 @@ type Tx interface {
 	// Where the database has row locks it takes the conversations' rows
 	// first (in key order), so that no send falls between a message's
 	// sequence number and the freeze point.
-	RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error)
+	RemoveEverywhere(appID, userID, banID string, now int64) ([]Removal, error)
 	// RestoreBanned brings back the memberships removed by bans since the
 	// last ForgetBans, with their access (live access reads live again),
 	// and returns them.
@@ -255,7 +267,8 @@ type Tx interface {
 	InsertMessages(c *Conversation, msgs []Message, keys []*string) error
 	// UpdateMessage writes the text, custom data and editedAt of m.
 	UpdateMessage(c *Conversation, m *Message) error
-	DeleteMessage(c *Conversation, msgID string) error
+	// DeleteMessage returns the deleted message's sequence number.
+	DeleteMessage(c *Conversation, msgID string) (int64, error)
 	// Messages lists up to the freeze point upTo (nil: all), newest first;
 	// page.StartingAfter must be a message of that list.
 	Messages(c *Conversation, upTo *int64, page Page) ([]Message, error)
@@ -274,4 +287,11 @@ type Restored struct {
 	ConversationID string
 	Access         Access
 	Notify         Notify
+	Frozen         *int64 // the freeze point while it was removed
+}
+
+// Removal is a membership a ban or an erasure removed, as it was before.
+type Removal struct {
+	ConversationID string
+	Before         MemberView
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	parley "github.com/parley-chat/parley"
@@ -49,8 +50,8 @@ func TestRemoveAndRestore(t *testing.T) {
 		restored []parley.Restored
 	}{
 		{"ban then restore", true, false, []parley.Restored{
-			{ConversationID: "live", Access: parley.ReadWrite, Notify: parley.NotifyOn},
-			{ConversationID: "none", Access: parley.NoAccess, Notify: parley.NotifyOff}}},
+			{ConversationID: "live", Access: parley.ReadWrite, Notify: parley.NotifyOn, Frozen: ptr(int64(2))},
+			{ConversationID: "none", Access: parley.NoAccess, Notify: parley.NotifyOff, Frozen: ptr(int64(1))}}},
 		{"forgotten ban", true, true, []parley.Restored{}},
 		{"erasure", false, false, []parley.Restored{}},
 	}
@@ -92,12 +93,14 @@ func TestRemoveAndRestore(t *testing.T) {
 						return err
 					}
 				}
-				ids, err := tx.RemoveEverywhere(testApp, "u1", banID, 5)
+				removed, err := tx.RemoveEverywhere(testApp, "u1", banID, 5)
 				if err != nil {
 					return err
 				}
-				if len(ids) != 2 || ids[0] != "live" || ids[1] != "none" {
-					t.Errorf("RemoveEverywhere = %v, want [live none]", ids)
+				want := []parley.Removal{{ConversationID: "live", Before: parley.MemberView{Current: true, Access: parley.ReadWrite}},
+					{ConversationID: "none", Before: parley.MemberView{Current: true, Access: parley.NoAccess, Frozen: ptr(int64(1))}}}
+				if !reflect.DeepEqual(removed, want) {
+					t.Errorf("RemoveEverywhere = %+v, want %+v", removed, want)
 				}
 				for id, frozen := range map[string]int64{"live": 2, "none": 1, "gone": 1} {
 					m, err := tx.Member(convs[id], "u1")
@@ -122,7 +125,7 @@ func TestRemoveAndRestore(t *testing.T) {
 					t.Fatalf("RestoreBanned = %v, want %v", restored, tt.restored)
 				}
 				for i := range restored {
-					if restored[i] != tt.restored[i] {
+					if !reflect.DeepEqual(restored[i], tt.restored[i]) {
 						t.Errorf("restored %d = %v, want %v", i, restored[i], tt.restored[i])
 					}
 				}
@@ -250,3 +253,5 @@ func TestCurrentConversationIDsLimit(t *testing.T) {
 		t.Errorf("ids = %v, want [c3 c2]", ids)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

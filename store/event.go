@@ -13,7 +13,7 @@ import (
 // describe, so the log holds exactly the committed changes. seq is the
 // rowid: with a single writer, increasing in commit order.
 func (t *tx) AppendEvents(events []parley.Event) error {
-	const cols = 5
+	const cols = 7
 	for start := 0; start < len(events); start += maxInParams / cols {
 		chunk := events[start:min(len(events), start+maxInParams/cols)]
 		args := make([]any, 0, len(chunk)*cols)
@@ -22,11 +22,23 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 			if err != nil {
 				return fmt.Errorf("encode event %s: %w", e.Type, err)
 			}
-			args = append(args, e.ID, e.AppID, e.Type, string(data), e.CreatedAt)
+			var meta, user *string
+			if e.Meta != nil {
+				b, err := json.Marshal(e.Meta)
+				if err != nil {
+					return fmt.Errorf("encode event %s: %w", e.Type, err)
+				}
+				m := string(b)
+				meta = &m
+			}
+			if e.Data.UserID != "" {
+				user = &e.Data.UserID
+			}
+			args = append(args, e.ID, e.AppID, e.Type, string(data), e.CreatedAt, user, meta)
 		}
 		// One statement a chunk: the rows get consecutive seqs, in order.
-		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)), ", ")
-		res, err := t.exec("append events", `INSERT INTO events (id, app_id, type, data, created_at) VALUES `+values, args...)
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		res, err := t.exec("append events", `INSERT INTO events (id, app_id, type, data, created_at, user_id, meta) VALUES `+values, args...)
 		if err != nil {
 			return err
 		}
@@ -67,32 +79,81 @@ func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 	return nil
 }
 
+// eventRow is a stored event.
+type eventRow struct {
+	Seq       int64   `db:"seq"`
+	ID        string  `db:"id"`
+	AppID     string  `db:"app_id"`
+	Type      string  `db:"type"`
+	Data      string  `db:"data"`
+	Meta      *string `db:"meta"`
+	CreatedAt int64   `db:"created_at"`
+}
+
+const eventColumns = `seq, id, app_id, type, data, meta, created_at`
+
+func (r *eventRow) event() (parley.Event, error) {
+	e := parley.Event{ID: r.ID, Seq: r.Seq, AppID: r.AppID, Type: r.Type, CreatedAt: r.CreatedAt}
+	if err := json.Unmarshal([]byte(r.Data), &e.Data); err != nil {
+		return e, fmt.Errorf("decode event %s: %w", r.ID, err)
+	}
+	if r.Meta != nil {
+		e.Meta = &parley.EventMeta{}
+		if err := json.Unmarshal([]byte(*r.Meta), e.Meta); err != nil {
+			return e, fmt.Errorf("decode event %s: %w", r.ID, err)
+		}
+	}
+	return e, nil
+}
+
+func events(rows []eventRow) ([]parley.Event, error) {
+	out := make([]parley.Event, len(rows))
+	for i := range rows {
+		var err error
+		if out[i], err = rows[i].event(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // EventsAfter reads the app's events in log order from (app_id, seq).
 func (t *tx) EventsAfter(appID string, after int64, types []string, limit int) ([]parley.Event, error) {
-	q := `SELECT seq, id, type, data, created_at FROM events WHERE app_id = ? AND seq > ?`
+	q := `SELECT ` + eventColumns + ` FROM events WHERE app_id = ? AND seq > ?`
 	args := []any{appID, after}
 	if len(types) > 0 {
 		q += ` AND type IN (?)`
 		args = append(args, types)
 	}
-	var rows []struct {
-		Seq       int64  `db:"seq"`
-		ID        string `db:"id"`
-		Type      string `db:"type"`
-		Data      string `db:"data"`
-		CreatedAt int64  `db:"created_at"`
-	}
+	var rows []eventRow
 	if err := t.in("read events", &rows, q+` ORDER BY seq LIMIT `+strconv.Itoa(limit), args...); err != nil {
 		return nil, err
 	}
-	out := make([]parley.Event, len(rows))
-	for i, r := range rows {
-		out[i] = parley.Event{ID: r.ID, Seq: r.Seq, AppID: appID, Type: r.Type, CreatedAt: r.CreatedAt}
-		if err := json.Unmarshal([]byte(r.Data), &out[i].Data); err != nil {
-			return nil, fmt.Errorf("decode event %s: %w", r.ID, err)
-		}
+	return events(rows)
+}
+
+// LogAfter reads every app's events in log order.
+func (t *tx) LogAfter(after int64, limit int) ([]parley.Event, error) {
+	var rows []eventRow
+	if err := t.sel("read log", &rows, `SELECT `+eventColumns+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return events(rows)
+}
+
+// MembershipEvents reads the events in (after, through] that changed the
+// user's memberships, and every conversation.deleted (the caller looks for
+// the user in its meta). It reads the app's events of that range: a feed
+// asks for a short range, except when a client resumes from far back,
+// which reads that range anyway.
+func (t *tx) MembershipEvents(appID, userID string, after, through int64) ([]parley.Event, error) {
+	var rows []eventRow
+	if err := t.in("read membership events", &rows, `SELECT `+eventColumns+` FROM events
+		WHERE app_id = ? AND seq > ? AND seq <= ? AND ((user_id = ? AND type IN (?)) OR type = ?) ORDER BY seq`,
+		appID, after, through, userID, parley.MembershipTypes, parley.EventConversationDeleted); err != nil {
+		return nil, err
+	}
+	return events(rows)
 }
 
 // LastEventSeq reads AUTOINCREMENT's high-water mark, which stays when the

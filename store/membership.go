@@ -110,7 +110,7 @@ func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, 
 // RemoveEverywhere is one statement whatever the number of conversations.
 // Each membership keeps its access; its view freezes at the conversation's
 // last message, or stays frozen where it was (access None).
-func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error) {
+func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]parley.Removal, error) {
 	var ban sql.NullInt64
 	if banID != "" {
 		pk, ok := auditPK(banID)
@@ -119,23 +119,35 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 		}
 		ban = sql.NullInt64{Int64: pk, Valid: true}
 	}
-	// The ids first, in one row: ten thousand rows each crossing into Go
-	// cost more than the whole removal. Ids hold no comma. Then one UPDATE.
+	// The memberships first, in one row: ten thousand rows each crossing
+	// into Go cost more than the whole removal. "id access frozen" joined by
+	// commas (ids hold neither); then one UPDATE.
 	var list string
-	if err := t.get("list memberships", &list, `SELECT COALESCE(group_concat(id, ','), '') FROM (SELECT c.id
+	if err := t.get("list memberships", &list, `SELECT COALESCE(group_concat(id || ' ' || access || ' ' || frozen, ','), '')
+		FROM (SELECT c.id, p.access, COALESCE(p.frozen_seq, -1) AS frozen
 		FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.id)`, appID, userID); err != nil {
 		return nil, err
 	}
 	if list == "" {
-		return []string{}, nil
+		return []parley.Removal{}, nil
 	}
-	ids := strings.Split(list, ",")
-	var err error
-	_, err = t.exec("remove everywhere", `UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
+	rows := strings.Split(list, ",")
+	out := make([]parley.Removal, len(rows))
+	for i, r := range rows {
+		f := strings.Fields(r)
+		v := parley.MemberView{Current: true, Access: parley.Access(f[1])}
+		if n, err := strconv.ParseInt(f[2], 10, 64); err != nil {
+			return nil, fmt.Errorf("remove everywhere: freeze point %q: %w", f[2], err)
+		} else if n >= 0 {
+			v.Frozen = &n
+		}
+		out[i] = parley.Removal{ConversationID: f[0], Before: v}
+	}
+	_, err := t.exec("remove everywhere", `UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
 		frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
 		WHERE app_id = ? AND user_id = ? AND removed_at IS NULL`, now, ban, appID, userID)
-	return ids, err
+	return out, err
 }
 
 // RestoreBanned brings memberships back with their earlier access: live
@@ -143,8 +155,8 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, error) {
 	// One row, as in RemoveEverywhere: "id access notify" joined by commas.
 	var list string
-	if err := t.get("list banned memberships", &list, `SELECT COALESCE(group_concat(id || ' ' || access || ' ' || notify, ','), '')
-		FROM (SELECT c.id, p.access, p.notify FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+	if err := t.get("list banned memberships", &list, `SELECT COALESCE(group_concat(id || ' ' || access || ' ' || notify || ' ' || frozen, ','), '')
+		FROM (SELECT c.id, p.access, p.notify, COALESCE(p.frozen_seq, -1) AS frozen FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_by_ban IS NOT NULL AND p.removed_at IS NOT NULL ORDER BY c.id)`,
 		appID, userID); err != nil {
 		return nil, err
@@ -164,6 +176,11 @@ func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, 
 	for i, r := range rows {
 		f := strings.Fields(r)
 		out[i] = parley.Restored{ConversationID: f[0], Access: parley.Access(f[1]), Notify: parley.Notify(f[2])}
+		if n, err := strconv.ParseInt(f[3], 10, 64); err != nil {
+			return nil, fmt.Errorf("restore memberships: freeze point %q: %w", f[3], err)
+		} else if n >= 0 {
+			out[i].Frozen = &n
+		}
 	}
 	return out, nil
 }
@@ -238,4 +255,51 @@ func (t *tx) CurrentConversationIDs(appID, userID string, limit int) ([]string, 
 	return t.column("list conversation ids", `SELECT c.id FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY p.joined_at DESC, c.pk DESC
 		LIMIT `+strconv.Itoa(limit), appID, userID)
+}
+
+// MemberViews reads the user's views of the conversations (all of them
+// when convs is nil), by conversation id.
+func (t *tx) MemberViews(appID, userID string, convs []string) (map[string]*parley.MemberView, error) {
+	var rows []struct {
+		ID        string  `db:"id"`
+		Access    string  `db:"access"`
+		RemovedAt *int64  `db:"removed_at"`
+		FrozenSeq *int64  `db:"frozen_seq"`
+	}
+	q := `SELECT c.id, p.access, p.removed_at, p.frozen_seq FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+		WHERE p.app_id = ? AND p.user_id = ?`
+	var err error
+	if convs == nil {
+		err = t.sel("read member views", &rows, q, appID, userID)
+	} else {
+		for chunk := range slices.Chunk(convs, maxInParams) {
+			if err = t.in("read member views", &rows, q+` AND c.app_id = ? AND c.id IN (?)`, appID, userID, appID, chunk); err != nil {
+				break
+			}
+		}
+	}
+	out := make(map[string]*parley.MemberView, len(rows))
+	for _, r := range rows {
+		out[r.ID] = &parley.MemberView{Current: r.RemovedAt == nil, Access: parley.Access(r.Access), Frozen: r.FrozenSeq}
+	}
+	return out, err
+}
+
+// ConversationViews reads every membership of the conversation.
+func (t *tx) ConversationViews(c *parley.Conversation) (map[string]*parley.MemberView, error) {
+	var rows []struct {
+		UserID    string `db:"user_id"`
+		Access    string `db:"access"`
+		RemovedAt *int64 `db:"removed_at"`
+		FrozenSeq *int64 `db:"frozen_seq"`
+	}
+	if err := t.sel("read conversation views", &rows, `SELECT user_id, access, removed_at, frozen_seq FROM participants
+		WHERE conv_pk = ?`, c.PK); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*parley.MemberView, len(rows))
+	for _, r := range rows {
+		out[r.UserID] = &parley.MemberView{Current: r.RemovedAt == nil, Access: parley.Access(r.Access), Frozen: r.FrozenSeq}
+	}
+	return out, nil
 }

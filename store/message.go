@@ -92,12 +92,13 @@ func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {
 }
 
 // DeleteMessage removes the row: a deleted message is gone, not marked.
-func (t *tx) DeleteMessage(c *parley.Conversation, msgID string) error {
-	ok, err := t.changed("delete message", `DELETE FROM messages WHERE conv_pk = ? AND id = ?`, c.PK, msgID)
-	if err == nil && !ok {
-		return parley.ErrMessageNotFound()
+func (t *tx) DeleteMessage(c *parley.Conversation, msgID string) (int64, error) {
+	var seq int64
+	err := t.get("delete message", &seq, `DELETE FROM messages WHERE conv_pk = ? AND id = ? RETURNING seq`, c.PK, msgID)
+	if notFound(err) {
+		return 0, parley.ErrMessageNotFound()
 	}
-	return err
+	return seq, err
 }
 
 // Messages pages by seq, which orders a conversation without gaps.

@@ -93,7 +93,7 @@ func TestNotFound(t *testing.T) {
 		{"empty update of a missing user", parley.EUserNotFound, func(tx parley.Tx) error { return tx.UpdateUser(testApp, "x", &parley.UserPatch{}) }},
 		{"conversation", parley.EConversationNotFound, func(tx parley.Tx) error { _, err := tx.Conversation(testApp, "x"); return err }},
 		{"message", parley.EMessageNotFound, func(tx parley.Tx) error { _, err := tx.Message(c, "msg_x"); return err }},
-		{"delete message", parley.EMessageNotFound, func(tx parley.Tx) error { return tx.DeleteMessage(c, "msg_x") }},
+		{"delete message", parley.EMessageNotFound, func(tx parley.Tx) error { _, err := tx.DeleteMessage(c, "msg_x"); return err }},
 		{"settings", parley.EAppNotFound, func(tx parley.Tx) error { _, err := tx.Settings("x"); return err }},
 		{"remove member", parley.EParticipantNotFound, func(tx parley.Tx) error { return tx.RemoveMember(c, "u1", nil, 1) }},
 	}

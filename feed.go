@@ -1,0 +1,346 @@
+package parley
+
+import (
+	"slices"
+	"strconv"
+)
+
+// MemberView is the part of a membership that decides which events of a
+// conversation its user receives: section 11 applies the access table of
+// section 5 to events. A nil view: never a participant, or the conversation
+// is gone.
+type MemberView struct {
+	Current bool   `json:"c,omitempty"` // a participant now, any access
+	Access  Access `json:"a,omitempty"`
+	Frozen  *int64 `json:"f,omitempty"` // the freeze point; nil while reading live
+}
+
+// View returns the member's view (nil for nil).
+func (m *Member) View() *MemberView {
+	if m == nil {
+		return nil
+	}
+	return &MemberView{Current: !m.Removed, Access: m.Access, Frozen: m.FrozenSeq}
+}
+
+// Live reports whether the member receives new messages: a current
+// participant with ReadWrite or Read.
+func (v *MemberView) Live() bool { return v != nil && v.Current && v.Frozen == nil }
+
+// IsCurrent reports whether the view is of a current participant.
+func (v *MemberView) IsCurrent() bool { return v != nil && v.Current }
+
+// Sees reports whether the message with sequence number seq is inside the view.
+func (v *MemberView) Sees(seq int64) bool { return v != nil && (v.Frozen == nil || seq <= *v.Frozen) }
+
+// EventMeta routes an event to the users who may receive it. It is stored
+// with the event and never sent.
+type EventMeta struct {
+	// Seq is the message's sequence number (message.*), or the
+	// conversation's last one (conversation.*).
+	Seq int64 `json:"s,omitempty"`
+	// Before is the memberships of the event's user before the change, by
+	// conversation (participant.*, user.banned, user.reactivated,
+	// user.erased); for conversation.deleted, every member's, by user.
+	Before map[string]*MemberView `json:"b,omitempty"`
+	// Restored are the memberships a reactivation brought back, by conversation.
+	Restored map[string]Participant `json:"r,omitempty"`
+}
+
+// membershipEvent reports whether events of the type change the
+// memberships of their user (Data.UserID).
+func membershipEvent(typ string) bool {
+	switch typ {
+	case EventParticipantAdded, EventParticipantUpdated, EventParticipantRemoved,
+		EventUserBanned, EventUserReactivated, EventUserErased:
+		return true
+	}
+	return false
+}
+
+// MembershipTypes are the event types that change their user's memberships,
+// and conversation.deleted, which ends every member's.
+var MembershipTypes = []string{EventParticipantAdded, EventParticipantUpdated, EventParticipantRemoved,
+	EventUserBanned, EventUserReactivated, EventUserErased, EventConversationDeleted}
+
+// viewChange is a membership's view after the event at seq.
+type viewChange struct {
+	seq  int64
+	view *MemberView
+}
+
+// Feed follows one user through the app's log, in order: which events they
+// receive, in which form, and when their stream must end. It knows the
+// user's memberships as of Pos and, from the log, how they change after it
+// up to the position a snapshot was read at; beyond that it reads a new
+// snapshot of the conversations an event changes.
+type Feed struct {
+	App, User string
+	// Pos is the position of the last event considered.
+	Pos   int64
+	views map[string]*MemberView
+	later map[string][]viewChange
+	known map[string]int64 // by conversation, "" for all: how far later reaches
+}
+
+// FeedSnapshot is what a feed starts from, read in one snapshot at the log
+// position Last: the user's memberships then, and the events after the
+// feed's position that changed them.
+type FeedSnapshot struct {
+	Last    int64
+	Views   map[string]*MemberView
+	Changes []Event // membership events of the user, and conversation.deleted, after the position
+}
+
+// NewFeed returns a feed of the user's events after position pos.
+func NewFeed(app, user string, pos int64) *Feed {
+	return &Feed{App: app, User: user, Pos: pos, views: map[string]*MemberView{},
+		later: map[string][]viewChange{}, known: map[string]int64{}}
+}
+
+// Load takes a snapshot of the conversations convs (every one when nil):
+// their views as of Pos come from the first change after Pos, or from the
+// snapshot when nothing changed them since.
+func (f *Feed) Load(snap FeedSnapshot, convs []string) {
+	wanted := func(conv string) bool { return convs == nil || slices.Contains(convs, conv) }
+	if convs == nil {
+		clear(f.views)
+		clear(f.later)
+		clear(f.known)
+	}
+	steps := map[string][]viewChange{} // the view before each change
+	for i := range snap.Changes {
+		e := &snap.Changes[i]
+		if e.Seq <= f.Pos || e.Meta == nil {
+			continue
+		}
+		if e.Type == EventConversationDeleted {
+			if before, ok := e.Meta.Before[f.User]; ok && wanted(e.Data.ConversationID) {
+				steps[e.Data.ConversationID] = append(steps[e.Data.ConversationID], viewChange{e.Seq, before})
+			}
+			continue
+		}
+		for conv, before := range e.Meta.Before {
+			if wanted(conv) {
+				steps[conv] = append(steps[conv], viewChange{e.Seq, before})
+			}
+		}
+	}
+	for conv, v := range snap.Views {
+		if wanted(conv) {
+			f.views[conv] = v
+			delete(f.later, conv)
+		}
+	}
+	for _, conv := range convs {
+		if _, ok := snap.Views[conv]; !ok {
+			delete(f.views, conv)
+			delete(f.later, conv)
+		}
+	}
+	for conv, ss := range steps {
+		slices.SortFunc(ss, func(a, b viewChange) int { return int(a.seq - b.seq) })
+		f.views[conv] = ss[0].view
+		var later []viewChange
+		for i, st := range ss {
+			after := snap.Views[conv]
+			if i+1 < len(ss) {
+				after = ss[i+1].view
+			}
+			later = append(later, viewChange{st.seq, after})
+		}
+		f.later[conv] = later
+	}
+	if convs == nil {
+		f.known[""] = snap.Last
+	}
+	for _, conv := range convs {
+		f.known[conv] = snap.Last
+	}
+}
+
+// Known reports whether the feed knows what the event at seq does to the
+// memberships of convs; when not, the caller loads a snapshot of them first.
+func (f *Feed) Known(seq int64, convs []string) bool {
+	for _, c := range convs {
+		if max(f.known[""], f.known[c]) < seq {
+			return false
+		}
+	}
+	return true
+}
+
+// apply moves the conversation's view past the change at seq.
+func (f *Feed) apply(conv string, seq int64) {
+	later := f.later[conv]
+	for len(later) > 0 && later[0].seq <= seq {
+		if later[0].seq == seq {
+			f.views[conv] = later[0].view
+		}
+		later = later[1:]
+	}
+	f.later[conv] = later
+	if f.views[conv] == nil {
+		delete(f.views, conv)
+	}
+}
+
+// Changes returns the conversations whose membership the event changes for
+// the feed's user: those Next must know about (see Known).
+func (f *Feed) Changes(e *Event) []string {
+	switch {
+	case e.Type == EventConversationDeleted:
+		if _, ok := f.views[e.Data.ConversationID]; ok {
+			return []string{e.Data.ConversationID}
+		}
+		if e.Meta != nil {
+			if _, ok := e.Meta.Before[f.User]; ok {
+				return []string{e.Data.ConversationID}
+			}
+		}
+	case membershipEvent(e.Type) && e.Data.UserID == f.User:
+		switch e.Type {
+		case EventUserBanned, EventUserReactivated, EventUserErased:
+			return e.Data.ConversationIDs
+		}
+		return []string{e.Data.ConversationID}
+	}
+	return nil
+}
+
+// Delivery is the verdict on one event for one user.
+type Delivery struct {
+	Events []Event
+	// End is the error that ends the user's stream (their ban or erasure).
+	End error
+	// Recheck asks the stream to check its credential again: the app's keys
+	// or settings changed.
+	Recheck bool
+	// Restate asks for the conversation as the user sees it now, in place of
+	// the event's (their view ends before its last message).
+	Restate bool
+}
+
+// Next decides what the user receives of e, the event after Pos, and
+// moves past it. The feed must know e's changes (Known with Changes(e)).
+func (f *Feed) Next(e *Event) Delivery {
+	f.Pos = e.Seq
+	d := e.Data
+	me := d.UserID == f.User
+	conv := f.views[d.ConversationID]
+	var seq int64
+	if e.Meta != nil {
+		seq = e.Meta.Seq
+	}
+	one := func(data EventData) Delivery {
+		out := *e
+		out.Data, out.Meta, out.Cursor = data, nil, cursorOf(e.Seq)
+		return Delivery{Events: []Event{out}}
+	}
+	switch e.Type {
+	case EventMessageSent:
+		if conv.Live() {
+			return one(EventData{ConversationID: d.ConversationID, Message: d.Message})
+		}
+	case EventMessageUpdated:
+		if conv.Sees(seq) {
+			return one(EventData{ConversationID: d.ConversationID, Message: d.Message})
+		}
+	case EventMessageDeleted:
+		if conv.Sees(seq) {
+			return one(EventData{ConversationID: d.ConversationID, MessageID: d.MessageID})
+		}
+	case EventConversationUpdated:
+		if conv.IsCurrent() {
+			out := one(EventData{Conversation: d.Conversation})
+			out.Restate = !conv.Sees(seq)
+			return out
+		}
+	case EventConversationDeleted:
+		f.apply(d.ConversationID, e.Seq)
+		if conv != nil {
+			return one(EventData{ConversationID: d.ConversationID})
+		}
+	case EventParticipantAdded, EventParticipantUpdated:
+		if me {
+			f.apply(d.ConversationID, e.Seq)
+		}
+		if me || conv.IsCurrent() {
+			return one(EventData{ConversationID: d.ConversationID, UserID: d.UserID, Access: d.Access, Notify: d.Notify})
+		}
+	case EventParticipantRemoved:
+		if me {
+			f.apply(d.ConversationID, e.Seq)
+		}
+		if me || conv.IsCurrent() {
+			return one(EventData{ConversationID: d.ConversationID, UserID: d.UserID})
+		}
+	case EventUserUpdated, EventReadUpdated:
+		if me {
+			return one(d)
+		}
+	case EventUserErased:
+		if me {
+			return Delivery{End: Errorf(EAuthDenied, "This user may not use the app.")}
+		}
+		return f.expand(e, EventParticipantRemoved, nil)
+	case EventUserBanned:
+		if me {
+			// Whether the ban is still in force is for the stream to check:
+			// a client resuming from before a lifted ban goes on.
+			for _, c := range d.ConversationIDs {
+				f.apply(c, e.Seq)
+			}
+			return Delivery{Recheck: true}
+		}
+		return f.expand(e, EventParticipantRemoved, nil)
+	case EventUserReactivated:
+		if me {
+			for _, c := range d.ConversationIDs {
+				f.apply(c, e.Seq)
+			}
+			return Delivery{}
+		}
+		return f.expand(e, EventParticipantAdded, func(c string) (Access, Notify) {
+			if e.Meta == nil {
+				return ReadWrite, NotifyOn
+			}
+			p := e.Meta.Restored[c]
+			return p.Access, p.Notify
+		})
+	case EventKeysChanged, EventSettingsChanged:
+		return Delivery{Recheck: true}
+	}
+	return Delivery{}
+}
+
+// expand turns a change of another user's memberships in many
+// conversations at once into one participant event for each conversation
+// the feed's user takes part in.
+func (f *Feed) expand(e *Event, typ string, access func(conv string) (Access, Notify)) Delivery {
+	var out []Event
+	for _, c := range e.Data.ConversationIDs {
+		if !f.views[c].IsCurrent() {
+			continue
+		}
+		d := EventData{ConversationID: c, UserID: e.Data.UserID}
+		if typ == EventParticipantAdded {
+			d.Access, d.Notify = access(c)
+		}
+		out = append(out, Event{ID: e.ID + "." + strconv.Itoa(len(out)), Cursor: cursorOf(e.Seq), Seq: e.Seq,
+			AppID: e.AppID, Type: typ, CreatedAt: e.CreatedAt, Data: d})
+	}
+	return Delivery{Events: out}
+}
+
+// ConversationIDs are the conversations the feed's user takes part in now.
+func (f *Feed) ConversationIDs() []string {
+	var out []string
+	for c, v := range f.views {
+		if v.IsCurrent() {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

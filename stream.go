@@ -1,0 +1,344 @@
+package parley
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Limits of a client stream.
+const (
+	// StreamBuffer is how many events a stream's subscription holds for it:
+	// a client that lets more pile up is cut off as a slow consumer.
+	StreamBuffer = 256
+	// scanLimit bounds the log events one Next reads without finding one
+	// for the user, so that a long poll answers with a later cursor
+	// instead of reading a week of another user's events.
+	scanLimit = 10 * MaxEventPage
+)
+
+// StreamCredential is what a client stream was opened with, checked again
+// whenever the app's keys or settings, or the user's restriction, change.
+type StreamCredential struct {
+	UserID string
+	// KeyID is the key that signed the credential; Verified is false for a
+	// guest.
+	KeyID    string
+	Verified bool
+}
+
+// Stream is one client's live stream: every event the user may receive
+// after its start, in log order, none twice, then live ones as they commit.
+type Stream struct {
+	s    *Service
+	feed *Feed
+	by   StreamCredential
+	sub  *Subscription
+	// live is set once the stream caught up with the log: its events come
+	// from the subscription then.
+	live bool
+	// polling is set for a long poll, which reads whatever its
+	// subscription drops from the log instead of failing.
+	polling bool
+	expires *time.Timer // the credential's key expires
+	// Start is the cursor the stream starts after.
+	Start string
+}
+
+// ErrSlowConsumer ends a stream whose client did not take its events.
+func ErrSlowConsumer() error {
+	return Errorf(ESlowConsumer, "The client did not read its events fast enough: reconnect with the last cursor.")
+}
+
+func errStreamDenied() error { return Errorf(EAuthDenied, "This user may not use the app.") }
+
+// OpenStream implements EventService. It subscribes before it reads the
+// log, so an event that commits while the backlog is read arrives through
+// the subscription: nothing falls between the replay and live events.
+func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredential, since string) (*Stream, error) {
+	var after int64
+	if since != "" {
+		var ok bool
+		if after, ok = seqOf(since); !ok {
+			return nil, errCursorExpired()
+		}
+	}
+	st := &Stream{s: s, by: by, feed: NewFeed(appID, by.UserID, after)}
+	if err := st.check(ctx); err != nil {
+		return nil, err
+	}
+	st.subscribe()
+	if err := st.load(ctx, since == "", nil); err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.sub.Narrow(slices.Collect(mapKeys(st.feed.views)))
+	st.Start = cursorOf(st.feed.Pos)
+	return st, nil
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (st *Stream) subscribe() {
+	if st.s.events == nil {
+		st.s.events = NewBroker()
+	}
+	st.sub = st.s.events.SubscribeUser(st.feed.App, st.feed.User, StreamBuffer)
+}
+
+// load reads the feed's snapshot of convs (every conversation when nil);
+// fromEnd starts the feed at the log's end.
+func (st *Stream) load(ctx context.Context, fromEnd bool, convs []string) error {
+	f := st.feed
+	return st.s.read(ctx, func(tx Tx) error {
+		var snap FeedSnapshot
+		var err error
+		if fromEnd {
+			if snap.Last, err = tx.LastEventSeq(); err != nil {
+				return err
+			}
+			f.Pos = snap.Last
+		} else if snap.Last, err = checkCursor(tx, f.App, f.Pos); err != nil {
+			return err
+		}
+		if snap.Views, err = tx.MemberViews(f.App, f.User, convs); err != nil {
+			return err
+		}
+		if snap.Last > f.Pos {
+			if snap.Changes, err = tx.MembershipEvents(f.App, f.User, f.Pos, snap.Last); err != nil {
+				return err
+			}
+		}
+		f.Load(snap, convs)
+		return nil
+	})
+}
+
+// check refuses a credential that no longer admits the user: banned,
+// erased, its key revoked or expired, or a guest once identity
+// verification is on. It arms a timer for the key's expiry.
+func (st *Stream) check(ctx context.Context) error {
+	sess, err := st.s.ClientSession(ctx, st.feed.App, st.by.UserID)
+	if err != nil {
+		return err
+	}
+	if err := sess.Admit(st.by.UserID, false); err != nil {
+		if ErrorCode(err) == EUserNotFound {
+			return errStreamDenied() // erased while streaming
+		}
+		return err
+	}
+	if !st.by.Verified {
+		if sess.Settings.IdentityVerification {
+			return errStreamDenied()
+		}
+		return nil
+	}
+	now := st.s.now()
+	i := slices.IndexFunc(sess.Keys, func(k Key) bool { return k.ID == st.by.KeyID })
+	if i < 0 || !sess.Keys[i].ActiveAt(now) {
+		return errStreamDenied()
+	}
+	if st.expires != nil {
+		st.expires.Stop()
+		st.expires = nil
+	}
+	if exp := sess.Keys[i].ExpiresAt; exp != nil {
+		st.expires = time.NewTimer(time.Duration(*exp-now) * time.Millisecond)
+	}
+	return nil
+}
+
+// Cursor is the position of the last event the stream considered: resume
+// after it.
+func (st *Stream) Cursor() string { return cursorOf(st.feed.Pos) }
+
+// ConversationIDs are the conversations the user takes part in, as of the
+// stream's position.
+func (st *Stream) ConversationIDs() []string { return st.feed.ConversationIDs() }
+
+// Close ends the stream's subscription.
+func (st *Stream) Close() {
+	if st.sub != nil {
+		st.sub.Close()
+	}
+	if st.expires != nil {
+		st.expires.Stop()
+	}
+}
+
+// Next waits for the user's next events and returns them, at most about
+// MaxEventPage (a ban of another user may expand into more), or none when
+// it read scanLimit events of the log without one for the user (the
+// cursor moved on), or when wake fires. An error ends the stream: the
+// user's ban or erasure, a credential no longer valid, a slow consumer, ctx.
+func (st *Stream) Next(ctx context.Context, wake <-chan time.Time) ([]Event, error) {
+	var out []Event
+	for scanned := 0; ; {
+		if !st.live {
+			page, err := st.backlog(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for i := range page {
+				if err := st.take(ctx, &page[i], &out); err != nil {
+					return nil, err
+				}
+				if scanned++; len(out) >= MaxEventPage {
+					return out, nil
+				}
+			}
+			if len(page) < MaxEventPage {
+				st.live = true
+			}
+			if len(out) > 0 || scanned >= scanLimit {
+				return out, nil
+			}
+			continue
+		}
+		var expired <-chan time.Time
+		if st.expires != nil {
+			expired = st.expires.C
+		}
+		select {
+		case e, open := <-st.sub.C:
+			if !open && st.polling {
+				st.live = false
+				continue
+			} else if !open {
+				return nil, ErrSlowConsumer()
+			}
+			for {
+				if e.Seq > st.feed.Pos {
+					if err := st.take(ctx, e, &out); err != nil {
+						return nil, err
+					}
+				}
+				if len(out) >= MaxEventPage {
+					return out, nil
+				}
+				select {
+				case e, open = <-st.sub.C:
+					if !open {
+						return out, nil // the next call reports it
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if len(out) > 0 {
+				return out, nil
+			}
+		case <-expired:
+			st.expires = nil
+			if err := st.check(ctx); err != nil {
+				return nil, err
+			}
+		case <-wake:
+			return out, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// backlog reads the next page of the app's log after the feed's position.
+// When the subscription was dropped while the backlog was read, a new one
+// is made first: reading the log is what catches up, the client is not to
+// blame.
+func (st *Stream) backlog(ctx context.Context) ([]Event, error) {
+	select {
+	case _, open := <-st.sub.C:
+		if !open {
+			st.subscribe()
+			if err := st.load(ctx, false, nil); err != nil {
+				return nil, err
+			}
+			st.sub.Narrow(slices.Collect(mapKeys(st.feed.views)))
+		}
+	default:
+	}
+	var page []Event
+	err := st.s.read(ctx, func(tx Tx) error {
+		if _, err := checkCursor(tx, st.feed.App, st.feed.Pos); err != nil {
+			return err
+		}
+		var err error
+		page, err = tx.EventsAfter(st.feed.App, st.feed.Pos, nil, MaxEventPage)
+		return err
+	})
+	return page, err
+}
+
+// take runs one event through the feed and appends what the user receives.
+func (st *Stream) take(ctx context.Context, e *Event, out *[]Event) error {
+	f := st.feed
+	if convs := f.Changes(e); len(convs) > 0 && !f.Known(e.Seq, convs) {
+		if err := st.load(ctx, false, convs); err != nil {
+			return err
+		}
+	}
+	d := f.Next(e)
+	if d.End != nil {
+		return d.End
+	}
+	if d.Recheck {
+		if err := st.check(ctx); err != nil {
+			return err
+		}
+	}
+	if d.Restate && len(d.Events) == 1 {
+		m, err := st.s.ConversationFor(ctx, f.App, e.Data.ConversationID, f.User)
+		if err != nil && ErrorCode(err) != EConversationNotFound {
+			return err
+		}
+		if m != nil {
+			d.Events[0].Data.Conversation = &m.Conversation
+		}
+	}
+	*out = append(*out, d.Events...)
+	return nil
+}
+
+// UserEvents implements EventService: the events after q.Since that the
+// user may receive, at most MaxEventPage, waiting up to q.Wait for one.
+func (s *Service) UserEvents(ctx context.Context, appID string, by StreamCredential, q EventQuery) (*EventPage, error) {
+	if q.Since == "" {
+		var last int64
+		err := s.read(ctx, func(tx Tx) (err error) {
+			last, err = tx.LastEventSeq()
+			return err
+		})
+		return &EventPage{Data: []Event{}, Cursor: cursorOf(last)}, err
+	}
+	st, err := s.OpenStream(ctx, appID, by, q.Since)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	st.polling = true
+	end := time.Now().Add(q.Wait)
+	deadline := time.NewTimer(q.Wait)
+	defer deadline.Stop()
+	for {
+		events, err := st.Next(ctx, deadline.C)
+		if err != nil {
+			if ctx.Err() != nil {
+				return &EventPage{Data: []Event{}, Cursor: st.Cursor()}, nil
+			}
+			return nil, err
+		}
+		if len(events) > 0 || !st.live || !time.Now().Before(end) {
+			return &EventPage{Data: append([]Event{}, events...), Cursor: st.Cursor()}, nil
+		}
+	}
+}

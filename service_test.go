@@ -150,7 +150,7 @@ func TestEventsInCommitOrder(t *testing.T) {
 	for i := 0; i < writers; i++ {
 		must(t, svc.PutConversation(ctx, "app1", backend, fmt.Sprint("c", i), &parley.ConversationPatch{Participants: []string{"u"}}))
 	}
-	sub := b.Subscribe("", writers * each)
+	sub := b.Subscribe("", writers*each)
 	defer sub.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)

@@ -261,10 +261,10 @@ func (t *tx) CurrentConversationIDs(appID, userID string, limit int) ([]string, 
 // when convs is nil), by conversation id.
 func (t *tx) MemberViews(appID, userID string, convs []string) (map[string]*parley.MemberView, error) {
 	var rows []struct {
-		ID        string  `db:"id"`
-		Access    string  `db:"access"`
-		RemovedAt *int64  `db:"removed_at"`
-		FrozenSeq *int64  `db:"frozen_seq"`
+		ID        string `db:"id"`
+		Access    string `db:"access"`
+		RemovedAt *int64 `db:"removed_at"`
+		FrozenSeq *int64 `db:"frozen_seq"`
 	}
 	q := `SELECT c.id, p.access, p.removed_at, p.frozen_seq FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ?`

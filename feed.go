@@ -283,49 +283,48 @@ func (f *Feed) Next(e *Event) Delivery {
 		if me {
 			return Delivery{End: Errorf(EAuthDenied, "This user may not use the app.")}
 		}
-		return f.expand(e, EventParticipantRemoved, nil)
+		return f.expand(e, EventParticipantRemoved, false)
 	case EventUserBanned:
+		out := f.expand(e, EventParticipantRemoved, me)
 		if me {
 			// Whether the ban is still in force is for the stream to check:
 			// a client resuming from before a lifted ban goes on.
 			for _, c := range d.ConversationIDs {
 				f.apply(c, e.Seq)
 			}
-			return Delivery{Recheck: true}
+			out.Recheck = true
 		}
-		return f.expand(e, EventParticipantRemoved, nil)
+		return out
 	case EventUserReactivated:
+		out := f.expand(e, EventParticipantAdded, me)
 		if me {
 			for _, c := range d.ConversationIDs {
 				f.apply(c, e.Seq)
 			}
-			return Delivery{}
 		}
-		return f.expand(e, EventParticipantAdded, func(c string) (Access, Notify) {
-			if e.Meta == nil {
-				return ReadWrite, NotifyOn
-			}
-			p := e.Meta.Restored[c]
-			return p.Access, p.Notify
-		})
+		return out
 	case EventKeysChanged, EventSettingsChanged:
 		return Delivery{Recheck: true}
 	}
 	return Delivery{}
 }
 
-// expand turns a change of another user's memberships in many
-// conversations at once into one participant event for each conversation
-// the feed's user takes part in.
-func (f *Feed) expand(e *Event, typ string, access func(conv string) (Access, Notify)) Delivery {
+// expand turns a change of a user's memberships in many conversations at
+// once into one participant event for each conversation: for the user
+// themselves (me), and for the other participants of each.
+func (f *Feed) expand(e *Event, typ string, me bool) Delivery {
 	var out []Event
 	for _, c := range e.Data.ConversationIDs {
-		if !f.views[c].IsCurrent() {
+		if !me && !f.views[c].IsCurrent() {
 			continue
 		}
 		d := EventData{ConversationID: c, UserID: e.Data.UserID}
 		if typ == EventParticipantAdded {
-			d.Access, d.Notify = access(c)
+			d.Access, d.Notify = ReadWrite, NotifyOn
+			if e.Meta != nil {
+				p := e.Meta.Restored[c]
+				d.Access, d.Notify = p.Access, p.Notify
+			}
 		}
 		out = append(out, Event{ID: e.ID + "." + strconv.Itoa(len(out)), Cursor: cursorOf(e.Seq), Seq: e.Seq,
 			AppID: e.AppID, Type: typ, CreatedAt: e.CreatedAt, Data: d})

@@ -30,42 +30,54 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 			if s.blockedAddress(w, r) {
 				return
 			}
-			ctx, app := r.Context(), appID(r)
-			creds := auth.ClientCredentials{
-				Authorization: r.Header.Get("Authorization"),
-				UserID:        r.Header.Get("X-Parley-User-Id"),
-				Signature:     r.Header.Get("X-Parley-Signature"),
-			}
-			// One read: settings, keys and the claimed user; the claim is checked next.
-			claimed := auth.ClaimedUserID(creds)
-			sess, err := s.Sessions.ClientSession(ctx, app, claimed)
+			p, err := s.authenticateClient(w, r, headerCredentials(r), allowMissing)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			p, err := s.Auth.Client(ctx, app, creds, sess.Settings.IdentityVerification, sess.Keys)
-			if err == nil && p.UserID != claimed {
-				err = fmt.Errorf("authenticated %q but read the session of %q", p.UserID, claimed)
-			}
-			if err != nil {
-				s.authFailed(w, r, err)
-				s.writeError(w, r, err)
-				return
-			}
-			if !s.limit(w, r, "user\x00"+app+"\x00"+p.UserID, s.Limits.Client) {
-				return
-			}
-			if err := sess.Admit(p.UserID, allowMissing); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			if sess.UserExists {
-				if err := s.Users.Touch(ctx, app, p.UserID); err != nil {
-					s.Logger.LogAttrs(ctx, slog.LevelWarn, "record activity", slog.String("error", err.Error()))
-				}
-			}
-			p.Session = sess
-			next.ServeHTTP(w, r.WithContext(auth.NewContext(ctx, p)))
+			next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
 		})
 	}
+}
+
+// headerCredentials are the client credentials of section 2.2's headers.
+func headerCredentials(r *http.Request) auth.ClientCredentials {
+	return auth.ClientCredentials{
+		Authorization: r.Header.Get("Authorization"),
+		UserID:        r.Header.Get("X-Parley-User-Id"),
+		Signature:     r.Header.Get("X-Parley-Signature"),
+	}
+}
+
+// authenticateClient checks client credentials, the user's rate limit and
+// that the user may make client calls, and records the user's activity.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, creds auth.ClientCredentials, allowMissing bool) (*auth.Principal, error) {
+	ctx, app := r.Context(), appID(r)
+	// One read: settings, keys and the claimed user; the claim is checked next.
+	claimed := auth.ClaimedUserID(creds)
+	sess, err := s.Sessions.ClientSession(ctx, app, claimed)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Auth.Client(ctx, app, creds, sess.Settings.IdentityVerification, sess.Keys)
+	if err == nil && p.UserID != claimed {
+		err = fmt.Errorf("authenticated %q but read the session of %q", p.UserID, claimed)
+	}
+	if err != nil {
+		s.authFailed(w, r, err)
+		return nil, err
+	}
+	if err := s.spend(w, "user\x00"+app+"\x00"+p.UserID, s.Limits.Client); err != nil {
+		return nil, err
+	}
+	if err := sess.Admit(p.UserID, allowMissing); err != nil {
+		return nil, err
+	}
+	if sess.UserExists {
+		if err := s.Users.Touch(ctx, app, p.UserID); err != nil {
+			s.Logger.LogAttrs(ctx, slog.LevelWarn, "record activity", slog.String("error", err.Error()))
+		}
+	}
+	p.Session = sess
+	return p, nil
 }

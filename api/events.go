@@ -18,7 +18,9 @@ func (s *Server) appEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// A long poll outlives the server's write timeout.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
-	page, err := s.Events.AppEvents(r.Context(), appID(r), q)
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	page, err := s.Events.AppEvents(ctx, appID(r), q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

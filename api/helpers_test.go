@@ -113,6 +113,7 @@ type env struct {
 	t       testing.TB
 	st      parley.Storage
 	svc     *parley.Service
+	api     *api.Server
 	addr    string // where the database is, for stores.open and stores.raw
 	srv     *httptest.Server
 	clock   *clock
@@ -142,7 +143,7 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 		o(s)
 	}
 	srv := httptest.NewServer(s.Handler())
-	e := &env{t: t, st: st, svc: svc, addr: addr, srv: srv, clock: c, closing: &sync.Once{}}
+	e := &env{t: t, st: st, svc: svc, api: s, addr: addr, srv: srv, clock: c, closing: &sync.Once{}}
 	t.Cleanup(e.close)
 	e.app, e.key = e.newApp("app1")
 	return e
@@ -159,6 +160,7 @@ func (e *env) in(t testing.TB) *env {
 // close stops the server and closes the database; running it again does nothing.
 func (e *env) close() {
 	e.closing.Do(func() {
+		e.api.CloseStreams()
 		e.srv.Close()
 		if err := e.st.Close(); err != nil {
 			e.t.Errorf("close store: %v", err)

@@ -33,6 +33,7 @@ var clientRoutes = []struct {
 	{"remove participant", "DELETE", "/conversations/{conv}/participants/zed", nil},
 	{"edit message", "PATCH", "/conversations/{conv}/messages/{msg}", map[string]any{"text": "edited"}},
 	{"delete message", "DELETE", "/conversations/{conv}/messages/{msg}", nil},
+	{"events", "GET", "/events?wait=0", nil},
 }
 
 // Without a role, the moderator routes are refused to every signed-in user.

@@ -33,15 +33,24 @@ func writeLimit(w http.ResponseWriter, s parley.LimitState) {
 // limit spends a token of the credential's bucket; over the limit it
 // answers 429 rate_limited with Retry-After and reports false.
 func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string, perSecond float64) bool {
+	err := s.spend(w, key, perSecond)
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+	return err == nil
+}
+
+// spend is limit that returns the refusal instead of answering it.
+func (s *Server) spend(w http.ResponseWriter, key string, perSecond float64) error {
 	if perSecond <= 0 {
-		return true
+		return nil
 	}
 	ok, st := s.buckets.Take(key, perSecond, parley.BurstOf(perSecond))
 	writeLimit(w, st)
 	if !ok {
-		s.writeError(w, r, parley.ErrRateLimited("Too many requests: try again after Retry-After seconds.", st.Retry))
+		return parley.ErrRateLimited("Too many requests: try again after Retry-After seconds.", st.Retry)
 	}
-	return ok
+	return nil
 }
 
 // addressLimit gives every answer RateLimit headers: those of the client

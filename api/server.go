@@ -43,12 +43,28 @@ type Server struct {
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error
+
+	// streams ends when the server shuts down: event streams outlive the
+	// requests that Shutdown waits for.
+	streams      context.Context
+	closeStreams context.CancelFunc
+}
+
+// CloseStreams ends every event stream and pending long poll.
+func (s *Server) CloseStreams() { s.closeStreams() }
+
+// streamContext is the request's context, ended too by CloseStreams.
+func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.streams, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // Handler returns the router. Routes are matched before the app and the
 // credentials are checked, so an unknown route or method is answered first.
 func (s *Server) Handler() http.Handler {
 	s.buckets, s.failures = parley.NewBuckets(s.Now), parley.NewBuckets(s.Now)
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	r := chi.NewRouter()
 	r.Use(s.logRequests, secureHeaders, s.addressLimit, s.recoverPanics, s.cors)
 	r.NotFound(s.routeNotFound)
@@ -96,7 +112,9 @@ func (s *Server) Handler() http.Handler {
 		r.Delete("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.deleteMessage)
 	})
 
-	// The client surface: one signed-in user.
+	// The client surface: one signed-in user. The event stream
+	// authenticates itself: a WebSocket may do it in its first frame.
+	r.With(s.requireApp).Get("/v1/{appId}/me/events", s.meEvents)
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireApp, s.requireClient(true))
 		r.Put("/v1/{appId}/me", s.putMe)

@@ -25,6 +25,9 @@ const (
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 120 * time.Second
+	// tailEvery is how often the server reads the log for events that
+	// another process committed (the command line revoking a key).
+	tailEvery = 250 * time.Millisecond
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -98,12 +101,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	handler := &api.Server{
+		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc,
+		Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
+		Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
+	}
 	srv := &http.Server{
-		Handler: (&api.Server{
-			Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc,
-			Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
-			Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
-		}).Handler(),
+		Handler:           handler.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -115,8 +119,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen: %w", err)
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath, "sync", *sync)
+	// Event streams outlive requests: shutting down ends them.
+	srv.RegisterOnShutdown(handler.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	tailCtx, stopTailing := context.WithCancel(ctx)
+	tailed := make(chan struct{})
+	go func() { defer close(tailed); _ = svc.TailEvents(tailCtx, tailEvery) }()
+	defer func() { stopTailing(); <-tailed }()
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	pruned := make(chan struct{})
 	go func() { defer close(pruned); prune(pruneCtx, svc, retention, logger) }()

@@ -1,0 +1,278 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// Timings of the client stream's WebSocket.
+const (
+	// authenticateWithin is how long a socket may stay without an
+	// authenticate frame.
+	authenticateWithin = 10 * time.Second
+	// frameWithin bounds writing one frame: a client that takes longer is gone.
+	frameWithin = 10 * time.Second
+	// pingEvery is how often the server checks that the client still answers.
+	pingEvery = 30 * time.Second
+	// maxClientFrame bounds what a client may send in one frame.
+	maxClientFrame = 16 << 10
+)
+
+// meEvents is the client stream: a WebSocket when the request asks for an
+// upgrade, else the long poll.
+func (s *Server) meEvents(w http.ResponseWriter, r *http.Request) {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		s.socket(w, r)
+		return
+	}
+	if s.blockedAddress(w, r) {
+		return
+	}
+	p, err := s.authenticateClient(w, r, headerCredentials(r), false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q, err := eventQuery(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	page, err := s.Events.UserEvents(ctx, appID(r), streamCredential(p), q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, page)
+}
+
+func streamCredential(p *auth.Principal) parley.StreamCredential {
+	return parley.StreamCredential{UserID: p.UserID, KeyID: p.KeyID, Verified: p.Verified}
+}
+
+// authenticateFrame is the body of a client's first frame.
+type authenticateFrame struct {
+	Token     string `json:"token"`
+	UserID    string `json:"userId"`
+	Signature string `json:"signature"`
+	Since     string `json:"since"`
+}
+
+// authenticated is the body of the server's first frame.
+type authenticated struct {
+	User            *parley.UserView  `json:"user"`
+	ConversationIDs []string          `json:"conversationIds"`
+	ReadPointers    map[string]string `json:"readPointers"`
+	Cursor          string            `json:"cursor"`
+}
+
+// discard is a ResponseWriter for what authentication writes (rate-limit
+// headers) once the connection is a WebSocket.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// socket serves the client stream over a WebSocket (API.md 11.1).
+// Credentials in the upgrade's headers are checked before the upgrade, and
+// a refusal is an ordinary HTTP answer; otherwise the first frame must
+// authenticate. Origins are not checked: the credentials travel in headers
+// or frames, never in cookies, so another site's page cannot borrow them.
+func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
+	var p *auth.Principal
+	since := r.URL.Query().Get("since")
+	if creds := headerCredentials(r); creds != (auth.ClientCredentials{}) {
+		if s.blockedAddress(w, r) {
+			return
+		}
+		var err error
+		if p, err = s.authenticateClient(w, r, creds, false); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	// The server's read and write timeouts are for requests, not streams.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept answered the request
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(maxClientFrame)
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	sock := &socketConn{s: s, c: c}
+	if p == nil {
+		if p, since, err = s.frameCredentials(ctx, c, r, since); err != nil {
+			sock.fail(ctx, err)
+			return
+		}
+	}
+	st, err := s.Events.OpenStream(ctx, appID(r), streamCredential(p), since)
+	if err != nil {
+		sock.fail(ctx, err)
+		return
+	}
+	defer st.Close()
+	hello, err := s.hello(ctx, appID(r), p.UserID, st)
+	if err != nil {
+		sock.fail(ctx, err)
+		return
+	}
+	if err := sock.send(ctx, "authenticated", hello); err != nil {
+		return
+	}
+	go sock.readLoop(ctx, cancel)
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		events, err := st.Next(ctx, ping.C)
+		if err != nil {
+			if ctx.Err() == nil {
+				sock.fail(ctx, err)
+			}
+			return
+		}
+		if len(events) == 0 && !sock.alive(ctx) {
+			return
+		}
+		for i := range events {
+			if err := sock.send(ctx, "event", &events[i]); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// frameCredentials reads the authenticate frame.
+func (s *Server) frameCredentials(ctx context.Context, c *websocket.Conn, r *http.Request, since string) (*auth.Principal, string, error) {
+	actx, cancel := context.WithTimeout(ctx, authenticateWithin)
+	defer cancel()
+	_, data, err := c.Read(actx)
+	if err != nil {
+		return nil, "", parley.Errorf(parley.EAuthMissingIDOrToken, "Send [\"authenticate\", {...}] first, within 10 seconds.")
+	}
+	var frame []json.RawMessage
+	var body authenticateFrame
+	if json.Unmarshal(data, &frame) != nil || len(frame) != 2 || string(frame[0]) != `"authenticate"` ||
+		parley.CheckJSON(frame[1], &body) != nil || strictDecode(frame[1], &body) != nil {
+		return nil, "", parley.Invalid("frame", `the first frame must be ["authenticate", {"token"} or {"userId", "signature"?}, with "since"?]`)
+	}
+	creds := auth.ClientCredentials{UserID: body.UserID, Signature: body.Signature}
+	if body.Token != "" {
+		creds.Authorization = "Bearer " + body.Token
+	}
+	if body.Since != "" {
+		since = body.Since
+	}
+	if perMinute := s.Limits.AuthFailures; perMinute > 0 {
+		if st := s.failures.Peek(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute)); st.Remaining < 1 {
+			return nil, "", parley.ErrRateLimited("Too many failed authentications from this address.", st.Retry)
+		}
+	}
+	p, err := s.authenticateClient(&discard{h: http.Header{}}, r, creds, false)
+	return p, since, err
+}
+
+// hello is the authenticated frame's body.
+func (s *Server) hello(ctx context.Context, app, userID string, st *parley.Stream) (*authenticated, error) {
+	u, err := s.Users.User(ctx, app, userID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.Users.CurrentConversationIDs(ctx, app, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &authenticated{User: u.ViewAt(s.now()), ConversationIDs: ids, ReadPointers: map[string]string{}, Cursor: st.Start}, nil
+}
+
+// socketConn writes frames to one client's WebSocket.
+type socketConn struct {
+	s *Server
+	c *websocket.Conn
+}
+
+// send writes one frame, [kind, body].
+func (sc *socketConn) send(ctx context.Context, kind string, body any) error {
+	data, err := json.Marshal([]any{kind, body})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, frameWithin)
+	defer cancel()
+	return sc.c.Write(wctx, websocket.MessageText, data)
+}
+
+// closeCodes are the close codes of refusals: 4000 and the HTTP status's
+// last two digits for client errors (4001 for 401 codes, 4003 for
+// auth.denied), 4008 for a slow consumer.
+func closeCode(code string) websocket.StatusCode {
+	if code == parley.ESlowConsumer {
+		return 4008
+	}
+	if st := statuses[code]; st >= 400 && st < 500 {
+		return websocket.StatusCode(4000 + st - 400)
+	}
+	return websocket.StatusInternalError
+}
+
+// fail sends the error frame and closes the connection with its code.
+func (sc *socketConn) fail(ctx context.Context, err error) {
+	code := parley.ErrorCode(err)
+	body := map[string]string{"code": code, "message": parley.ErrorMessage(err)}
+	if code == parley.EInternal || statuses[code] >= 500 {
+		sc.s.Logger.Error("event stream", "code", code, "error", err.Error())
+	}
+	_ = sc.send(ctx, "error", body)
+	_ = sc.c.Close(closeCode(code), code)
+}
+
+// alive pings the client, so that a peer that vanished without closing
+// is noticed.
+func (sc *socketConn) alive(ctx context.Context) bool {
+	pctx, cancel := context.WithTimeout(ctx, frameWithin)
+	defer cancel()
+	return sc.c.Ping(pctx) == nil
+}
+
+// readLoop answers the client's pings and ends the stream when the client
+// goes away.
+func (sc *socketConn) readLoop(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	for {
+		_, data, err := sc.c.Read(ctx)
+		if err != nil {
+			return
+		}
+		var frame []json.RawMessage
+		if json.Unmarshal(data, &frame) == nil && len(frame) == 2 && string(frame[0]) == `"ping"` {
+			if err := sc.send(ctx, "pong", frame[1]); err != nil && !errors.Is(err, context.Canceled) {
+				return
+			}
+		}
+	}
+}
+
+// strictDecode decodes JSON refusing unknown fields.
+func strictDecode(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	return d.Decode(v)
+}

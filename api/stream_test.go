@@ -1,0 +1,432 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/auth"
+)
+
+// frame is one server frame: ["authenticated"|"event"|"error"|"pong", body].
+type frame struct {
+	Kind string
+	Body map[string]any
+	Raw  json.RawMessage
+}
+
+// streamEvent is the body of an event frame.
+type streamEvent struct {
+	ID, Cursor, Type string
+	Data             map[string]any
+}
+
+// socket is a test client's WebSocket on /me/events.
+type socket struct {
+	t testing.TB
+	c *websocket.Conn
+}
+
+// dial opens the client stream. With header credentials (signed as user)
+// the upgrade authenticates; otherwise the caller sends the authenticate frame.
+func (e *env) dial(t testing.TB, header http.Header, query string) (*socket, *http.Response, error) {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/v1/" + e.app + "/me/events" + query
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		return nil, resp, err
+	}
+	c.SetReadLimit(1 << 20)
+	s := &socket{t: t, c: c}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return s, resp, nil
+}
+
+// stream opens an authenticated stream of user (signed) after since ("" for now)
+// and returns it with its authenticated frame.
+func (e *env) stream(t testing.TB, user, since string) (*socket, frame) {
+	t.Helper()
+	s, _, err := e.dial(t, nil, "")
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	body := map[string]any{"userId": user, "signature": auth.Sign(e.key.Secret, user)}
+	if since != "" {
+		body["since"] = since
+	}
+	s.send("authenticate", body)
+	f := s.next(5 * time.Second)
+	if f.Kind != "authenticated" {
+		t.Fatalf("first frame = %s %s", f.Kind, f.Raw)
+	}
+	return s, f
+}
+
+func (s *socket) send(kind string, body any) {
+	s.t.Helper()
+	raw, err := json.Marshal([]any{kind, body})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.c.Write(ctx, websocket.MessageText, raw); err != nil {
+		s.t.Fatalf("send %s: %v", kind, err)
+	}
+}
+
+// next reads one frame; Kind is "" when none came within wait, "closed"
+// with the close code in Body["code"] when the server closed.
+func (s *socket) next(wait time.Duration) frame {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, raw, err := s.c.Read(ctx)
+	if err != nil {
+		if code := websocket.CloseStatus(err); code != -1 {
+			return frame{Kind: "closed", Body: map[string]any{"code": float64(code)}}
+		}
+		if ctx.Err() != nil {
+			return frame{}
+		}
+		return frame{Kind: "closed", Body: map[string]any{"error": err.Error()}}
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(raw, &parts); err != nil || len(parts) != 2 {
+		s.t.Fatalf("frame %s is not [kind, body]", raw)
+	}
+	f := frame{Raw: parts[1]}
+	_ = json.Unmarshal(parts[0], &f.Kind)
+	_ = json.Unmarshal(parts[1], &f.Body)
+	return f
+}
+
+// events reads event frames until none comes for quiet, and returns them.
+func (s *socket) events(quiet time.Duration) []streamEvent {
+	s.t.Helper()
+	var out []streamEvent
+	for {
+		f := s.next(quiet)
+		switch f.Kind {
+		case "":
+			return out
+		case "event":
+			var ev streamEvent
+			if err := json.Unmarshal(f.Raw, &ev); err != nil {
+				s.t.Fatalf("event %s: %v", f.Raw, err)
+			}
+			out = append(out, ev)
+		default:
+			s.t.Fatalf("unexpected frame %s %s", f.Kind, f.Raw)
+		}
+	}
+}
+
+// kinds describes events as "type conversationId/userId/messageText".
+func kinds(events []streamEvent) string {
+	var out []string
+	for _, ev := range events {
+		d := ev.Data
+		s := ev.Type
+		if c, ok := d["conversationId"].(string); ok {
+			s += " " + c
+		}
+		if u, ok := d["userId"].(string); ok {
+			s += " " + u
+		}
+		if m, ok := d["message"].(map[string]any); ok {
+			s += " " + m["text"].(string)
+		}
+		if c, ok := d["conversation"].(map[string]any); ok {
+			s += " " + c["id"].(string)
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
+}
+
+// expectClose reads until the server's error frame and close.
+func (s *socket) expectClose(code string, closeCode int, within time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		f := s.next(time.Until(deadline))
+		switch f.Kind {
+		case "event":
+			continue
+		case "error":
+			if f.Body["code"] != code {
+				s.t.Errorf("error frame %s, want %s", f.Raw, code)
+			}
+			c := s.next(time.Until(deadline) + time.Second)
+			if c.Kind != "closed" || c.Body["code"] != float64(closeCode) {
+				s.t.Errorf("after the error: %s %v, want close %d", c.Kind, c.Body, closeCode)
+			}
+			return
+		default:
+			s.t.Fatalf("want error %s within %s, got %q %s", code, within, f.Kind, f.Raw)
+		}
+	}
+}
+
+func q(cursor string) string { return url.QueryEscape(cursor) }
+
+// TestClientStreamDelivery: each event reaches exactly the users section 11
+// names, with the access table of section 5 applied: None and removal cut
+// new messages at the exact point, a view's old messages still get their
+// edits and deletions, and nothing crosses apps.
+func TestClientStreamDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		e.putUser(u, nil)
+	}
+	_, otherKey := e.newApp("app2")
+	e.do(req{method: "PUT", path: "//v1/app2/users/alice", bearer: otherKey.Secret, body: map[string]any{"name": "Other"}}).must(t, 200, "")
+	streams := map[string]*socket{}
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		streams[u], _ = e.stream(t, u, "")
+	}
+	other := e.in(t)
+	other.app, other.key = "app2", otherKey
+	otherAlice, _ := other.stream(t, "alice", "")
+
+	e.putConversation("c", "alice", "bob")
+	hi := e.send("c", "alice", "hi")
+	e.do(req{method: "PUT", path: "/conversations/c/participants/carol", body: map[string]any{"access": "None"}}).must(t, 200, "")
+	secret := e.send("c", "bob", "secret")
+	e.do(req{method: "PATCH", path: "/conversations/c/messages/" + hi, body: map[string]any{"text": "hi!"}}).must(t, 200, "")
+	e.do(req{method: "DELETE", path: "/conversations/c/participants/bob"}).must(t, 200, "")
+	e.send("c", "alice", "after")
+	e.do(req{method: "DELETE", path: "/conversations/c/messages/" + secret}).must(t, 200, "")
+	e.putUser("alice", map[string]any{"name": "Alice A."})
+	e.do(req{method: "DELETE", path: "/conversations/c"}).must(t, 200, "")
+
+	want := map[string]string{
+		"alice": "participant.added c alice; participant.added c bob; message.sent c hi; participant.added c carol; conversation.updated c; " +
+			"message.sent c secret; message.updated c hi!; participant.removed c bob; conversation.updated c; message.sent c after; " +
+			"message.deleted c; user.updated alice; conversation.deleted c",
+		// Bob joins after alice in the same write: her joining came before his.
+		"bob": "participant.added c bob; message.sent c hi; participant.added c carol; conversation.updated c; " +
+			"message.sent c secret; message.updated c hi!; participant.removed c bob; message.deleted c; conversation.deleted c",
+		"carol": "participant.added c carol; conversation.updated c; message.updated c hi!; participant.removed c bob; conversation.updated c; " +
+			"conversation.deleted c",
+		"dave": "",
+	}
+	for u, s := range streams {
+		if got := kinds(s.events(500 * time.Millisecond)); got != want[u] {
+			t.Errorf("%s received:\n  %s\nwant:\n  %s", u, got, want[u])
+		}
+	}
+	if got := otherAlice.events(100 * time.Millisecond); len(got) != 0 {
+		t.Errorf("another app's alice received %s", kinds(got))
+	}
+}
+
+// TestStreamResumeFromHistory: a stream resumed from an old cursor applies
+// the memberships as they were at each event: a message sent while the
+// user was removed never reaches them, even once they are back.
+func TestStreamResumeFromHistory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("alice", nil)
+	e.putUser("bob", nil)
+	start := e.events(t, "wait=0").Cursor
+	e.putConversation("c", "alice", "bob")
+	e.send("c", "alice", "one")
+	e.do(req{method: "DELETE", path: "/conversations/c/participants/bob"}).must(t, 200, "")
+	e.send("c", "alice", "while removed")
+	e.do(req{method: "PUT", path: "/conversations/c/participants/bob", body: map[string]any{"access": "Read"}}).must(t, 200, "")
+	e.send("c", "alice", "back")
+	e.do(req{method: "PATCH", path: "/conversations/c/participants/bob", body: map[string]any{"access": "None"}}).must(t, 200, "")
+	e.send("c", "alice", "while none")
+	e.do(req{method: "POST", path: "/users/bob/ban", body: map[string]any{}}).must(t, 200, "")
+	e.do(req{method: "POST", path: "/users/bob/reactivate", body: map[string]any{"restoreConversations": true}}).must(t, 200, "")
+	e.send("c", "alice", "after the ban")
+	e.do(req{method: "PATCH", path: "/conversations/c/participants/bob", body: map[string]any{"access": "ReadWrite"}}).must(t, 200, "")
+	e.send("c", "alice", "live again")
+
+	s, hello := e.stream(t, "bob", start)
+	if hello.Body["cursor"] != start {
+		t.Errorf("authenticated cursor = %v, want %s", hello.Body["cursor"], start)
+	}
+	got := kinds(s.events(300 * time.Millisecond))
+	want := "participant.added c bob; message.sent c one; participant.removed c bob; participant.added c bob; conversation.updated c; " +
+		"message.sent c back; participant.updated c bob; conversation.updated c; participant.removed c bob; participant.added c bob; user.updated bob; " +
+		"participant.updated c bob; conversation.updated c; message.sent c live again"
+	if got != want {
+		t.Errorf("bob from the start:\n  %s\nwant:\n  %s", got, want)
+	}
+}
+
+// TestStreamResumeUnderLoad: a client that reconnects at random points,
+// each time with the last cursor it saw, while messages are being sent,
+// receives every message once and in order.
+func TestStreamResumeUnderLoad(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("c", "alice", "bob")
+	cursor := e.clientEvents(t, "bob", "", false).Cursor
+	const total = 300
+	sent := make(chan error, 1)
+	go func() {
+		for i := range total {
+			if _, err := e.try(req{method: "POST", path: "/conversations/c/messages",
+				body: []map[string]any{{"type": "UserMessage", "sender": "alice", "text": strconv.Itoa(i)}}}); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	var got []string
+	deadline := time.Now().Add(30 * time.Second)
+	for round := 0; len(got) < total && time.Now().Before(deadline); round++ {
+		s, _ := e.stream(t, "bob", cursor)
+		for n := rand.IntN(40); n >= 0; n-- {
+			f := s.next(2 * time.Second)
+			if f.Kind != "event" {
+				break
+			}
+			var ev streamEvent
+			_ = json.Unmarshal(f.Raw, &ev)
+			if ev.Type == "message.sent" {
+				got = append(got, ev.Data["message"].(map[string]any)["text"].(string))
+			}
+			cursor = ev.Cursor
+		}
+		_ = s.c.Close(websocket.StatusNormalClosure, "")
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != total {
+		t.Fatalf("received %d messages, want %d", len(got), total)
+	}
+	for i, text := range got {
+		if text != strconv.Itoa(i) {
+			t.Fatalf("message %d is %q: lost or repeated (%v)", i, text, got[max(0, i-3):min(len(got), i+3)])
+		}
+	}
+}
+
+// TestStreamClosedOnLosingAccess: a ban, an erasure, a revoked key and
+// identity verification turned on end the affected streams at once with
+// the error frame; others stay open; a pending long poll answers 403.
+func TestStreamClosedOnLosingAccess(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		guest bool
+		act   func(e *env)
+	}{
+		{"ban", false, func(e *env) { e.do(req{method: "POST", path: "/users/bob/ban", body: map[string]any{}}).must(e.t, 200, "") }},
+		{"erasure", false, func(e *env) { e.do(req{method: "DELETE", path: "/users/bob"}).must(e.t, 200, "") }},
+		{"key revoked", false, func(e *env) {
+			if err := e.svc.RevokeKey(context.Background(), e.app, e.key.ID); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{"verification on", true, func(e *env) {
+			e.do(req{method: "PATCH", path: "/settings", body: map[string]any{"identityVerification": true}}).must(e.t, 200, "")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.do(req{method: "PATCH", path: "/settings", body: map[string]any{"identityVerification": !tt.guest}}).must(t, 200, "")
+			e.putConversation("c", "alice", "bob")
+			bob, _ := e.stream(t, "bob", "")
+			if tt.guest {
+				bob, _, _ = e.dial(t, nil, "")
+				bob.send("authenticate", map[string]any{"userId": "bob"})
+				if f := bob.next(5 * time.Second); f.Kind != "authenticated" {
+					t.Fatalf("guest: %s %s", f.Kind, f.Raw)
+				}
+			}
+			// A second key keeps alice's stream valid when bob's key is revoked.
+			aliceKey := e.addKey()
+			alice, _ := e.streamWith(t, "alice", aliceKey.Secret)
+			poll := make(chan *response, 1)
+			go func() {
+				cursor := e.clientEvents(t, "bob", "wait=0", tt.guest).Cursor
+				r, _ := e.try(req{method: "GET", path: "/me/events?wait=20&since=" + q(cursor), noAuth: true, header: e.clientHeader("bob", tt.guest)})
+				poll <- r
+			}()
+			time.Sleep(200 * time.Millisecond) // the long poll is waiting
+			start := time.Now()
+			tt.act(e)
+			bob.expectClose("auth.denied", 4003, time.Second)
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("closed after %s", d)
+			}
+			select {
+			case r := <-poll:
+				if r == nil || r.status != 403 || r.code() != "auth.denied" {
+					t.Errorf("pending long poll answered %v", r)
+				}
+			case <-time.After(2 * time.Second):
+				t.Error("the pending long poll did not answer")
+			}
+			if tt.name != "erasure" && tt.name != "ban" {
+				return
+			}
+			e.send("c", "alice", "still here")
+			if got := kinds(alice.events(300 * time.Millisecond)); !strings.Contains(got, "message.sent c still here") {
+				t.Errorf("alice's stream after bob lost access: %s", got)
+			}
+		})
+	}
+}
+
+// addKey rotates in a second key, the first staying valid for an hour.
+func (e *env) addKey() parley.Key {
+	e.t.Helper()
+	k := auth.NewKey(e.app, false, e.clock.Now())
+	if err := e.svc.RotateKey(context.Background(), k, e.clock.Now().Add(time.Hour).UnixMilli()); err != nil {
+		e.t.Fatal(err)
+	}
+	return k
+}
+
+// streamWith opens user's stream with a signature made with secret.
+func (e *env) streamWith(t testing.TB, user, secret string) (*socket, frame) {
+	t.Helper()
+	s, _, err := e.dial(t, http.Header{"X-Parley-User-Id": {user}, "X-Parley-Signature": {auth.Sign(secret, user)}}, "")
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	f := s.next(5 * time.Second)
+	if f.Kind != "authenticated" {
+		t.Fatalf("first frame = %s %s", f.Kind, f.Raw)
+	}
+	return s, f
+}
+
+// clientHeader signs as user, or names them only (a guest).
+func (e *env) clientHeader(user string, guest bool) map[string]string {
+	if guest {
+		return map[string]string{"X-Parley-User-Id": user}
+	}
+	return e.signed(user)
+}
+
+// clientEvents is a client's long poll.
+func (e *env) clientEvents(t testing.TB, user, query string, guest bool) eventPage {
+	t.Helper()
+	var p eventPage
+	e.do(req{method: "GET", path: "/me/events?" + query, noAuth: true, header: e.clientHeader(user, guest)}).must(t, 200, "").decode(t, &p)
+	return p
+}

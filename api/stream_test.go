@@ -331,7 +331,9 @@ func TestStreamClosedOnLosingAccess(t *testing.T) {
 		guest bool
 		act   func(e *env)
 	}{
-		{"ban", false, func(e *env) { e.do(req{method: "POST", path: "/users/bob/ban", body: map[string]any{}}).must(e.t, 200, "") }},
+		{"ban", false, func(e *env) {
+			e.do(req{method: "POST", path: "/users/bob/ban", body: map[string]any{}}).must(e.t, 200, "")
+		}},
 		{"erasure", false, func(e *env) { e.do(req{method: "DELETE", path: "/users/bob"}).must(e.t, 200, "") }},
 		{"key revoked", false, func(e *env) {
 			if err := e.svc.RevokeKey(context.Background(), e.app, e.key.ID); err != nil {

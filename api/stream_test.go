@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -431,4 +432,154 @@ func (e *env) clientEvents(t testing.TB, user, query string, guest bool) eventPa
 	var p eventPage
 	e.do(req{method: "GET", path: "/me/events?" + query, noAuth: true, header: e.clientHeader(user, guest)}).must(t, 200, "").decode(t, &p)
 	return p
+}
+
+// TestStreamRefusals: every way a stream is refused, on the upgrade or in
+// the first frame, with its error frame and close code.
+func TestStreamRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("alice", nil)
+	e.putUser("banned", nil)
+	e.do(req{method: "POST", path: "/users/banned/ban", body: map[string]any{}}).must(t, 200, "")
+	sign := func(u string) string { return auth.Sign(e.key.Secret, u) }
+	tests := []struct {
+		name  string
+		frame string
+		code  string
+		close int
+	}{
+		{"bad signature", `["authenticate", {"userId": "alice", "signature": "` + sign("bob") + `"}]`, "auth.invalid_token", 4001},
+		{"guest while verification is on", `["authenticate", {"userId": "alice"}]`, "auth.missing_token", 4001},
+		{"nothing", `["authenticate", {}]`, "auth.missing_id_or_token", 4001},
+		{"bad token", `["authenticate", {"token": "x.y.z"}]`, "auth.invalid_token", 4001},
+		{"banned", `["authenticate", {"userId": "banned", "signature": "` + sign("banned") + `"}]`, "auth.denied", 4003},
+		{"unknown user", `["authenticate", {"userId": "nobody", "signature": "` + sign("nobody") + `"}]`, "user.not_found", 4004},
+		{"unknown cursor", `["authenticate", {"userId": "alice", "signature": "` + sign("alice") + `", "since": "nope"}]`, "events.cursor_expired", 4010},
+		{"not JSON", `hello`, "request.invalid", 4000},
+		{"another frame first", `["ping", 1]`, "request.invalid", 4000},
+		{"unknown field", `["authenticate", {"userId": "alice", "signature": "` + sign("alice") + `", "role": "admin"}]`, "request.invalid", 4000},
+	}
+	e.do(req{method: "PATCH", path: "/settings", body: map[string]any{"identityVerification": true}}).must(t, 200, "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, _, err := e.dial(t, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := s.c.Write(ctx, websocket.MessageText, []byte(tt.frame)); err != nil {
+				t.Fatal(err)
+			}
+			s.t = t
+			s.expectClose(tt.code, tt.close, 5*time.Second)
+		})
+	}
+	t.Run("headers refused before the upgrade", func(t *testing.T) {
+		t.Parallel()
+		_, resp, err := e.dial(t, http.Header{"X-Parley-User-Id": {"alice"}, "X-Parley-Signature": {sign("bob")}}, "")
+		if err == nil || resp == nil || resp.StatusCode != 401 {
+			t.Errorf("dial with a bad signature: %v, %v", err, resp)
+		}
+	})
+}
+
+// TestSlowConsumer: a client that stops reading is cut off with
+// events.slow_consumer once its buffer fills, while sends go on unslowed;
+// it resumes from its last cursor without losing anything.
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("c", "alice", "bob")
+	s, _ := e.stream(t, "bob", "")
+	long := strings.Repeat("x", 9990)
+	const batches, each = 150, 10
+	for i := range batches {
+		var msgs []map[string]any
+		for j := range each {
+			msgs = append(msgs, map[string]any{"type": "UserMessage", "sender": "alice", "text": fmt.Sprintf("%04d %s", i*each+j, long)})
+		}
+		e.do(req{method: "POST", path: "/conversations/c/messages", body: msgs}).must(t, 200, "")
+	}
+	var seen []string
+	cursor := ""
+	for {
+		f := s.next(10 * time.Second)
+		if f.Kind == "event" {
+			var ev streamEvent
+			_ = json.Unmarshal(f.Raw, &ev)
+			seen = append(seen, ev.Data["message"].(map[string]any)["text"].(string)[:4])
+			cursor = ev.Cursor
+			continue
+		}
+		if f.Kind != "error" || f.Body["code"] != "events.slow_consumer" {
+			t.Fatalf("after %d events: %s %s, want the slow_consumer error", len(seen), f.Kind, f.Raw)
+		}
+		if c := s.next(5 * time.Second); c.Kind != "closed" || c.Body["code"] != float64(4008) {
+			t.Errorf("after the error: %s %v", c.Kind, c.Body)
+		}
+		break
+	}
+	if len(seen) >= batches*each {
+		t.Fatalf("received all %d events: not cut off", len(seen))
+	}
+	again, _ := e.stream(t, "bob", cursor)
+	for _, ev := range again.events(time.Second) {
+		seen = append(seen, ev.Data["message"].(map[string]any)["text"].(string)[:4])
+	}
+	if len(seen) != batches*each {
+		t.Fatalf("received %d messages in all, want %d", len(seen), batches*each)
+	}
+	for i, s := range seen {
+		if s != fmt.Sprintf("%04d", i) {
+			t.Fatalf("message %d is %s", i, s)
+		}
+	}
+}
+
+// TestClientLongPoll: the long poll form of the client stream.
+func TestClientLongPoll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("c", "alice", "bob")
+	e.putConversation("d", "alice", "carol")
+	start := e.clientEvents(t, "bob", "", false)
+	if len(start.Data) != 0 || start.Cursor == "" {
+		t.Fatalf("without since: %+v", start)
+	}
+	e.send("c", "alice", "to bob")
+	e.send("d", "alice", "to carol")
+	p := e.clientEvents(t, "bob", "wait=0&since="+q(start.Cursor), false)
+	if got := types(p); got != "message.sent" {
+		t.Fatalf("bob's events: %s", got)
+	}
+	if p.Cursor != p.Data[0].Cursor && len(p.Data) == 1 {
+		// The cursor may move past events bob does not receive.
+		t.Logf("cursor %s after event %s", p.Cursor, p.Data[0].Cursor)
+	}
+	if got := types(e.clientEvents(t, "bob", "wait=0&since="+q(p.Cursor), false)); got != "" {
+		t.Errorf("after the cursor: %s", got)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_, _ = e.try(req{method: "POST", path: "/conversations/d/messages",
+			body: []map[string]any{{"type": "UserMessage", "sender": "carol", "text": "not for bob"}}})
+		time.Sleep(100 * time.Millisecond)
+		_, _ = e.try(req{method: "POST", path: "/conversations/c/messages",
+			body: []map[string]any{{"type": "UserMessage", "sender": "alice", "text": "later"}}})
+	}()
+	began := time.Now()
+	later := e.clientEvents(t, "bob", "wait=10&since="+q(p.Cursor), false)
+	if got := types(later); got != "message.sent" || time.Since(began) > 5*time.Second {
+		t.Errorf("long poll: %s after %s", got, time.Since(began))
+	}
+	for _, bad := range []string{"since=nope", "since=" + q(start.Cursor+"zz")} {
+		e.do(req{method: "GET", path: "/me/events?wait=0&" + bad, noAuth: true, header: e.signed("bob")}).must(t, 410, "events.cursor_expired")
+	}
+	for _, bad := range []string{"wait=61", "wait=x", "since="} {
+		e.do(req{method: "GET", path: "/me/events?" + bad, noAuth: true, header: e.signed("bob")}).must(t, 400, "request.invalid")
+	}
+	e.do(req{method: "GET", path: "/me/events?wait=0", noAuth: true}).must(t, 401, "auth.missing_id_or_token")
 }

@@ -14,6 +14,9 @@ type Member struct {
 	// sequence number of the last message the member may see. It is set when
 	// access leaves ReadWrite/Read and kept until access is ReadWrite or Read again.
 	FrozenSeq *int64
+	// ReadSeq is the sequence number of the newest message the member read
+	// (0: none).
+	ReadSeq int64
 }
 
 // Current reports whether the member is a participant now (any access).

@@ -38,6 +38,23 @@ type Membership struct {
 	Conversation
 	Access    *Access `json:"access"` // nil when removed
 	RemovedAt *int64  `json:"removedAt"`
+	// UnreadMessageCount counts the messages in the user's view after their
+	// read pointer, their own left out (at most MaxUnreadCount).
+	UnreadMessageCount int  `json:"unreadMessageCount"`
+	IsUnread           bool `json:"isUnread"`
+}
+
+// MaxUnreadCount bounds an unread count: counting walks the unread part of
+// the conversation's index, so a user who never read a busy conversation
+// costs a bounded walk, not one of its whole history.
+const MaxUnreadCount = 10000
+
+// ListFilter narrows a user's conversation list (TalkJS's filters).
+type ListFilter struct {
+	UnreadOnly bool
+	// LastMessageAfter and LastMessageBefore keep conversations whose last
+	// message in the user's view was created after or before (ms).
+	LastMessageAfter, LastMessageBefore *int64
 }
 
 // ConversationPatch creates or updates a conversation; absent fields are left alone.

@@ -63,6 +63,8 @@ type EventData struct {
 	User           *UserView     `json:"user,omitempty"`
 	Moderation     *Moderation   `json:"moderation,omitempty"`
 	Actor          Actor         `json:"actor,omitempty"`
+	// UnreadMessageCount is the reader's count after read.updated.
+	UnreadMessageCount *int `json:"unreadMessageCount,omitempty"`
 	// ConversationIDs are the conversations a ban or an erasure removed the
 	// user from, or a reactivation restored.
 	ConversationIDs []string `json:"conversationIds,omitempty"`

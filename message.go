@@ -31,7 +31,10 @@ type Message struct {
 	CreatedAt           int64   `json:"createdAt"`
 	EditedAt            *int64  `json:"editedAt"`
 	Deleted             bool    `json:"deleted"`
-	Seq                 int64   `json:"-"` // position in the conversation, from 1, without gaps
+	// ReadBy are the participants whose read pointer is at or past the
+	// message, its sender left out.
+	ReadBy []string `json:"readBy"`
+	Seq    int64    `json:"-"` // position in the conversation, from 1, without gaps
 }
 
 // NewMessage is a message to send.

@@ -340,7 +340,7 @@ func (s *Service) ConversationFor(ctx context.Context, appID, convID, userID str
 		if err != nil {
 			return err
 		}
-		out, err = membershipOf(tx, c, m)
+		out, err = membershipOf(tx, c, m, userID)
 		return err
 	})
 	return out, err
@@ -361,7 +361,7 @@ func convForMember(tx Tx, appID, convID, userID string) (*Conversation, *Member,
 }
 
 // membershipOf is the conversation as the member sees it.
-func membershipOf(tx Tx, c *Conversation, m *Member) (*Membership, error) {
+func membershipOf(tx Tx, c *Conversation, m *Member, userID string) (*Membership, error) {
 	convs := []Conversation{*c}
 	if err := tx.Complete(convs, map[int64]*int64{c.PK: m.FrozenSeq}); err != nil {
 		return nil, err
@@ -371,7 +371,9 @@ func membershipOf(tx Tx, c *Conversation, m *Member) (*Membership, error) {
 		a := m.Access
 		out.Access = &a
 	}
-	return out, nil
+	n, err := tx.UnreadCount(c, userID, m)
+	out.UnreadMessageCount, out.IsUnread = n, n > 0
+	return out, err
 }
 
 // SyncConversation implements ConversationService. Refusals, first
@@ -435,7 +437,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 			added = append(added, by.UserID)
 		}
 		if c != nil && len(added) == 0 && !attributesChange(c, p) {
-			out, err = membershipOf(w, c, me)
+			out, err = membershipOf(w, c, me, by.UserID)
 			return err
 		}
 		if !settings.BrowserConversationSync {
@@ -485,7 +487,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		if err != nil {
 			return err
 		}
-		out, err = membershipOf(w, c, me)
+		out, err = membershipOf(w, c, me, by.UserID)
 		return err
 	})
 	return out, err

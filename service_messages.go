@@ -95,7 +95,7 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 				custom = Custom{}
 			}
 			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
-				Custom: custom, ReferencedMessageID: m.ReferencedMessageID, Origin: origin, CreatedAt: w.now,
+				Custom: custom, ReferencedMessageID: m.ReferencedMessageID, Origin: origin, CreatedAt: w.now, ReadBy: []string{},
 				Seq: c.LastSeq + int64(len(fresh)) + 1})
 			keys = append(keys, m.IdempotencyKey)
 		}

@@ -29,7 +29,7 @@ type UserService interface {
 	UsersByExternalIDs(ctx context.Context, appID string, by Caller, externalIDs []string) ([]User, error)
 	// UserConversations lists every conversation the user takes part in or
 	// was removed from, by latest activity the user may see.
-	UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error)
+	UserConversations(ctx context.Context, appID, userID string, page Page, f ListFilter) ([]Membership, error)
 	// CurrentConversationIDs lists the conversations the user takes part in
 	// now, the MaxCurrentConversationIDs most recently joined.
 	CurrentConversationIDs(ctx context.Context, appID, userID string) ([]string, error)
@@ -275,14 +275,14 @@ func (s *Service) visible(users []User, by Caller) []User {
 }
 
 // UserConversations implements UserService.
-func (s *Service) UserConversations(ctx context.Context, appID, userID string, page Page) ([]Membership, error) {
+func (s *Service) UserConversations(ctx context.Context, appID, userID string, page Page, f ListFilter) ([]Membership, error) {
 	var out []Membership
 	err := s.read(ctx, func(tx Tx) error {
 		if _, err := tx.User(appID, userID); err != nil {
 			return err
 		}
 		var err error
-		out, err = tx.Memberships(appID, userID, page)
+		out, err = tx.Memberships(appID, userID, page, f)
 		return err
 	})
 	return out, err

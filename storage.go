@@ -250,7 +250,15 @@ type Tx interface {
 	ForgetBans(appID, userID string) error
 	// Memberships lists the conversations the user takes or took part in,
 	// by latest activity they may see, complete as they see them.
-	Memberships(appID, userID string, page Page) ([]Membership, error)
+	Memberships(appID, userID string, page Page, f ListFilter) ([]Membership, error)
+	// UnreadCount counts, up to MaxUnreadCount, the messages in the
+	// member's view after their read pointer, their own left out.
+	UnreadCount(c *Conversation, userID string, m *Member) (int, error)
+	// SetReadPointer moves the user's read pointer to the message (its
+	// sequence number and id) if that is forward, and reports whether it moved.
+	SetReadPointer(c *Conversation, userID string, seq int64, msgID string) (bool, error)
+	// ReadPointers are the user's read pointers, message id by conversation id.
+	ReadPointers(appID, userID string) (map[string]string, error)
 	// CurrentConversationIDs lists the conversations the user takes part in
 	// now, newest joined first.
 	// At most limit of them.

@@ -134,7 +134,7 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 	svc := parley.NewService(st, parley.NewBroker())
 	svc.Now = c.Now
 	s := &api.Server{
-		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc,
+		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc,
 		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
 		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

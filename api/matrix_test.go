@@ -34,6 +34,7 @@ var clientRoutes = []struct {
 	{"edit message", "PATCH", "/conversations/{conv}/messages/{msg}", map[string]any{"text": "edited"}},
 	{"delete message", "DELETE", "/conversations/{conv}/messages/{msg}", nil},
 	{"events", "GET", "/events?wait=0", nil},
+	{"mark read", "POST", "/conversations/{conv}/read", map[string]any{}},
 }
 
 // Without a role, the moderator routes are refused to every signed-in user.
@@ -83,7 +84,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"removed participant", "bob", "c", true, signedAs("bob"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404})},
 		{"Read participant", "carol", "c", true, signedAs("carol"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 403, "delete message": 403})},
 		{"never a participant", "dave", "c", true, signedAs("dave"), 401, with(allClient(200), noRole, map[string]int{"conversation": 404, "sync conversation": 404, "messages": 404, "send": 404,
-			"moderate participant": 404, "remove participant": 404, "edit message": 404, "delete message": 404})},
+			"moderate participant": 404, "remove participant": 404, "edit message": 404, "delete message": 404, "mark read": 404})},
 		// alice's message is in c, not in erin's conversation d.
 		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404})},
 		{"banned user", "gus", "c", true, signedAs("gus"), 401, allClient(403)},

@@ -7,8 +7,9 @@ import (
 )
 
 type meView struct {
-	User            *parley.UserView `json:"user"`
-	ConversationIDs []string         `json:"conversationIds"`
+	User            *parley.UserView  `json:"user"`
+	ConversationIDs []string          `json:"conversationIds"`
+	ReadPointers    map[string]string `json:"readPointers"`
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
@@ -23,7 +24,12 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, meView{u.ViewAt(s.now()), ids})
+	pointers, err := s.Reads.ReadPointers(r.Context(), appID(r), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ok(w, meView{u.ViewAt(s.now()), ids, pointers})
 }
 
 // selfPatch is what a client may change of its own profile; any other
@@ -112,12 +118,12 @@ func (s *Server) listMeUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getMeConversations(w http.ResponseWriter, r *http.Request) {
-	page, err := pageParams(r)
+	page, f, err := listParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.Users.UserConversations(r.Context(), appID(r), principal(r).UserID, page)
+	ms, err := s.Users.UserConversations(r.Context(), appID(r), principal(r).UserID, page, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -25,6 +25,7 @@ type Server struct {
 	Sessions      parley.SessionService
 	Moderation    parley.ModerationService
 	Events        parley.EventService
+	Reads         parley.ReadService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -105,6 +106,7 @@ func (s *Server) Handler() http.Handler {
 		r.Patch("/v1/{appId}/conversations/{conversationId}/participants/{userId}", s.patchParticipant)
 		r.Delete("/v1/{appId}/conversations/{conversationId}/participants/{userId}", s.deleteParticipant)
 
+		r.Post("/v1/{appId}/conversations/{conversationId}/readBy/{userId}", s.markReadBy)
 		r.Get("/v1/{appId}/conversations/{conversationId}/messages", s.listMessages)
 		r.Post("/v1/{appId}/conversations/{conversationId}/messages", s.postMessages)
 		r.Get("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.getMessage)
@@ -135,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/v1/{appId}/me/conversations", s.getMeConversations)
 		r.Get("/v1/{appId}/me/conversations/{conversationId}", s.getMeConversation)
 		r.Put("/v1/{appId}/me/conversations/{conversationId}", s.putMeConversation)
+		r.Post("/v1/{appId}/me/conversations/{conversationId}/read", s.meMarkRead)
 		r.Get("/v1/{appId}/me/conversations/{conversationId}/messages", s.getMeMessages)
 		r.Post("/v1/{appId}/me/conversations/{conversationId}/messages", s.postMeMessage)
 		r.Get("/v1/{appId}/me/blocks", s.getMeBlocks)

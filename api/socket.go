@@ -200,7 +200,11 @@ func (s *Server) hello(ctx context.Context, app, userID string, st *parley.Strea
 	if err != nil {
 		return nil, err
 	}
-	return &authenticated{User: u.ViewAt(s.now()), ConversationIDs: ids, ReadPointers: map[string]string{}, Cursor: st.Start}, nil
+	pointers, err := s.Reads.ReadPointers(ctx, app, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &authenticated{User: u.ViewAt(s.now()), ConversationIDs: ids, ReadPointers: pointers, Cursor: st.Start}, nil
 }
 
 // socketConn writes frames to one client's WebSocket.

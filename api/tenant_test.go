@@ -38,6 +38,7 @@ var adminRoutes = []struct {
 	{"GET", "/moderation/users", nil},
 	{"GET", "/moderation/log?userId=zed", nil},
 	{"GET", "/events?wait=0", nil},
+	{"POST", "/conversations/c/readBy/alice", nil},
 	// Last: they take the scene with them.
 	{"DELETE", "/users/zed", nil},
 	{"DELETE", "/conversations/c", nil},

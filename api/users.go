@@ -117,12 +117,12 @@ func (s *Server) userConversations(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	page, err := pageParams(r)
+	page, f, err := listParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.Users.UserConversations(r.Context(), appID(r), id, page)
+	ms, err := s.Users.UserConversations(r.Context(), appID(r), id, page, f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -179,7 +179,7 @@ func TestCompleteAndMemberships(t *testing.T) {
 			convs[0].LastSeq != 3 {
 			t.Errorf("Conversations = %+v, want u1 alone and message 3 last", convs)
 		}
-		ms, err := tx.Memberships(testApp, "u2", parley.Page{Limit: 10})
+		ms, err := tx.Memberships(testApp, "u2", parley.Page{Limit: 10}, parley.ListFilter{})
 		if err != nil {
 			return err
 		}

@@ -19,8 +19,9 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 		RemovedAt      *int64 `db:"removed_at"`
 		FrozenSeq      *int64 `db:"frozen_seq"`
 		RemovedByAdmin bool   `db:"removed_by_admin"`
+		ReadSeq        int64  `db:"read_seq"`
 	}
-	err := t.get("read participant", &r, `SELECT access, notify, removed_at, frozen_seq, removed_by_admin FROM participants
+	err := t.get("read participant", &r, `SELECT access, notify, removed_at, frozen_seq, removed_by_admin, read_seq FROM participants
 		WHERE conv_pk = ? AND user_id = ?`, c.PK, userID)
 	if notFound(err) {
 		return nil, nil
@@ -28,7 +29,7 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 		return nil, err
 	}
 	return &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
-		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq}, nil
+		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq, ReadSeq: r.ReadSeq}, nil
 }
 
 // Members reads the memberships with one IN query per chunk of ids.
@@ -194,16 +195,17 @@ func (t *tx) ForgetBans(appID, userID string) error {
 // memberships is one row per conversation a user takes or took part in, with
 // the time of the latest activity the user may see: their last visible
 // message, else when they joined.
-const memberships = `WITH m AS (
-	SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq,
-		COALESCE((SELECT created_at FROM messages WHERE conv_pk = p.conv_pk
-			AND (p.frozen_seq IS NULL OR seq <= p.frozen_seq) ORDER BY seq DESC LIMIT 1), p.joined_at) AS activity
-	FROM participants p WHERE p.app_id = ? AND p.user_id = ?)
+const memberships = `WITH v AS (
+	SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.joined_at,
+		(SELECT created_at FROM messages WHERE conv_pk = p.conv_pk
+			AND (p.frozen_seq IS NULL OR seq <= p.frozen_seq) ORDER BY seq DESC LIMIT 1) AS last_at
+	FROM participants p WHERE p.app_id = ? AND p.user_id = ?),
+m AS (SELECT v.*, COALESCE(v.last_at, v.joined_at) AS activity FROM v)
 `
 
 // Memberships pages by (activity, pk), newest first; each conversation is
 // completed up to the user's freeze point.
-func (t *tx) Memberships(appID, userID string, page parley.Page) ([]parley.Membership, error) {
+func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFilter) ([]parley.Membership, error) {
 	cursor := struct {
 		Activity int64 `db:"activity"`
 		ConvPK   int64 `db:"conv_pk"`
@@ -221,14 +223,24 @@ func (t *tx) Memberships(appID, userID string, page parley.Page) ([]parley.Membe
 		Access    string `db:"access"`
 		RemovedAt *int64 `db:"removed_at"`
 		FrozenSeq *int64 `db:"frozen_seq"`
+		ReadSeq   int64  `db:"read_seq"`
 		Activity  int64  `db:"activity"`
 		convRow
 	}
-	if err := t.sel("list memberships", &rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.activity, `+convColumns+`
-		FROM m JOIN conversations c ON c.pk = m.conv_pk
-		WHERE m.activity < ? OR (m.activity = ? AND m.conv_pk < ?)
-		ORDER BY m.activity DESC, m.conv_pk DESC LIMIT ?`,
-		appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK, page.Limit); err != nil {
+	where, args := `(m.activity < ? OR (m.activity = ? AND m.conv_pk < ?))`, []any{appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK}
+	if f.LastMessageAfter != nil {
+		where, args = where+` AND m.last_at > ?`, append(args, *f.LastMessageAfter)
+	}
+	if f.LastMessageBefore != nil {
+		where, args = where+` AND m.last_at < ?`, append(args, *f.LastMessageBefore)
+	}
+	if f.UnreadOnly {
+		where, args = where+` AND EXISTS (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
+			AND (m.frozen_seq IS NULL OR x.seq <= m.frozen_seq) AND (x.sender_id IS NULL OR x.sender_id <> ?))`, append(args, userID)
+	}
+	if err := t.sel("list memberships", &rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, `+convColumns+`
+		FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE `+where+`
+		ORDER BY m.activity DESC, m.conv_pk DESC LIMIT ?`, append(args, page.Limit)...); err != nil {
 		return nil, err
 	}
 	convs := make([]parley.Conversation, len(rows))
@@ -247,6 +259,11 @@ func (t *tx) Memberships(appID, userID string, page parley.Page) ([]parley.Membe
 			a := parley.Access(r.Access)
 			out[i].Access = &a
 		}
+		n, err := t.UnreadCount(&convs[i], userID, &parley.Member{FrozenSeq: r.FrozenSeq, ReadSeq: r.ReadSeq})
+		if err != nil {
+			return nil, err
+		}
+		out[i].UnreadMessageCount, out[i].IsUnread = n, n > 0
 	}
 	return out, nil
 }

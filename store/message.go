@@ -13,8 +13,11 @@ func (t *tx) Message(c *parley.Conversation, msgID string) (*parley.Message, err
 	} else if err != nil {
 		return nil, err
 	}
-	m := r.message(c.ID)
-	return &m, nil
+	m := []parley.Message{r.message(c.ID)}
+	if err := t.fillReadBy(c.PK, m); err != nil {
+		return nil, err
+	}
+	return &m[0], nil
 }
 
 // idempotentQuery names every column of messages_idempotency_key with
@@ -126,7 +129,7 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 	for i, r := range rows {
 		out[i] = r.message(c.ID)
 	}
-	return out, nil
+	return out, t.fillReadBy(c.PK, out)
 }
 
 // lastMessage is the newest message up to the freeze point upTo (nil: any).
@@ -143,8 +146,11 @@ func (t *tx) lastMessage(c *parley.Conversation, upTo *int64) (*parley.Message, 
 	} else if err != nil {
 		return nil, err
 	}
-	m := r.message(c.ID)
-	return &m, nil
+	m := []parley.Message{r.message(c.ID)}
+	if err := t.fillReadBy(c.PK, m); err != nil {
+		return nil, err
+	}
+	return &m[0], nil
 }
 
 const messageColumns = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`
@@ -166,5 +172,5 @@ type messageRow struct {
 func (r messageRow) message(convID string) parley.Message {
 	return parley.Message{ID: r.ID, ConversationID: convID, Type: r.Type, SenderID: r.SenderID, Text: r.Text,
 		Custom: customMap(r.Custom), ReferencedMessageID: r.ReferencedMessageID, Origin: r.Origin,
-		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Seq: r.Seq}
+		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Seq: r.Seq, ReadBy: []string{}}
 }

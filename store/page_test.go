@@ -68,7 +68,7 @@ func TestPaging(t *testing.T) {
 			return len(l), err
 		},
 		"memberships": func(tx parley.Tx, after string) (int, error) {
-			l, err := tx.Memberships(testApp, "u1", parley.Page{Limit: 10, StartingAfter: after})
+			l, err := tx.Memberships(testApp, "u1", parley.Page{Limit: 10, StartingAfter: after}, parley.ListFilter{})
 			return len(l), err
 		},
 	}

@@ -254,7 +254,7 @@ func TestFeedAgainstModel(t *testing.T) {
 			for _, u := range users {
 				want := keys(model.want[u])
 				if !everBanned[u] {
-					if got := <-live[u];  !slices.Equal(got, want) {
+					if got := <-live[u]; !slices.Equal(got, want) {
 						t.Errorf("%s's live stream:\n got %v\nwant %v", u, got, want)
 					}
 				}

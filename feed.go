@@ -1,6 +1,7 @@
 package parley
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -330,6 +331,18 @@ func (f *Feed) expand(e *Event, typ string, me bool) Delivery {
 			AppID: e.AppID, Type: typ, CreatedAt: e.CreatedAt, Data: d})
 	}
 	return Delivery{Events: out}
+}
+
+// Conversations are every conversation the feed knows the user in: at its
+// position, or later in its snapshot. A stream's subscription wants them.
+func (f *Feed) Conversations() []string {
+	out := slices.Collect(maps.Keys(f.views))
+	for c := range f.later {
+		if _, ok := f.views[c]; !ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ConversationIDs are the conversations the feed's user takes part in now.

@@ -72,19 +72,9 @@ func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredent
 		st.Close()
 		return nil, err
 	}
-	st.sub.Narrow(slices.Collect(mapKeys(st.feed.views)))
+	st.sub.Narrow(st.feed.Conversations())
 	st.Start = cursorOf(st.feed.Pos)
 	return st, nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (st *Stream) subscribe() {
@@ -263,7 +253,7 @@ func (st *Stream) backlog(ctx context.Context) ([]Event, error) {
 			if err := st.load(ctx, false, nil); err != nil {
 				return nil, err
 			}
-			st.sub.Narrow(slices.Collect(mapKeys(st.feed.views)))
+			st.sub.Narrow(st.feed.Conversations())
 		}
 	default:
 	}

@@ -31,10 +31,12 @@ type streamEvent struct {
 	Data             map[string]any
 }
 
-// socket is a test client's WebSocket on /me/events.
+// socket is a test client's WebSocket on /me/events. A reader goroutine
+// takes its frames: a read that times out would close the connection.
 type socket struct {
-	t testing.TB
-	c *websocket.Conn
+	t      testing.TB
+	c      *websocket.Conn
+	frames chan frame
 }
 
 // dial opens the client stream. With header credentials (signed as user)
@@ -49,9 +51,34 @@ func (e *env) dial(t testing.TB, header http.Header, query string) (*socket, *ht
 		return nil, resp, err
 	}
 	c.SetReadLimit(1 << 20)
-	s := &socket{t: t, c: c}
+	s := &socket{t: t, c: c, frames: make(chan frame, 16)}
+	go s.read()
 	t.Cleanup(func() { _ = c.CloseNow() })
 	return s, resp, nil
+}
+
+// read hands every frame to s.frames, then the close.
+func (s *socket) read() {
+	defer close(s.frames)
+	for {
+		_, raw, err := s.c.Read(context.Background())
+		if err != nil {
+			f := frame{Kind: "closed", Body: map[string]any{"error": err.Error()}}
+			if code := websocket.CloseStatus(err); code != -1 {
+				f.Body = map[string]any{"code": float64(code)}
+			}
+			s.frames <- f
+			return
+		}
+		var parts []json.RawMessage
+		f := frame{Kind: "unparsable", Raw: raw}
+		if json.Unmarshal(raw, &parts) == nil && len(parts) == 2 {
+			f.Raw = parts[1]
+			_ = json.Unmarshal(parts[0], &f.Kind)
+			_ = json.Unmarshal(parts[1], &f.Body)
+		}
+		s.frames <- f
+	}
 }
 
 // stream opens an authenticated stream of user (signed) after since ("" for now)
@@ -91,26 +118,18 @@ func (s *socket) send(kind string, body any) {
 // with the close code in Body["code"] when the server closed.
 func (s *socket) next(wait time.Duration) frame {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	_, raw, err := s.c.Read(ctx)
-	if err != nil {
-		if code := websocket.CloseStatus(err); code != -1 {
-			return frame{Kind: "closed", Body: map[string]any{"code": float64(code)}}
+	select {
+	case f, open := <-s.frames:
+		if !open {
+			return frame{Kind: "closed", Body: map[string]any{}}
 		}
-		if ctx.Err() != nil {
-			return frame{}
+		if f.Kind == "unparsable" {
+			s.t.Fatalf("frame %s is not [kind, body]", f.Raw)
 		}
-		return frame{Kind: "closed", Body: map[string]any{"error": err.Error()}}
+		return f
+	case <-time.After(wait):
+		return frame{}
 	}
-	var parts []json.RawMessage
-	if err := json.Unmarshal(raw, &parts); err != nil || len(parts) != 2 {
-		s.t.Fatalf("frame %s is not [kind, body]", raw)
-	}
-	f := frame{Raw: parts[1]}
-	_ = json.Unmarshal(parts[0], &f.Kind)
-	_ = json.Unmarshal(parts[1], &f.Body)
-	return f
 }
 
 // events reads event frames until none comes for quiet, and returns them.
@@ -268,6 +287,12 @@ func TestStreamResumeFromHistory(t *testing.T) {
 		"participant.updated c bob; conversation.updated c; message.sent c live again"
 	if got != want {
 		t.Errorf("bob from the start:\n  %s\nwant:\n  %s", got, want)
+	}
+	// Caught up, the resumed stream goes on live in the conversation he
+	// joined after its cursor.
+	e.send("c", "alice", "live after the replay")
+	if got := kinds(s.events(300 * time.Millisecond)); got != "message.sent c live after the replay" {
+		t.Errorf("bob after the replay: %s", got)
 	}
 }
 

@@ -1,15 +1,20 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
 
 	parley "github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/auth"
@@ -92,6 +97,10 @@ func (d *discard) WriteHeader(int)             {}
 // a refusal is an ordinary HTTP answer; otherwise the first frame must
 // authenticate. Origins are not checked: the credentials travel in headers
 // or frames, never in cookies, so another site's page cannot borrow them.
+//
+// Once upgraded, the stream runs in a goroutine of its own and the handler
+// returns: a stream idles for hours, and the handler's goroutine would keep
+// the stack that net/http and the router grew under it.
 func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	var p *auth.Principal
 	since := r.URL.Query().Get("since")
@@ -109,15 +118,32 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return // Accept answered the request
 	}
-	defer c.CloseNow()
 	c.SetReadLimit(maxClientFrame)
+	go s.serveSocket(c, detach(r), p, since)
+}
+
+// detach returns what of r a stream needs once its handler returned: a
+// context that the return does not cancel, with a route context of its own
+// (the router reuses its own), and the client's address.
+func detach(r *http.Request) *http.Request {
+	rctx := chi.NewRouteContext()
+	rctx.URLParams.Add("appId", appID(r))
+	ctx := context.WithValue(context.WithoutCancel(r.Context()), chi.RouteCtxKey, rctx)
+	return (&http.Request{Method: r.Method, URL: &url.URL{Path: r.URL.Path}, RemoteAddr: r.RemoteAddr, Header: http.Header{}}).WithContext(ctx)
+}
+
+// serveSocket authenticates the socket if the upgrade did not, then sends
+// the stream's frames until it ends.
+func (s *Server) serveSocket(c *websocket.Conn, r *http.Request, p *auth.Principal, since string) {
+	defer c.CloseNow()
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	sock := &socketConn{s: s, c: c}
+	var err error
 	if p == nil {
 		if p, since, err = s.frameCredentials(ctx, c, r, since); err != nil {
 			sock.fail(ctx, err)
@@ -158,6 +184,22 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// smallBuffers hands websocket.Accept the connection with small buffers:
+// net/http's are 4 KB each way, which thousands of mostly idle streams
+// would keep. A larger frame is read and written through them in pieces.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// What the client sent after its request is in net/http's buffer.
+	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	in := io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), conn)
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(in, 512), bufio.NewWriterSize(conn, 1024)), nil
 }
 
 // frameCredentials reads the authenticate frame.

@@ -110,16 +110,26 @@ type appSubs struct {
 }
 
 // Subscription receives the events published after it was made, in log
-// order, until it is closed or dropped (C is closed then). The events are
-// shared with other subscribers: read them, never change them.
+// order, until it is closed or dropped. The events are shared with other
+// subscribers: read them, never change them. Its queue grows as events
+// wait, up to its limit, and is handed over whole by Take: an idle
+// subscription holds no buffer.
 type Subscription struct {
-	C      <-chan *Event
-	c      chan *Event
+	// Ready is signalled when events arrive or the subscription is dropped.
+	Ready <-chan struct{}
+	ready chan struct{}
+	qmu   sync.Mutex
+	queue []*Event
+	limit int
+	gone  bool // dropped or closed: Take reports it once the queue is empty
 	app    string
 	user   string
 	convs  map[string]bool // nil while it takes every event of the app
 	round  int64
 	closed bool
+	// notify, when set, is called after an event is handed over or the
+	// subscription is dropped; it must not block.
+	notify func()
 	broker *Broker
 }
 
@@ -154,14 +164,16 @@ func remove(m map[string]subSet, key string, s *Subscription) {
 // Subscribe returns a subscription to every event of the app ("" for every
 // app) whose buffer holds up to buffer events.
 func (b *Broker) Subscribe(app string, buffer int) *Subscription {
-	return b.SubscribeUser(app, "", buffer)
+	return b.SubscribeUser(app, "", buffer, nil)
 }
 
 // SubscribeUser returns a subscription to every event of the app, for a
-// stream of the user; Narrow then keeps the user's.
-func (b *Broker) SubscribeUser(app, user string, buffer int) *Subscription {
-	c := make(chan *Event, buffer)
-	s := &Subscription{C: c, c: c, app: app, user: user, broker: b}
+// stream of the user; Narrow then keeps the user's. notify, if not nil, is
+// called after each event handed over and when the subscription is
+// dropped, under the broker's lock: it must not block.
+func (b *Broker) SubscribeUser(app, user string, buffer int, notify func()) *Subscription {
+	ready := make(chan struct{}, 1)
+	s := &Subscription{Ready: ready, ready: ready, limit: buffer, app: app, user: user, notify: notify, broker: b}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a := b.subsOf(app)
@@ -222,7 +234,50 @@ func (b *Broker) drop(s *Subscription) {
 	if len(a.all) == 0 && len(a.byUser) == 0 && len(a.byConv) == 0 {
 		delete(b.apps, s.app)
 	}
-	close(s.c)
+	s.qmu.Lock()
+	s.gone = true
+	s.qmu.Unlock()
+	s.signal()
+}
+
+// signal tells the subscriber that Take has something.
+func (s *Subscription) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	if s.notify != nil {
+		s.notify()
+	}
+}
+
+// Take returns the events handed over since the last Take, oldest first,
+// and whether the subscription is still open: false once it was dropped
+// or closed and its last events were taken.
+func (s *Subscription) Take() ([]*Event, bool) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q, len(q) > 0 || !s.gone
+}
+
+// Waiting reports whether Take has events or news of a drop.
+func (s *Subscription) Waiting() bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.queue) > 0 || s.gone
+}
+
+// push queues an event, or reports false when the queue is full.
+func (s *Subscription) push(e *Event) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if len(s.queue) >= s.limit {
+		return false
+	}
+	s.queue = append(s.queue, e)
+	return true
 }
 
 // Publish hands committed events, in commit order, to their subscribers
@@ -300,9 +355,9 @@ func (b *Broker) send(subs subSet, e *Event) {
 			continue
 		}
 		s.round = b.round
-		select {
-		case s.c <- e:
-		default:
+		if s.push(e) {
+			s.signal()
+		} else {
 			b.drop(s) // too slow: dropped, never waited for
 		}
 	}

@@ -95,11 +95,12 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 	if len(q.Types) == 0 {
 		q.Types = EventTypes
 	}
-	var wake <-chan *Event
+	var sub *Subscription
+	var wake <-chan struct{}
 	if s.events != nil && q.Wait > 0 {
-		sub := s.events.Subscribe(appID, MaxEventPage)
+		sub = s.events.Subscribe(appID, MaxEventPage)
 		defer sub.Close()
-		wake = sub.C
+		wake = sub.Ready
 	}
 	deadline := time.NewTimer(q.Wait)
 	defer deadline.Stop()
@@ -109,8 +110,8 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 			return page, err
 		}
 		select {
-		case _, open := <-wake:
-			if !open { // dropped for not reading fast enough: read the log again
+		case <-wake:
+			if _, open := sub.Take(); !open { // dropped for not reading fast enough: read the log again
 				wake = nil
 			}
 		case <-deadline.C:

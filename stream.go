@@ -3,6 +3,7 @@ package parley
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,13 +35,22 @@ type Stream struct {
 	feed *Feed
 	by   StreamCredential
 	sub  *Subscription
+	// taken are events taken from the subscription and not yet considered.
+	taken []*Event
 	// live is set once the stream caught up with the log: its events come
 	// from the subscription then.
 	live bool
 	// polling is set for a long poll, which reads whatever its
 	// subscription drops from the log instead of failing.
 	polling bool
-	expires *time.Timer // the credential's key expires
+	// expiresAt is when the credential's key expires (ms, 0: never); a
+	// timer pokes the stream then.
+	expiresAt int64
+	expiry    *time.Timer
+	// ready is poked whenever Poll may have something: an event arrived, the
+	// subscription was dropped, the key expired. OnReady replaces it.
+	ready  chan struct{}
+	notify atomic.Pointer[func()]
 	// Start is the cursor the stream starts after.
 	Start string
 }
@@ -63,7 +73,14 @@ func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredent
 			return nil, errCursorExpired()
 		}
 	}
-	st := &Stream{s: s, by: by, feed: NewFeed(appID, by.UserID, after)}
+	st := &Stream{s: s, by: by, feed: NewFeed(appID, by.UserID, after), ready: make(chan struct{}, 1)}
+	poke := func() {
+		select {
+		case st.ready <- struct{}{}:
+		default:
+		}
+	}
+	st.notify.Store(&poke)
 	if err := st.check(ctx); err != nil {
 		return nil, err
 	}
@@ -81,8 +98,15 @@ func (st *Stream) subscribe() {
 	if st.s.events == nil {
 		st.s.events = NewBroker()
 	}
-	st.sub = st.s.events.SubscribeUser(st.feed.App, st.feed.User, StreamBuffer)
+	st.sub = st.s.events.SubscribeUser(st.feed.App, st.feed.User, StreamBuffer, st.poke)
 }
+
+// poke tells whoever waits on the stream that Poll may have something.
+func (st *Stream) poke() { (*st.notify.Load())() }
+
+// OnReady makes f what is called when Poll may have something, from the
+// broker or a timer: f must not block. Without it, Next waits.
+func (st *Stream) OnReady(f func()) { st.notify.Store(&f) }
 
 // load reads the feed's snapshot of convs (every conversation when nil);
 // fromEnd starts the feed at the log's end.
@@ -137,12 +161,13 @@ func (st *Stream) check(ctx context.Context) error {
 	if i < 0 || !sess.Keys[i].ActiveAt(now) {
 		return errStreamDenied()
 	}
-	if st.expires != nil {
-		st.expires.Stop()
-		st.expires = nil
+	if st.expiry != nil {
+		st.expiry.Stop()
 	}
+	st.expiresAt = 0
 	if exp := sess.Keys[i].ExpiresAt; exp != nil {
-		st.expires = time.NewTimer(time.Duration(*exp-now) * time.Millisecond)
+		st.expiresAt = *exp
+		st.expiry = time.AfterFunc(time.Duration(*exp-now)*time.Millisecond, st.poke)
 	}
 	return nil
 }
@@ -160,17 +185,22 @@ func (st *Stream) Close() {
 	if st.sub != nil {
 		st.sub.Close()
 	}
-	if st.expires != nil {
-		st.expires.Stop()
+	if st.expiry != nil {
+		st.expiry.Stop()
 	}
 }
 
-// Next waits for the user's next events and returns them, at most about
-// MaxEventPage (a ban of another user may expand into more), or none when
-// it read scanLimit events of the log without one for the user (the
-// cursor moved on), or when wake fires. An error ends the stream: the
-// user's ban or erasure, a credential no longer valid, a slow consumer, ctx.
-func (st *Stream) Next(ctx context.Context, wake <-chan time.Time) ([]Event, error) {
+// Poll returns the user's events that are there now, at most about
+// MaxEventPage (a ban of another user may expand into more), without
+// waiting; none when it read scanLimit events of the log without one for
+// the user (the cursor moved on: see Live). An error ends the stream: the
+// user's ban or erasure, a credential no longer valid, a slow consumer.
+func (st *Stream) Poll(ctx context.Context) ([]Event, error) {
+	if st.expiresAt > 0 && st.s.now() >= st.expiresAt {
+		if err := st.check(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var out []Event
 	for scanned := 0; ; {
 		if !st.live {
@@ -194,47 +224,56 @@ func (st *Stream) Next(ctx context.Context, wake <-chan time.Time) ([]Event, err
 			}
 			continue
 		}
-		var expired <-chan time.Time
-		if st.expires != nil {
-			expired = st.expires.C
-		}
-		select {
-		case e, open := <-st.sub.C:
-			if !open && st.polling {
-				st.live = false
+		if len(st.taken) == 0 {
+			var open bool
+			st.taken, open = st.sub.Take()
+			switch {
+			case open && len(st.taken) == 0:
+				return out, nil
+			case !open && st.polling:
+				st.live = false // read what was dropped from the log
 				continue
-			} else if !open {
+			case !open && len(out) > 0:
+				return out, nil // the next Poll reports it
+			case !open:
 				return nil, ErrSlowConsumer()
 			}
-			for {
-				if e.Seq > st.feed.Pos {
-					if err := st.take(ctx, e, &out); err != nil {
-						return nil, err
-					}
+		}
+		for len(st.taken) > 0 && len(out) < MaxEventPage {
+			e := st.taken[0]
+			st.taken = st.taken[1:]
+			if e.Seq > st.feed.Pos {
+				if err := st.take(ctx, e, &out); err != nil {
+					return nil, err
 				}
-				if len(out) >= MaxEventPage {
-					return out, nil
-				}
-				select {
-				case e, open = <-st.sub.C:
-					if !open {
-						return out, nil // the next call reports it
-					}
-					continue
-				default:
-				}
-				break
 			}
-			if len(out) > 0 {
-				return out, nil
-			}
-		case <-expired:
-			st.expires = nil
-			if err := st.check(ctx); err != nil {
-				return nil, err
-			}
-		case <-wake:
+		}
+		if len(out) >= MaxEventPage {
 			return out, nil
+		}
+	}
+}
+
+// Live reports whether the stream caught up with the log: a Poll that
+// returns nothing while it is not has more of the log to read.
+func (st *Stream) Live() bool { return st.live }
+
+// Pending reports whether the subscription holds events (or was dropped)
+// that Poll has not taken.
+func (st *Stream) Pending() bool { return len(st.taken) > 0 || st.sub.Waiting() }
+
+// Next waits for the user's next events and returns them (see Poll), or
+// none when wake fires.
+func (st *Stream) Next(ctx context.Context, wake <-chan time.Time) ([]Event, error) {
+	for {
+		out, err := st.Poll(ctx)
+		if err != nil || len(out) > 0 || !st.live {
+			return out, err
+		}
+		select {
+		case <-st.ready:
+		case <-wake:
+			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -246,16 +285,16 @@ func (st *Stream) Next(ctx context.Context, wake <-chan time.Time) ([]Event, err
 // is made first: reading the log is what catches up, the client is not to
 // blame.
 func (st *Stream) backlog(ctx context.Context) ([]Event, error) {
-	select {
-	case _, open := <-st.sub.C:
-		if !open {
+	if st.sub.Waiting() {
+		// Reading the log catches up with what was queued meanwhile.
+		st.taken = nil
+		if _, open := st.sub.Take(); !open {
 			st.subscribe()
 			if err := st.load(ctx, false, nil); err != nil {
 				return nil, err
 			}
 			st.sub.Narrow(st.feed.Conversations())
 		}
-	default:
 	}
 	var page []Event
 	err := st.s.read(ctx, func(tx Tx) error {

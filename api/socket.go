@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -136,56 +138,56 @@ func detach(r *http.Request) *http.Request {
 	return (&http.Request{Method: r.Method, URL: &url.URL{Path: r.URL.Path}, RemoteAddr: r.RemoteAddr, Header: http.Header{}}).WithContext(ctx)
 }
 
-// serveSocket authenticates the socket if the upgrade did not, then sends
-// the stream's frames until it ends.
+// serveSocket authenticates the socket if the upgrade did not and starts
+// the stream. The client's frames are then read by a fresh goroutine, whose
+// stack stays small (this one grew while it authenticated and read the
+// database); frames to the client are written by a goroutine that runs
+// only while there is something to send (pump). An idle stream costs one
+// goroutine, parked in a read.
 func (s *Server) serveSocket(c *websocket.Conn, r *http.Request, p *auth.Principal, since string) {
-	defer c.CloseNow()
 	ctx, cancel := s.streamContext(r)
-	defer cancel()
-	sock := &socketConn{s: s, c: c}
-	var err error
-	if p == nil {
-		if p, since, err = s.frameCredentials(ctx, c, r, since); err != nil {
-			sock.fail(ctx, err)
-			return
+	sock := &socketConn{s: s, c: c, ctx: ctx, cancel: cancel}
+	if err := sock.start(r, p, since); err != nil {
+		sock.fail(err)
+		cancel()
+		_ = c.CloseNow()
+		if sock.st != nil {
+			sock.st.Close()
 		}
-	}
-	st, err := s.Events.OpenStream(ctx, appID(r), streamCredential(p), since)
-	if err != nil {
-		sock.fail(ctx, err)
 		return
 	}
-	defer st.Close()
-	hello, err := s.hello(ctx, appID(r), p.UserID, st)
-	if err != nil {
-		sock.fail(ctx, err)
-		return
-	}
-	if err := sock.send(ctx, "authenticated", hello); err != nil {
-		return
-	}
-	go sock.readLoop(ctx, cancel)
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	for {
-		events, err := st.Next(ctx, ping.C)
-		if err != nil {
-			if ctx.Err() == nil {
-				sock.fail(ctx, err)
-			}
-			return
-		}
-		if len(events) == 0 && !sock.alive(ctx) {
-			return
-		}
-		for i := range events {
-			if err := sock.send(ctx, "event", &events[i]); err != nil {
-				return
-			}
-		}
-	}
+	go sock.run()
 }
 
+// start authenticates (when p is nil), opens the stream and sends the
+// authenticated frame.
+func (sc *socketConn) start(r *http.Request, p *auth.Principal, since string) error {
+	var err error
+	if p == nil {
+		if p, since, err = sc.s.frameCredentials(sc.ctx, sc.c, r, since); err != nil {
+			return err
+		}
+	}
+	if sc.st, err = sc.s.Events.OpenStream(sc.ctx, appID(r), streamCredential(p), since); err != nil {
+		return err
+	}
+	hello, err := sc.s.hello(sc.ctx, appID(r), p.UserID, sc.st)
+	if err != nil {
+		return err
+	}
+	return sc.send("authenticated", hello)
+}
+
+// run pumps what is waiting and reads the client's frames until the stream
+// ends, then closes it.
+func (sc *socketConn) run() {
+	defer sc.c.CloseNow()
+	defer sc.close()
+	sc.st.OnReady(sc.ready)
+	sc.ping = time.AfterFunc(pingEvery, sc.keepAlive)
+	sc.ready() // the backlog, and what arrived meanwhile
+	sc.readLoop()
+}
 // smallBuffers hands websocket.Accept the connection with small buffers:
 // net/http's are 4 KB each way, which thousands of mostly idle streams
 // would keep. A larger frame is read and written through them in pieces.
@@ -249,19 +251,77 @@ func (s *Server) hello(ctx context.Context, app, userID string, st *parley.Strea
 	return &authenticated{User: u.ViewAt(s.now()), ConversationIDs: ids, ReadPointers: pointers, Cursor: st.Start}, nil
 }
 
-// socketConn writes frames to one client's WebSocket.
+// socketConn is one client's WebSocket and stream.
 type socketConn struct {
-	s *Server
-	c *websocket.Conn
+	s      *Server
+	c      *websocket.Conn
+	st     *parley.Stream
+	ctx    context.Context
+	cancel context.CancelFunc
+	ping   *time.Timer
+	// pumping is set while a pump runs; mu is held by the pump and by
+	// close, so the stream is used by one goroutine at a time.
+	pumping atomic.Bool
+	mu      sync.Mutex
+}
+
+// ready starts a pump unless one runs. The broker calls it under its lock:
+// it must not block.
+func (sc *socketConn) ready() {
+	if sc.pumping.CompareAndSwap(false, true) {
+		go sc.pump()
+	}
+}
+
+// pump writes the stream's events until it has none, then ends. An event
+// that arrives between the last Poll and the end starts it again: the flag
+// is dropped first, then the subscription looked at.
+func (sc *socketConn) pump() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for sc.ctx.Err() == nil {
+		events, err := sc.st.Poll(sc.ctx)
+		if err != nil {
+			if sc.ctx.Err() == nil {
+				sc.fail(err)
+			}
+			sc.cancel()
+			return // pumping stays set: nothing more to pump
+		}
+		for i := range events {
+			if err := sc.send("event", &events[i]); err != nil {
+				sc.cancel()
+				return
+			}
+		}
+		if len(events) > 0 || !sc.st.Live() {
+			continue
+		}
+		sc.pumping.Store(false)
+		if !sc.st.Pending() || !sc.pumping.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// close ends the stream once no pump uses it.
+func (sc *socketConn) close() {
+	sc.cancel()
+	if sc.ping != nil {
+		sc.ping.Stop()
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.st.Close()
 }
 
 // send writes one frame, [kind, body].
-func (sc *socketConn) send(ctx context.Context, kind string, body any) error {
+func (sc *socketConn) send(kind string, body any) error {
 	data, err := json.Marshal([]any{kind, body})
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, frameWithin)
+	wctx, cancel := context.WithTimeout(sc.ctx, frameWithin)
 	defer cancel()
 	return sc.c.Write(wctx, websocket.MessageText, data)
 }
@@ -280,36 +340,41 @@ func closeCode(code string) websocket.StatusCode {
 }
 
 // fail sends the error frame and closes the connection with its code.
-func (sc *socketConn) fail(ctx context.Context, err error) {
+func (sc *socketConn) fail(err error) {
 	code := parley.ErrorCode(err)
 	body := map[string]string{"code": code, "message": parley.ErrorMessage(err)}
 	if code == parley.EInternal || statuses[code] >= 500 {
 		sc.s.Logger.Error("event stream", "code", code, "error", err.Error())
 	}
-	_ = sc.send(ctx, "error", body)
+	_ = sc.send("error", body)
 	_ = sc.c.Close(closeCode(code), code)
 }
 
-// alive pings the client, so that a peer that vanished without closing
-// is noticed.
-func (sc *socketConn) alive(ctx context.Context) bool {
-	pctx, cancel := context.WithTimeout(ctx, frameWithin)
+// keepAlive pings the client now and then, so that a peer that vanished
+// without closing is noticed; it runs on a timer, not in a goroutine of
+// its own.
+func (sc *socketConn) keepAlive() {
+	pctx, cancel := context.WithTimeout(sc.ctx, frameWithin)
 	defer cancel()
-	return sc.c.Ping(pctx) == nil
+	if err := sc.c.Ping(pctx); err != nil {
+		sc.cancel()
+		return
+	}
+	sc.ping.Reset(pingEvery)
 }
 
-// readLoop answers the client's pings and ends the stream when the client
-// goes away.
-func (sc *socketConn) readLoop(ctx context.Context, cancel context.CancelFunc) {
-	defer cancel()
+// readLoop answers the client's pings until the client goes away or the
+// stream ends.
+func (sc *socketConn) readLoop() {
+	defer sc.cancel()
 	for {
-		_, data, err := sc.c.Read(ctx)
+		_, data, err := sc.c.Read(sc.ctx)
 		if err != nil {
 			return
 		}
 		var frame []json.RawMessage
 		if json.Unmarshal(data, &frame) == nil && len(frame) == 2 && string(frame[0]) == `"ping"` {
-			if err := sc.send(ctx, "pong", frame[1]); err != nil && !errors.Is(err, context.Canceled) {
+			if err := sc.send("pong", frame[1]); err != nil && !errors.Is(err, context.Canceled) {
 				return
 			}
 		}

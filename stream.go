@@ -326,13 +326,20 @@ func (st *Stream) take(ctx context.Context, e *Event, out *[]Event) error {
 		}
 	}
 	if d.Restate && len(d.Events) == 1 {
+		// The event's last message lies beyond the user's view: show the
+		// conversation as they see it now, or, when it is gone (or another
+		// conversation took its id), without a last message. Never the
+		// event's own.
+		c := *d.Events[0].Data.Conversation
+		c.LastMessage = nil
 		m, err := st.s.ConversationFor(ctx, f.App, e.Data.ConversationID, f.User)
 		if err != nil && ErrorCode(err) != EConversationNotFound {
 			return err
 		}
-		if m != nil {
-			d.Events[0].Data.Conversation = &m.Conversation
+		if m != nil && m.CreatedAt == c.CreatedAt && m.LastMessage != nil && f.views[c.ID].Sees(m.LastMessage.Seq) {
+			c.LastMessage = m.LastMessage
 		}
+		d.Events[0].Data.Conversation = &c
 	}
 	*out = append(*out, d.Events...)
 	return nil

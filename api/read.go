@@ -54,6 +54,11 @@ func (s *Server) markReadBy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// TalkJS sends no body; one that is sent must be an empty object.
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.Reads.MarkRead(r.Context(), appID(r), caller(r), convID, userID, ""); err != nil {
 		s.writeError(w, r, err)
 		return

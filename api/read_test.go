@@ -114,6 +114,7 @@ func TestReadState(t *testing.T) {
 		e.me("bob", "GET", "/conversations?"+bad, nil).must(t, 400, "request.invalid")
 	}
 	// Refusals.
+	var readByNow []string
 	e.do(req{method: "DELETE", path: "/conversations/c/participants/bob"}).must(t, 200, "")
 	after := e.send("c", "alice", "after bob left")
 	e.me("bob", "POST", "/conversations/c/read", map[string]any{"messageId": after}).must(t, 404, "message.not_found")
@@ -127,6 +128,15 @@ func TestReadState(t *testing.T) {
 	e.do(req{method: "POST", path: "/conversations/nowhere/readBy/bob"}).must(t, 404, "conversation.not_found")
 	e.me("bob", "POST", "/conversations/c/read", map[string]any{"messageId": "not an id"}).must(t, 400, "request.invalid")
 	e.me("bob", "POST", "/conversations/c/read", map[string]any{"other": 1}).must(t, 400, "request.invalid")
+	e.do(req{method: "POST", path: "/conversations/c/readBy/alice", body: map[string]any{"messageId": m1}}).must(t, 400, "request.invalid")
+	e.do(req{method: "POST", path: "/conversations/c/readBy/alice", body: "{bad"}).must(t, 400, "request.invalid")
+	e.do(req{method: "POST", path: "/conversations/c/readBy/alice", body: map[string]any{}}).must(t, 200, "")
+	// readBy names current participants: bob, removed, is left out now,
+	// and alice sent it.
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + m1}).must(t, 200, "").decode(t, &struct{ ReadBy *[]string }{&readByNow})
+	if readByNow == nil || len(readByNow) != 0 {
+		t.Errorf("readBy after bob's removal = %v, want []", readByNow)
+	}
 	// Events: read.updated to bob's streams, message.read to the backend.
 	got := kinds(bob.events(300 * time.Millisecond))
 	for _, want := range []string{"read.updated c bob", "read.updated d bob"} {
@@ -138,7 +148,7 @@ func TestReadState(t *testing.T) {
 	for _, ev := range e.events(t, "wait=0&types=message.read&since="+url.QueryEscape(start)).Data {
 		reads = append(reads, ev.Data["conversationId"].(string)+"/"+ev.Data["userId"].(string)+"/"+ev.Data["messageId"].(string))
 	}
-	want := []string{"c/bob/" + m2, "d/bob/" + dMsg, "c/bob/" + m3}
+	want := []string{"c/bob/" + m2, "d/bob/" + dMsg, "c/bob/" + m3, "c/alice/" + after}
 	if !slices.Equal(reads, want) {
 		t.Errorf("message.read events = %v, want %v", reads, want)
 	}

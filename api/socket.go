@@ -104,6 +104,10 @@ func (d *discard) WriteHeader(int)             {}
 // returns: a stream idles for hours, and the handler's goroutine would keep
 // the stack that net/http and the router grew under it.
 func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
+	if err := checkUpgrade(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	var p *auth.Principal
 	since := r.URL.Query().Get("since")
 	if creds := headerCredentials(r); creds != (auth.ClientCredentials{}) {
@@ -126,6 +130,26 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(maxClientFrame)
 	go s.serveSocket(c, detach(r), p, since)
+}
+
+// checkUpgrade refuses, in JSON, a WebSocket handshake the library would
+// refuse in plain text.
+func checkUpgrade(r *http.Request) error {
+	connection := false
+	for _, v := range r.Header.Values("Connection") {
+		for _, token := range strings.Split(v, ",") {
+			connection = connection || strings.EqualFold(strings.TrimSpace(token), "upgrade")
+		}
+	}
+	switch {
+	case !r.ProtoAtLeast(1, 1) || !connection:
+		return parley.Invalid("Connection", "a WebSocket handshake needs HTTP/1.1 and Connection: Upgrade")
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return parley.Invalid("Sec-WebSocket-Version", "must be 13")
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return parley.Invalid("Sec-WebSocket-Key", "is required for a WebSocket handshake")
+	}
+	return nil
 }
 
 // detach returns what of r a stream needs once its handler returned: a
@@ -164,7 +188,7 @@ func (s *Server) serveSocket(c *websocket.Conn, r *http.Request, p *auth.Princip
 func (sc *socketConn) start(r *http.Request, p *auth.Principal, since string) error {
 	var err error
 	if p == nil {
-		if p, since, err = sc.s.frameCredentials(sc.ctx, sc.c, r, since); err != nil {
+		if p, since, err = sc.frameCredentials(r, since); err != nil {
 			return err
 		}
 	}
@@ -198,19 +222,27 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// What the client sent after its request is in net/http's buffer.
+	// What the client sent after its request is in net/http's buffer; it
+	// must be in the new one's too, where websocket.Accept looks for it.
 	buffered, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	in := io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), conn)
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(in, 512), bufio.NewWriterSize(conn, 1024)), nil
+	held := bytes.Clone(buffered)
+	in := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(held), conn), max(512, len(held)))
+	if _, err := in.Peek(len(held)); err != nil {
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(in, bufio.NewWriterSize(conn, 1024)), nil
 }
 
-// frameCredentials reads the authenticate frame.
-func (s *Server) frameCredentials(ctx context.Context, c *websocket.Conn, r *http.Request, since string) (*auth.Principal, string, error) {
-	actx, cancel := context.WithTimeout(ctx, authenticateWithin)
-	defer cancel()
-	_, data, err := c.Read(actx)
-	if err != nil {
-		return nil, "", parley.Errorf(parley.EAuthMissingIDOrToken, "Send [\"authenticate\", {...}] first, within 10 seconds.")
+// frameCredentials reads the authenticate frame. A client silent for
+// authenticateWithin gets the error frame and the close from a timer: a
+// read whose context expires would drop the connection without them.
+func (sc *socketConn) frameCredentials(r *http.Request, since string) (*auth.Principal, string, error) {
+	s := sc.s
+	late := parley.Errorf(parley.EAuthMissingIDOrToken, "Send [\"authenticate\", {...}] first, within 10 seconds.")
+	timer := time.AfterFunc(authenticateWithin, func() { sc.fail(late) })
+	_, data, err := sc.c.Read(sc.ctx)
+	if !timer.Stop() || err != nil {
+		return nil, "", late
 	}
 	var frame []json.RawMessage
 	var body authenticateFrame
@@ -263,6 +295,7 @@ type socketConn struct {
 	// close, so the stream is used by one goroutine at a time.
 	pumping atomic.Bool
 	mu      sync.Mutex
+	failed  atomic.Bool
 }
 
 // ready starts a pump unless one runs. The broker calls it under its lock:
@@ -304,8 +337,12 @@ func (sc *socketConn) pump() {
 	}
 }
 
-// close ends the stream once no pump uses it.
+// close ends the stream once no pump uses it; a server shutting down says
+// so with 1001 (going away).
 func (sc *socketConn) close() {
+	if sc.s.streams.Err() != nil && !sc.failed.Load() {
+		_ = sc.c.Close(websocket.StatusGoingAway, "server shutting down")
+	}
 	sc.cancel()
 	if sc.ping != nil {
 		sc.ping.Stop()
@@ -339,8 +376,12 @@ func closeCode(code string) websocket.StatusCode {
 	return websocket.StatusInternalError
 }
 
-// fail sends the error frame and closes the connection with its code.
+// fail sends the error frame and closes the connection with its code,
+// once.
 func (sc *socketConn) fail(err error) {
+	if !sc.failed.CompareAndSwap(false, true) {
+		return
+	}
 	code := parley.ErrorCode(err)
 	body := map[string]string{"code": code, "message": parley.ErrorMessage(err)}
 	if code == parley.EInternal || statuses[code] >= 500 {

@@ -96,7 +96,7 @@ func (e *env) stream(t testing.TB, user, since string) (*socket, frame) {
 	s.send("authenticate", body)
 	f := s.next(5 * time.Second)
 	if f.Kind != "authenticated" {
-		t.Fatalf("first frame = %s %s", f.Kind, f.Raw)
+		t.Fatalf("first frame = %s %s %v", f.Kind, f.Raw, f.Body)
 	}
 	return s, f
 }
@@ -438,7 +438,7 @@ func (e *env) streamWith(t testing.TB, user, secret string) (*socket, frame) {
 	}
 	f := s.next(5 * time.Second)
 	if f.Kind != "authenticated" {
-		t.Fatalf("first frame = %s %s", f.Kind, f.Raw)
+		t.Fatalf("first frame = %s %s %v", f.Kind, f.Raw, f.Body)
 	}
 	return s, f
 }
@@ -502,6 +502,28 @@ func TestStreamRefusals(t *testing.T) {
 			s.expectClose(tt.code, tt.close, 5*time.Second)
 		})
 	}
+	t.Run("no authenticate frame within 10 s", func(t *testing.T) {
+		t.Parallel()
+		s, _, err := e.dial(t, nil, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.t = t
+		s.expectClose("auth.missing_id_or_token", 4001, 12*time.Second)
+	})
+	t.Run("a handshake the library would refuse", func(t *testing.T) {
+		t.Parallel()
+		for name, h := range map[string]map[string]string{
+			"no key":        {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"},
+			"no connection": {"Upgrade": "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
+			"old version":   {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "8", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
+		} {
+			r := e.do(req{method: "GET", path: "/me/events", noAuth: true, header: h})
+			if r.status != 400 || r.code() != "request.invalid" {
+				t.Errorf("%s: %d %s", name, r.status, r.body)
+			}
+		}
+	})
 	t.Run("headers refused before the upgrade", func(t *testing.T) {
 		t.Parallel()
 		_, resp, err := e.dial(t, http.Header{"X-Parley-User-Id": {"alice"}, "X-Parley-Signature": {sign("bob")}}, "")
@@ -607,4 +629,38 @@ func TestClientLongPoll(t *testing.T) {
 		e.do(req{method: "GET", path: "/me/events?" + bad, noAuth: true, header: e.signed("bob")}).must(t, 400, "request.invalid")
 	}
 	e.do(req{method: "GET", path: "/me/events?wait=0", noAuth: true}).must(t, 401, "auth.missing_id_or_token")
+}
+
+// TestReplayNeverShowsBeyondTheView: a conversation.updated replayed to a
+// user whose view ends earlier never carries a later last message, even
+// when the conversation is gone by then.
+func TestReplayNeverShowsBeyondTheView(t *testing.T) {
+	t.Parallel()
+	for _, then := range []string{"deleted", "deleted and re-created", "kept"} {
+		t.Run(then, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.putConversation("c", "alice", "carol")
+			e.send("c", "alice", "visible")
+			e.do(req{method: "PATCH", path: "/conversations/c/participants/carol", body: map[string]any{"access": "None"}}).must(t, 200, "")
+			cursor := e.clientEvents(t, "carol", "", false).Cursor
+			e.send("c", "alice", "SECRET")
+			e.do(req{method: "PUT", path: "/conversations/c", body: map[string]any{"subject": "x"}}).must(t, 200, "")
+			switch then {
+			case "deleted":
+				e.do(req{method: "DELETE", path: "/conversations/c"}).must(t, 200, "")
+			case "deleted and re-created":
+				e.do(req{method: "DELETE", path: "/conversations/c"}).must(t, 200, "")
+				e.putConversation("c", "alice", "bob")
+				e.send("c", "alice", "SECRET too")
+			}
+			p := e.do(req{method: "GET", path: "/me/events?wait=0&since=" + q(cursor), noAuth: true, header: e.signed("carol")}).must(t, 200, "")
+			if strings.Contains(string(p.body), "SECRET") {
+				t.Errorf("carol's replay shows a message beyond her view: %s", p.body)
+			}
+			if !strings.Contains(string(p.body), "conversation.updated") {
+				t.Errorf("carol's replay lacks conversation.updated: %s", p.body)
+			}
+		})
+	}
 }

@@ -46,8 +46,9 @@ func (t *tx) UnreadCount(c *parley.Conversation, userID string, m *parley.Member
 	return n, err
 }
 
-// fillReadBy sets readBy on messages of one conversation: the members
-// whose pointer is at or past each message, its sender left out, by id.
+// fillReadBy sets readBy on messages of one conversation: the current
+// participants whose pointer is at or past each message, its sender left
+// out, by id.
 func (t *tx) fillReadBy(convPK int64, msgs []parley.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -61,7 +62,7 @@ func (t *tx) fillReadBy(convPK int64, msgs []parley.Message) error {
 		ReadSeq int64  `db:"read_seq"`
 	}
 	if err := t.sel("read readers", &readers, `SELECT user_id, read_seq FROM participants
-		WHERE conv_pk = ? AND read_seq >= ? ORDER BY user_id`, convPK, low); err != nil {
+		WHERE conv_pk = ? AND read_seq >= ? AND removed_at IS NULL ORDER BY user_id`, convPK, low); err != nil {
 		return err
 	}
 	for i := range msgs {

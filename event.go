@@ -116,12 +116,12 @@ type appSubs struct {
 // subscription holds no buffer.
 type Subscription struct {
 	// Ready is signalled when events arrive or the subscription is dropped.
-	Ready <-chan struct{}
-	ready chan struct{}
-	qmu   sync.Mutex
-	queue []*Event
-	limit int
-	gone  bool // dropped or closed: Take reports it once the queue is empty
+	Ready  <-chan struct{}
+	ready  chan struct{}
+	qmu    sync.Mutex
+	queue  []*Event
+	limit  int
+	gone   bool // dropped or closed: Take reports it once the queue is empty
 	app    string
 	user   string
 	convs  map[string]bool // nil while it takes every event of the app

@@ -212,6 +212,7 @@ func (sc *socketConn) run() {
 	sc.ready() // the backlog, and what arrived meanwhile
 	sc.readLoop()
 }
+
 // smallBuffers hands websocket.Accept the connection with small buffers:
 // net/http's are 4 KB each way, which thousands of mostly idle streams
 // would keep. A larger frame is read and written through them in pieces.

@@ -41,7 +41,8 @@ const (
 type Event struct {
 	ID        string    `json:"id"`
 	Cursor    string    `json:"cursor,omitempty"` // the position to resume after it, when read from the log
-	Seq       int64     `json:"-"`                // position in the log, set when stored
+	Seq       int64     `json:"-"`                // position in the log of every app, set when stored
+	Pos       int64     `json:"-"`                // position among the app's events, set when stored: cursors name it
 	AppID     string    `json:"-"`
 	Type      string    `json:"type"`
 	CreatedAt int64     `json:"createdAt"`

@@ -64,9 +64,9 @@ func membershipEvent(typ string) bool {
 var MembershipTypes = []string{EventParticipantAdded, EventParticipantUpdated, EventParticipantRemoved,
 	EventUserBanned, EventUserReactivated, EventUserErased, EventConversationDeleted}
 
-// viewChange is a membership's view after the event at seq.
+// viewChange is a membership's view after the event at the app's position pos.
 type viewChange struct {
-	seq  int64
+	pos  int64
 	view *MemberView
 }
 
@@ -112,18 +112,18 @@ func (f *Feed) Load(snap FeedSnapshot, convs []string) {
 	steps := map[string][]viewChange{} // the view before each change
 	for i := range snap.Changes {
 		e := &snap.Changes[i]
-		if e.Seq <= f.Pos || e.Meta == nil {
+		if e.Pos <= f.Pos || e.Meta == nil {
 			continue
 		}
 		if e.Type == EventConversationDeleted {
 			if before, ok := e.Meta.Before[f.User]; ok && wanted(e.Data.ConversationID) {
-				steps[e.Data.ConversationID] = append(steps[e.Data.ConversationID], viewChange{e.Seq, before})
+				steps[e.Data.ConversationID] = append(steps[e.Data.ConversationID], viewChange{e.Pos, before})
 			}
 			continue
 		}
 		for conv, before := range e.Meta.Before {
 			if wanted(conv) {
-				steps[conv] = append(steps[conv], viewChange{e.Seq, before})
+				steps[conv] = append(steps[conv], viewChange{e.Pos, before})
 			}
 		}
 	}
@@ -140,7 +140,7 @@ func (f *Feed) Load(snap FeedSnapshot, convs []string) {
 		}
 	}
 	for conv, ss := range steps {
-		slices.SortFunc(ss, func(a, b viewChange) int { return int(a.seq - b.seq) })
+		slices.SortFunc(ss, func(a, b viewChange) int { return int(a.pos - b.pos) })
 		f.views[conv] = ss[0].view
 		var later []viewChange
 		for i, st := range ss {
@@ -148,7 +148,7 @@ func (f *Feed) Load(snap FeedSnapshot, convs []string) {
 			if i+1 < len(ss) {
 				after = ss[i+1].view
 			}
-			later = append(later, viewChange{st.seq, after})
+			later = append(later, viewChange{st.pos, after})
 		}
 		f.later[conv] = later
 	}
@@ -174,8 +174,8 @@ func (f *Feed) Known(seq int64, convs []string) bool {
 // apply moves the conversation's view past the change at seq.
 func (f *Feed) apply(conv string, seq int64) {
 	later := f.later[conv]
-	for len(later) > 0 && later[0].seq <= seq {
-		if later[0].seq == seq {
+	for len(later) > 0 && later[0].pos <= seq {
+		if later[0].pos == seq {
 			f.views[conv] = later[0].view
 		}
 		later = later[1:]
@@ -225,7 +225,7 @@ type Delivery struct {
 // Next decides what the user receives of e, the event after Pos, and
 // moves past it. The feed must know e's changes (Known with Changes(e)).
 func (f *Feed) Next(e *Event) Delivery {
-	f.Pos = e.Seq
+	f.Pos = e.Pos
 	d := e.Data
 	me := d.UserID == f.User
 	conv := f.views[d.ConversationID]
@@ -235,7 +235,7 @@ func (f *Feed) Next(e *Event) Delivery {
 	}
 	one := func(data EventData) Delivery {
 		out := *e
-		out.Data, out.Meta, out.Cursor = data, nil, cursorOf(e.Seq)
+		out.Data, out.Meta, out.Cursor = data, nil, cursorOf(e.Pos)
 		return Delivery{Events: []Event{out}}
 	}
 	switch e.Type {
@@ -258,20 +258,20 @@ func (f *Feed) Next(e *Event) Delivery {
 			return out
 		}
 	case EventConversationDeleted:
-		f.apply(d.ConversationID, e.Seq)
+		f.apply(d.ConversationID, e.Pos)
 		if conv != nil {
 			return one(EventData{ConversationID: d.ConversationID})
 		}
 	case EventParticipantAdded, EventParticipantUpdated:
 		if me {
-			f.apply(d.ConversationID, e.Seq)
+			f.apply(d.ConversationID, e.Pos)
 		}
 		if me || conv.IsCurrent() {
 			return one(EventData{ConversationID: d.ConversationID, UserID: d.UserID, Access: d.Access, Notify: d.Notify})
 		}
 	case EventParticipantRemoved:
 		if me {
-			f.apply(d.ConversationID, e.Seq)
+			f.apply(d.ConversationID, e.Pos)
 		}
 		if me || conv.IsCurrent() {
 			return one(EventData{ConversationID: d.ConversationID, UserID: d.UserID})
@@ -291,7 +291,7 @@ func (f *Feed) Next(e *Event) Delivery {
 			// Whether the ban is still in force is for the stream to check:
 			// a client resuming from before a lifted ban goes on.
 			for _, c := range d.ConversationIDs {
-				f.apply(c, e.Seq)
+				f.apply(c, e.Pos)
 			}
 			out.Recheck = true
 		}
@@ -300,7 +300,7 @@ func (f *Feed) Next(e *Event) Delivery {
 		out := f.expand(e, EventParticipantAdded, me)
 		if me {
 			for _, c := range d.ConversationIDs {
-				f.apply(c, e.Seq)
+				f.apply(c, e.Pos)
 			}
 		}
 		return out
@@ -327,7 +327,7 @@ func (f *Feed) expand(e *Event, typ string, me bool) Delivery {
 				d.Access, d.Notify = p.Access, p.Notify
 			}
 		}
-		out = append(out, Event{ID: e.ID + "." + strconv.Itoa(len(out)), Cursor: cursorOf(e.Seq), Seq: e.Seq,
+		out = append(out, Event{ID: e.ID + "." + strconv.Itoa(len(out)), Cursor: cursorOf(e.Pos), Seq: e.Seq, Pos: e.Pos,
 			AppID: e.AppID, Type: typ, CreatedAt: e.CreatedAt, Data: d})
 	}
 	return Delivery{Events: out}

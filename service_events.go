@@ -55,16 +55,18 @@ type EventService interface {
 
 var _ EventService = (*Service)(nil)
 
-// Cursors are opaque to clients: "e" and the log position in base 36.
-func cursorOf(seq int64) string { return "e" + strconv.FormatInt(seq, 36) }
+// Cursors are opaque to clients: "p" and the app's position in base 36.
+// (Cursors of the first version named the global log position, "e...";
+// they are unknown now, hence expired: a client reloads.)
+func cursorOf(pos int64) string { return "p" + strconv.FormatInt(pos, 36) }
 
 func seqOf(cursor string) (int64, bool) {
-	rest, ok := strings.CutPrefix(cursor, "e")
+	rest, ok := strings.CutPrefix(cursor, "p")
 	if !ok {
 		return 0, false
 	}
-	seq, err := strconv.ParseInt(rest, 36, 64)
-	return seq, err == nil && seq >= 0
+	pos, err := strconv.ParseInt(rest, 36, 64)
+	return pos, err == nil && pos >= 0
 }
 
 func errCursorExpired() error {
@@ -83,7 +85,7 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 	if q.Since == "" {
 		var last int64
 		err := s.read(ctx, func(tx Tx) (err error) {
-			last, err = tx.LastEventSeq()
+			last, err = tx.LastEventPos(appID)
 			return err
 		})
 		return &EventPage{Data: []Event{}, Cursor: cursorOf(last)}, err
@@ -136,10 +138,10 @@ func (s *Service) eventsAfter(ctx context.Context, appID string, after int64, ty
 		}
 		page.Cursor = cursorOf(last)
 		if n := len(page.Data); n == MaxEventPage {
-			page.Cursor = cursorOf(page.Data[n-1].Seq)
+			page.Cursor = cursorOf(page.Data[n-1].Pos)
 		}
 		for i := range page.Data {
-			page.Data[i].Cursor = cursorOf(page.Data[i].Seq)
+			page.Data[i].Cursor = cursorOf(page.Data[i].Pos)
 		}
 		return nil
 	})
@@ -153,7 +155,7 @@ func checkCursor(tx Tx, appID string, after int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	last, err := tx.LastEventSeq()
+	last, err := tx.LastEventPos(appID)
 	if err != nil {
 		return 0, err
 	}

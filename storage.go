@@ -111,9 +111,13 @@ type Tx interface {
 	// MemberViews reads the user's views of the conversations (every one
 	// they ever took part in when convs is nil), by conversation id.
 	MemberViews(appID, userID string, convs []string) (map[string]*MemberView, error)
-	// LastEventSeq is the log's last position, 0 while it is empty.
+	// LastEventSeq is the log's last global position (Event.Seq), 0 while
+	// it is empty.
 	LastEventSeq() (int64, error)
-	// EventHorizon is the position through which the app's events were
+	// LastEventPos is the app's last position (Event.Pos), 0 before its
+	// first event.
+	LastEventPos(appID string) (int64, error)
+	// EventHorizon is the app's position through which its events were
 	// pruned (0: none were).
 	EventHorizon(appID string) (int64, error)
 	// PruneEvents deletes at most limit of the oldest events created before

@@ -116,7 +116,7 @@ func (st *Stream) load(ctx context.Context, fromEnd bool, convs []string) error 
 		var snap FeedSnapshot
 		var err error
 		if fromEnd {
-			if snap.Last, err = tx.LastEventSeq(); err != nil {
+			if snap.Last, err = tx.LastEventPos(f.App); err != nil {
 				return err
 			}
 			f.Pos = snap.Last
@@ -242,7 +242,7 @@ func (st *Stream) Poll(ctx context.Context) ([]Event, error) {
 		for len(st.taken) > 0 && len(out) < MaxEventPage {
 			e := st.taken[0]
 			st.taken = st.taken[1:]
-			if e.Seq > st.feed.Pos {
+			if e.Pos > st.feed.Pos {
 				if err := st.take(ctx, e, &out); err != nil {
 					return nil, err
 				}
@@ -311,7 +311,7 @@ func (st *Stream) backlog(ctx context.Context) ([]Event, error) {
 // take runs one event through the feed and appends what the user receives.
 func (st *Stream) take(ctx context.Context, e *Event, out *[]Event) error {
 	f := st.feed
-	if convs := f.Changes(e); len(convs) > 0 && !f.Known(e.Seq, convs) {
+	if convs := f.Changes(e); len(convs) > 0 && !f.Known(e.Pos, convs) {
 		if err := st.load(ctx, false, convs); err != nil {
 			return err
 		}
@@ -351,7 +351,7 @@ func (s *Service) UserEvents(ctx context.Context, appID string, by StreamCredent
 	if q.Since == "" {
 		var last int64
 		err := s.read(ctx, func(tx Tx) (err error) {
-			last, err = tx.LastEventSeq()
+			last, err = tx.LastEventPos(appID)
 			return err
 		})
 		return &EventPage{Data: []Event{}, Cursor: cursorOf(last)}, err

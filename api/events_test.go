@@ -85,11 +85,20 @@ func TestBackendStream(t *testing.T) {
 	for _, bad := range []string{"wait=61", "wait=-1", "wait=x", "types=user.hacked", "since="} {
 		e.do(req{method: "GET", path: "/events?" + bad}).must(t, 400, "request.invalid")
 	}
-	// Another app's stream holds only its own events.
+	// Another app's stream holds only its own events, and its cursors count
+	// only them: one tenant cannot count another's activity.
 	var p eventPage
-	e.do(req{method: "GET", path: "//v1/app2/events?wait=0&since=" + url.QueryEscape(start.Cursor), bearer: other.Secret}).must(t, 200, "").decode(t, &p)
+	e.do(req{method: "GET", path: "//v1/app2/events?wait=0&since=p0", bearer: other.Secret}).must(t, 200, "").decode(t, &p)
 	if got := types(p); got != "user.created" {
 		t.Errorf("app2's events: %s", got)
+	}
+	var before, after eventPage
+	e.do(req{method: "GET", path: "//v1/app2/events?wait=0", bearer: other.Secret}).must(t, 200, "").decode(t, &before)
+	e.send("c", "alice", "more")
+	e.putUser("zed", nil)
+	e.do(req{method: "GET", path: "//v1/app2/events?wait=0", bearer: other.Secret}).must(t, 200, "").decode(t, &after)
+	if before.Cursor != after.Cursor || before.Cursor != p.Data[0].Cursor {
+		t.Errorf("app2's cursor moved with app1's events: %s, then %s (its one event: %s)", before.Cursor, after.Cursor, p.Data[0].Cursor)
 	}
 }
 

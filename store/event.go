@@ -11,9 +11,13 @@ import (
 
 // AppendEvents writes the events in the transaction of the change they
 // describe, so the log holds exactly the committed changes. seq is the
-// rowid: with a single writer, increasing in commit order.
+// rowid: with a single writer, increasing in commit order; pos is the
+// app's own count, taken from event_positions in the same transaction.
 func (t *tx) AppendEvents(events []parley.Event) error {
-	const cols = 7
+	if err := t.positions(events); err != nil {
+		return err
+	}
+	const cols = 8
 	for start := 0; start < len(events); start += maxInParams / cols {
 		chunk := events[start:min(len(events), start+maxInParams/cols)]
 		args := make([]any, 0, len(chunk)*cols)
@@ -34,11 +38,11 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 			if e.Data.UserID != "" {
 				user = &e.Data.UserID
 			}
-			args = append(args, e.ID, e.AppID, e.Type, string(data), e.CreatedAt, user, meta)
+			args = append(args, e.ID, e.AppID, e.Type, string(data), e.CreatedAt, user, meta, e.Pos)
 		}
 		// One statement a chunk: the rows get consecutive seqs, in order.
-		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
-		res, err := t.exec("append events", `INSERT INTO events (id, app_id, type, data, created_at, user_id, meta) VALUES `+values, args...)
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		res, err := t.exec("append events", `INSERT INTO events (id, app_id, type, data, created_at, user_id, meta, pos) VALUES `+values, args...)
 		if err != nil {
 			return err
 		}
@@ -49,6 +53,28 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 		for i := range chunk {
 			chunk[i].Seq = last - int64(len(chunk)-1-i)
 		}
+	}
+	return nil
+}
+
+// positions numbers the events within their apps, in order.
+func (t *tx) positions(events []parley.Event) error {
+	counts := map[string]int64{}
+	for _, e := range events {
+		counts[e.AppID]++
+	}
+	next := map[string]int64{}
+	for app, n := range counts {
+		var last int64
+		if err := t.get("count events", &last, `INSERT INTO event_positions (app_id, last_pos) VALUES (?, ?)
+			ON CONFLICT (app_id) DO UPDATE SET last_pos = last_pos + excluded.last_pos RETURNING last_pos`, app, n); err != nil {
+			return err
+		}
+		next[app] = last - n + 1
+	}
+	for i := range events {
+		events[i].Pos = next[events[i].AppID]
+		next[events[i].AppID]++
 	}
 	return nil
 }
@@ -82,6 +108,7 @@ func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 // eventRow is a stored event.
 type eventRow struct {
 	Seq       int64   `db:"seq"`
+	Pos       int64   `db:"pos"`
 	ID        string  `db:"id"`
 	AppID     string  `db:"app_id"`
 	Type      string  `db:"type"`
@@ -90,10 +117,10 @@ type eventRow struct {
 	CreatedAt int64   `db:"created_at"`
 }
 
-const eventColumns = `seq, id, app_id, type, data, meta, created_at`
+const eventColumns = `seq, pos, id, app_id, type, data, meta, created_at`
 
 func (r *eventRow) event() (parley.Event, error) {
-	e := parley.Event{ID: r.ID, Seq: r.Seq, AppID: r.AppID, Type: r.Type, CreatedAt: r.CreatedAt}
+	e := parley.Event{ID: r.ID, Seq: r.Seq, Pos: r.Pos, AppID: r.AppID, Type: r.Type, CreatedAt: r.CreatedAt}
 	if err := json.Unmarshal([]byte(r.Data), &e.Data); err != nil {
 		return e, fmt.Errorf("decode event %s: %w", r.ID, err)
 	}
@@ -117,16 +144,16 @@ func events(rows []eventRow) ([]parley.Event, error) {
 	return out, nil
 }
 
-// EventsAfter reads the app's events in log order from (app_id, seq).
+// EventsAfter reads the app's events in log order from (app_id, pos).
 func (t *tx) EventsAfter(appID string, after int64, types []string, limit int) ([]parley.Event, error) {
-	q := `SELECT ` + eventColumns + ` FROM events WHERE app_id = ? AND seq > ?`
+	q := `SELECT ` + eventColumns + ` FROM events WHERE app_id = ? AND pos > ?`
 	args := []any{appID, after}
 	if len(types) > 0 {
 		q += ` AND type IN (?)`
 		args = append(args, types)
 	}
 	var rows []eventRow
-	if err := t.in("read events", &rows, q+` ORDER BY seq LIMIT `+strconv.Itoa(limit), args...); err != nil {
+	if err := t.in("read events", &rows, q+` ORDER BY pos LIMIT `+strconv.Itoa(limit), args...); err != nil {
 		return nil, err
 	}
 	return events(rows)
@@ -149,7 +176,7 @@ func (t *tx) LogAfter(after int64, limit int) ([]parley.Event, error) {
 func (t *tx) MembershipEvents(appID, userID string, after, through int64) ([]parley.Event, error) {
 	var rows []eventRow
 	if err := t.in("read membership events", &rows, `SELECT `+eventColumns+` FROM events
-		WHERE app_id = ? AND seq > ? AND seq <= ? AND ((user_id = ? AND type IN (?)) OR type = ?) ORDER BY seq`,
+		WHERE app_id = ? AND pos > ? AND pos <= ? AND ((user_id = ? AND type IN (?)) OR type = ?) ORDER BY pos`,
 		appID, after, through, userID, parley.MembershipTypes, parley.EventConversationDeleted); err != nil {
 		return nil, err
 	}
@@ -167,6 +194,17 @@ func (t *tx) LastEventSeq() (int64, error) {
 	return seq, err
 }
 
+// LastEventPos is the app's last position, which stays when its newest
+// events are pruned.
+func (t *tx) LastEventPos(appID string) (int64, error) {
+	var pos int64
+	err := t.get("read last position", &pos, `SELECT last_pos FROM event_positions WHERE app_id = ?`, appID)
+	if notFound(err) {
+		return 0, nil
+	}
+	return pos, err
+}
+
 func (t *tx) EventHorizon(appID string) (int64, error) {
 	var seq int64
 	err := t.get("read event horizon", &seq, `SELECT pruned_through FROM event_horizons WHERE app_id = ?`, appID)
@@ -181,15 +219,15 @@ func (t *tx) EventHorizon(appID string) (int64, error) {
 func (t *tx) PruneEvents(before int64, limit int) (int, error) {
 	var pruned []struct {
 		AppID string `db:"app_id"`
-		Seq   int64  `db:"seq"`
+		Pos   int64  `db:"pos"`
 	}
 	if err := t.sel("prune events", &pruned, `DELETE FROM events WHERE seq IN
-		(SELECT seq FROM events WHERE created_at < ? ORDER BY seq LIMIT ?) RETURNING app_id, seq`, before, limit); err != nil {
+		(SELECT seq FROM events WHERE created_at < ? ORDER BY seq LIMIT ?) RETURNING app_id, pos`, before, limit); err != nil {
 		return 0, err
 	}
 	through := map[string]int64{}
 	for _, p := range pruned {
-		through[p.AppID] = max(through[p.AppID], p.Seq)
+		through[p.AppID] = max(through[p.AppID], p.Pos)
 	}
 	for app, seq := range through {
 		if _, err := t.exec("move event horizon", `INSERT INTO event_horizons (app_id, pruned_through) VALUES (?, ?)

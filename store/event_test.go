@@ -1,64 +1,68 @@
 package store
 
 import (
-	"encoding/json"
-	"errors"
+	"path/filepath"
 	"testing"
 
-	parley "github.com/parley-chat/parley"
+	"github.com/jmoiron/sqlx"
 )
 
-func TestAppendEvents(t *testing.T) {
+// TestEventPositionsMigration: events stored before per-app positions get
+// them in log order, each app counting from 1; a pruned app's horizon moves
+// to positions, so old cursors stay expired and later ones read on.
+func TestEventPositionsMigration(t *testing.T) {
 	t.Parallel()
-	db := seeded(t)
-	text := "hi"
-	batch := func(n int) []parley.Event {
-		out := make([]parley.Event, n)
-		for i := range out {
-			out[i] = parley.Event{ID: parley.NewEventID(), AppID: testApp, Type: parley.EventMessageSent, CreatedAt: 5,
-				Data: parley.EventData{ConversationID: "c1", Message: &parley.Message{ID: "m", Text: text}}}
-		}
-		return out
+	db, err := sqlx.Open("sqlite3", filepath.Join(t.TempDir(), "old.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	first, second, dropped := batch(2), batch(3), batch(1)
-	update(t, db, func(tx parley.Tx) error { return tx.AppendEvents(first) })
-	if err := db.Update(t.Context(), func(tx parley.Tx) error {
-		if err := tx.AppendEvents(dropped); err != nil {
-			return err
-		}
-		return errors.New("refused")
-	}); err == nil {
-		t.Fatal("refused write committed")
+	defer db.Close()
+	if err := migrate(db, 11); err != nil {
+		t.Fatal(err)
 	}
-	update(t, db, func(tx parley.Tx) error { return tx.AppendEvents(second) })
-
-	all := append(first, second...)
-	for i := 1; i < len(all); i++ {
-		if all[i].Seq <= all[i-1].Seq {
-			t.Errorf("event %d has seq %d after %d", i, all[i].Seq, all[i-1].Seq)
-		}
-	}
-	var rows []struct {
-		Seq   int64  `db:"seq"`
-		ID    string `db:"id"`
-		AppID string `db:"app_id"`
-		Type  string `db:"type"`
-		Data  string `db:"data"`
-	}
-	view(t, db, func(tx parley.Tx) error {
-		return sqlOf(tx).sel("events", &rows, `SELECT seq, id, app_id, type, data FROM events ORDER BY seq`)
-	})
-	if len(rows) != len(all) {
-		t.Fatalf("%d events stored, want %d (a rolled-back write stores none)", len(rows), len(all))
-	}
-	for i, r := range rows {
-		var data parley.EventData
-		if err := json.Unmarshal([]byte(r.Data), &data); err != nil {
+	for _, app := range []string{"a", "b", "a", "a", "b", "c"} {
+		if _, err := db.Exec(`INSERT INTO events (id, app_id, type, data, created_at) VALUES ('e', ?, 'user.created', '{}', 1)`, app); err != nil {
 			t.Fatal(err)
 		}
-		if r.Seq != all[i].Seq || r.ID != all[i].ID || r.AppID != testApp || r.Type != parley.EventMessageSent ||
-			data.Message == nil || data.Message.Text != text {
-			t.Errorf("stored event %d = %+v, want %+v", i, r, all[i])
+	}
+	// a's first event (seq 1) and c's only one (seq 6) were pruned.
+	if _, err := db.Exec(`DELETE FROM events WHERE seq IN (1, 6)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO event_horizons (app_id, pruned_through) VALUES ('a', 1), ('c', 6)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(db, 12); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		App string `db:"app_id"`
+		Pos int64  `db:"pos"`
+	}
+	if err := db.Select(&rows, `SELECT app_id, pos FROM events ORDER BY seq`); err != nil {
+		t.Fatal(err)
+	}
+	// a had 3 events, the first pruned before the migration: its others are 1 and 2 now,
+	// positions counted over what was left.
+	want := []struct {
+		app string
+		pos int64
+	}{{"b", 1}, {"a", 1}, {"a", 2}, {"b", 2}}
+	if len(rows) != len(want) {
+		t.Fatalf("rows = %v", rows)
+	}
+	for i, w := range want {
+		if rows[i].App != w.app || rows[i].Pos != w.pos {
+			t.Errorf("row %d = %+v, want %s/%d", i, rows[i], w.app, w.pos)
+		}
+	}
+	for app, wantHorizon := range map[string]int64{"a": 0, "c": 0} {
+		var h int64
+		if err := db.Get(&h, `SELECT pruned_through FROM event_horizons WHERE app_id = ?`, app); err != nil {
+			t.Fatal(err)
+		}
+		if h != wantHorizon {
+			t.Errorf("%s's horizon = %d, want %d", app, h, wantHorizon)
 		}
 	}
 }

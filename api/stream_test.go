@@ -126,6 +126,9 @@ func (s *socket) next(wait time.Duration) frame {
 		if f.Kind == "unparsable" {
 			s.t.Fatalf("frame %s is not [kind, body]", f.Raw)
 		}
+		if f.Kind == "event" {
+			checkFrame(s.t, "Event", f.Raw)
+		}
 		return f
 	case <-time.After(wait):
 		return frame{}
@@ -662,5 +665,21 @@ func TestReplayNeverShowsBeyondTheView(t *testing.T) {
 				t.Errorf("carol's replay lacks conversation.updated: %s", p.body)
 			}
 		})
+	}
+}
+
+// checkFrame validates a frame's body against a schema of openapi.yaml.
+func checkFrame(t testing.TB, schema string, raw json.RawMessage) {
+	t.Helper()
+	doc, err := specDoc()
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("frame body %s: %v", raw, err)
+	}
+	if err := doc.Components.Schemas[schema].Value.VisitJSON(v); err != nil {
+		t.Errorf("frame body does not match the %s schema: %v\n%s", schema, err, raw)
 	}
 }

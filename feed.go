@@ -64,6 +64,29 @@ func membershipEvent(typ string) bool {
 var MembershipTypes = []string{EventParticipantAdded, EventParticipantUpdated, EventParticipantRemoved,
 	EventUserBanned, EventUserReactivated, EventUserErased, EventConversationDeleted}
 
+// step is a change of a membership: the view before it, or, for a ban,
+// none (beforeBan derives it).
+type step struct {
+	pos    int64
+	before *MemberView
+	banned bool
+}
+
+// beforeBan is a membership's view before the ban that left it as after: a
+// ban removes a current membership, keeps its access, and freezes a live
+// view (a None view keeps its freeze point).
+func beforeBan(after *MemberView) *MemberView {
+	if after == nil {
+		return nil
+	}
+	v := *after
+	v.Current = true
+	if v.Access.ReadsLive() {
+		v.Frozen = nil
+	}
+	return &v
+}
+
 // viewChange is a membership's view after the event at the app's position pos.
 type viewChange struct {
 	pos  int64
@@ -109,21 +132,30 @@ func (f *Feed) Load(snap FeedSnapshot, convs []string) {
 		clear(f.later)
 		clear(f.known)
 	}
-	steps := map[string][]viewChange{} // the view before each change
+	steps := map[string][]step{} // the view before each change
 	for i := range snap.Changes {
 		e := &snap.Changes[i]
-		if e.Pos <= f.Pos || e.Meta == nil {
-			continue
-		}
-		if e.Type == EventConversationDeleted {
-			if before, ok := e.Meta.Before[f.User]; ok && wanted(e.Data.ConversationID) {
-				steps[e.Data.ConversationID] = append(steps[e.Data.ConversationID], viewChange{e.Pos, before})
+		switch {
+		case e.Pos <= f.Pos:
+		case e.Type == EventUserBanned && e.Data.UserID == f.User:
+			// A ban's event carries no memberships (ten thousand of them
+			// would make it large): each view before it follows from the
+			// view after it.
+			for _, conv := range e.Data.ConversationIDs {
+				if wanted(conv) {
+					steps[conv] = append(steps[conv], step{pos: e.Pos, banned: true})
+				}
 			}
-			continue
-		}
-		for conv, before := range e.Meta.Before {
-			if wanted(conv) {
-				steps[conv] = append(steps[conv], viewChange{e.Pos, before})
+		case e.Meta == nil:
+		case e.Type == EventConversationDeleted:
+			if before, ok := e.Meta.Before[f.User]; ok && wanted(e.Data.ConversationID) {
+				steps[e.Data.ConversationID] = append(steps[e.Data.ConversationID], step{pos: e.Pos, before: before})
+			}
+		default:
+			for conv, before := range e.Meta.Before {
+				if wanted(conv) {
+					steps[conv] = append(steps[conv], step{pos: e.Pos, before: before})
+				}
 			}
 		}
 	}
@@ -140,16 +172,20 @@ func (f *Feed) Load(snap FeedSnapshot, convs []string) {
 		}
 	}
 	for conv, ss := range steps {
-		slices.SortFunc(ss, func(a, b viewChange) int { return int(a.pos - b.pos) })
-		f.views[conv] = ss[0].view
-		var later []viewChange
-		for i, st := range ss {
-			after := snap.Views[conv]
-			if i+1 < len(ss) {
-				after = ss[i+1].view
+		slices.SortFunc(ss, func(a, b step) int { return int(a.pos - b.pos) })
+		// From the snapshot back: each change's view after it is the next
+		// one's view before it.
+		later := make([]viewChange, len(ss))
+		after := snap.Views[conv]
+		for i := len(ss) - 1; i >= 0; i-- {
+			later[i] = viewChange{ss[i].pos, after}
+			if ss[i].banned {
+				after = beforeBan(after)
+			} else {
+				after = ss[i].before
 			}
-			later = append(later, viewChange{st.pos, after})
 		}
+		f.views[conv] = after
 		f.later[conv] = later
 	}
 	if convs == nil {

@@ -123,15 +123,14 @@ func (s *Service) Ban(ctx context.Context, appID string, by Caller, userID strin
 		if err != nil {
 			return err
 		}
-		d, meta := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}, (*EventMeta)(nil)
+		d := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}
 		if removeFromConversations {
-			removed, err := w.RemoveEverywhere(appID, userID, ban, w.now)
-			if err != nil {
+			if d.ConversationIDs, err = w.RemoveEverywhere(appID, userID, ban, w.now); err != nil {
 				return err
 			}
-			d.ConversationIDs, meta = removals(removed)
 		}
-		w.emitMeta(EventUserBanned, d, meta)
+		// No meta: a feed derives the memberships before a ban (Feed.Load).
+		w.emit(EventUserBanned, d)
 		return nil
 	})
 }
@@ -298,8 +297,8 @@ func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionErase, UserID: userID, Actor: by, CreatedAt: w.now}); err != nil {
 			return err
 		}
-		ids, meta := removals(removed)
-		w.emitMeta(EventUserErased, EventData{UserID: userID, Actor: by, ConversationIDs: ids}, meta)
+		// No meta: an erased user never streams again.
+		w.emit(EventUserErased, EventData{UserID: userID, Actor: by, ConversationIDs: removed})
 		return nil
 	})
 	return erased, err
@@ -331,13 +330,3 @@ func (s *Service) Search(ctx context.Context, appID string, q SearchQuery) ([]Us
 	return liveAll(out, s.now()), last, err
 }
 
-// removals are the conversations a ban or an erasure removed the user
-// from, and the meta of its event.
-func removals(removed []Removal) ([]string, *EventMeta) {
-	ids, meta := make([]string, len(removed)), &EventMeta{Before: make(map[string]*MemberView, len(removed))}
-	for i := range removed {
-		ids[i] = removed[i].ConversationID
-		meta.Before[ids[i]] = &removed[i].Before
-	}
-	return ids, meta
-}

@@ -245,7 +245,7 @@ type Tx interface {
 	// Where the database has row locks it takes the conversations' rows
 	// first (in key order), so that no send falls between a message's
 	// sequence number and the freeze point.
-	RemoveEverywhere(appID, userID, banID string, now int64) ([]Removal, error)
+	RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error)
 	// RestoreBanned brings back the memberships removed by bans since the
 	// last ForgetBans, with their access (live access reads live again),
 	// and returns them.
@@ -302,8 +302,3 @@ type Restored struct {
 	Frozen         *int64 // the freeze point while it was removed
 }
 
-// Removal is a membership a ban or an erasure removed, as it was before.
-type Removal struct {
-	ConversationID string
-	Before         MemberView
-}

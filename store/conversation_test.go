@@ -93,14 +93,12 @@ func TestRemoveAndRestore(t *testing.T) {
 						return err
 					}
 				}
-				removed, err := tx.RemoveEverywhere(testApp, "u1", banID, 5)
+				ids, err := tx.RemoveEverywhere(testApp, "u1", banID, 5)
 				if err != nil {
 					return err
 				}
-				want := []parley.Removal{{ConversationID: "live", Before: parley.MemberView{Current: true, Access: parley.ReadWrite}},
-					{ConversationID: "none", Before: parley.MemberView{Current: true, Access: parley.NoAccess, Frozen: ptr(int64(1))}}}
-				if !reflect.DeepEqual(removed, want) {
-					t.Errorf("RemoveEverywhere = %+v, want %+v", removed, want)
+				if len(ids) != 2 || ids[0] != "live" || ids[1] != "none" {
+					t.Errorf("RemoveEverywhere = %v, want [live none]", ids)
 				}
 				for id, frozen := range map[string]int64{"live": 2, "none": 1, "gone": 1} {
 					m, err := tx.Member(convs[id], "u1")

@@ -57,24 +57,22 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 	return nil
 }
 
-// positions numbers the events within their apps, in order.
+// positions numbers the events within their apps, in order, after each
+// app's last position. Reading it writes nothing: a counter row would cost
+// every write another page.
 func (t *tx) positions(events []parley.Event) error {
-	counts := map[string]int64{}
-	for _, e := range events {
-		counts[e.AppID]++
-	}
 	next := map[string]int64{}
-	for app, n := range counts {
-		var last int64
-		if err := t.get("count events", &last, `INSERT INTO event_positions (app_id, last_pos) VALUES (?, ?)
-			ON CONFLICT (app_id) DO UPDATE SET last_pos = last_pos + excluded.last_pos RETURNING last_pos`, app, n); err != nil {
-			return err
-		}
-		next[app] = last - n + 1
-	}
 	for i := range events {
-		events[i].Pos = next[events[i].AppID]
-		next[events[i].AppID]++
+		app := events[i].AppID
+		if _, ok := next[app]; !ok {
+			last, err := t.LastEventPos(app)
+			if err != nil {
+				return err
+			}
+			next[app] = last + 1
+		}
+		events[i].Pos = next[app]
+		next[app]++
 	}
 	return nil
 }
@@ -194,14 +192,14 @@ func (t *tx) LastEventSeq() (int64, error) {
 	return seq, err
 }
 
-// LastEventPos is the app's last position, which stays when its newest
-// events are pruned.
+// LastEventPos is the app's last position: its newest event's, or, when
+// every event was pruned, the horizon, which pruning moves to the last
+// position it deleted. Two index lookups.
 func (t *tx) LastEventPos(appID string) (int64, error) {
 	var pos int64
-	err := t.get("read last position", &pos, `SELECT last_pos FROM event_positions WHERE app_id = ?`, appID)
-	if notFound(err) {
-		return 0, nil
-	}
+	err := t.get("read last position", &pos, `SELECT max(
+		COALESCE((SELECT max(pos) FROM events WHERE app_id = ?), 0),
+		COALESCE((SELECT pruned_through FROM event_horizons WHERE app_id = ?), 0))`, appID, appID)
 	return pos, err
 }
 

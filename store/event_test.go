@@ -56,7 +56,7 @@ func TestEventPositionsMigration(t *testing.T) {
 			t.Errorf("row %d = %+v, want %s/%d", i, rows[i], w.app, w.pos)
 		}
 	}
-	for app, wantHorizon := range map[string]int64{"a": 0, "c": 0} {
+	for app, wantHorizon := range map[string]int64{"a": 0, "c": 0} { // what is left counts from 1
 		var h int64
 		if err := db.Get(&h, `SELECT pruned_through FROM event_horizons WHERE app_id = ?`, app); err != nil {
 			t.Fatal(err)

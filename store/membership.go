@@ -111,7 +111,7 @@ func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, 
 // RemoveEverywhere is one statement whatever the number of conversations.
 // Each membership keeps its access; its view freezes at the conversation's
 // last message, or stays frozen where it was (access None).
-func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]parley.Removal, error) {
+func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error) {
 	var ban sql.NullInt64
 	if banID != "" {
 		pk, ok := auditPK(banID)
@@ -120,35 +120,22 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]parley.
 		}
 		ban = sql.NullInt64{Int64: pk, Valid: true}
 	}
-	// The memberships first, in one row: ten thousand rows each crossing
-	// into Go cost more than the whole removal. "id access frozen" joined by
-	// commas (ids hold neither); then one UPDATE.
+	// The ids first, in one row: ten thousand rows each crossing into Go
+	// cost more than the whole removal. Ids hold no comma. Then one UPDATE.
 	var list string
-	if err := t.get("list memberships", &list, `SELECT COALESCE(group_concat(id || ' ' || access || ' ' || frozen, ','), '')
-		FROM (SELECT c.id, p.access, COALESCE(p.frozen_seq, -1) AS frozen
+	if err := t.get("list memberships", &list, `SELECT COALESCE(group_concat(id, ','), '') FROM (SELECT c.id
 		FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.id)`, appID, userID); err != nil {
 		return nil, err
 	}
 	if list == "" {
-		return []parley.Removal{}, nil
+		return []string{}, nil
 	}
-	rows := strings.Split(list, ",")
-	out := make([]parley.Removal, len(rows))
-	for i, r := range rows {
-		f := strings.Fields(r)
-		v := parley.MemberView{Current: true, Access: parley.Access(f[1])}
-		if n, err := strconv.ParseInt(f[2], 10, 64); err != nil {
-			return nil, fmt.Errorf("remove everywhere: freeze point %q: %w", f[2], err)
-		} else if n >= 0 {
-			v.Frozen = &n
-		}
-		out[i] = parley.Removal{ConversationID: f[0], Before: v}
-	}
+	ids := strings.Split(list, ",")
 	_, err := t.exec("remove everywhere", `UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
 		frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
 		WHERE app_id = ? AND user_id = ? AND removed_at IS NULL`, now, ban, appID, userID)
-	return out, err
+	return ids, err
 }
 
 // RestoreBanned brings memberships back with their earlier access: live

@@ -329,4 +329,3 @@ func (s *Service) Search(ctx context.Context, appID string, q SearchQuery) ([]Us
 	}
 	return liveAll(out, s.now()), last, err
 }
-

@@ -301,4 +301,3 @@ type Restored struct {
 	Notify         Notify
 	Frozen         *int64 // the freeze point while it was removed
 }
-

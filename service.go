@@ -1,3 +1,7 @@
+// Package parley is the domain of the Parley chat server: users,
+// conversations, messages, access rights, moderation and events, the pure
+// rules that decide them, and the Service that applies every rule over a
+// Storage (see storage.go), one transaction per call.
 package parley
 
 import (

@@ -43,6 +43,7 @@ const (
 	EStorageUnavailable   = "storage.unavailable"
 	ECursorExpired        = "events.cursor_expired"
 	ESlowConsumer         = "events.slow_consumer"
+	EWebhookNotFound      = "webhook.not_found"
 )
 
 // Error is the one application error: a machine code, a sentence for humans,
@@ -128,4 +129,9 @@ func ErrConversationNotFound(convID string) error {
 // ErrMessageNotFound answers a message that is not there, or not in view.
 func ErrMessageNotFound() error {
 	return Errorf(EMessageNotFound, "There is no such message in this conversation.")
+}
+
+// ErrWebhookNotFound is the error of an unknown webhook id.
+func ErrWebhookNotFound(id string) error {
+	return Errorf(EWebhookNotFound, "There is no webhook %q.", id)
 }

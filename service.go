@@ -88,12 +88,16 @@ type Service struct {
 	// purgePending is set while an erasure committed but its purge has not
 	// succeeded yet: erasing an erased user purges only then.
 	purgePending atomic.Bool
+	// WebhookPolicy is where webhooks may go.
+	WebhookPolicy WebhookPolicy
+	// deliveries wakes the deliverer when endpoints or deliveries change.
+	deliveries chan struct{}
 }
 
 // NewService returns a service over st that publishes committed events to
 // events (nil: to nobody).
 func NewService(st Storage, events *Broker) *Service {
-	s := &Service{store: st, events: events, Now: time.Now}
+	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1)}
 	s.adds = NewBuckets(func() time.Time { return s.Now() })
 	return s
 }

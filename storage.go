@@ -125,6 +125,33 @@ type Tx interface {
 	// it deleted.
 	PruneEvents(before int64, limit int) (int, error)
 
+	// Webhooks. Webhooks lists an app's endpoints ("" for every app's).
+	InsertWebhook(w Webhook) error
+	UpdateWebhook(w Webhook) error
+	Webhook(appID, id string) (*Webhook, error)
+	Webhooks(appID string) ([]Webhook, error)
+	DeleteWebhook(appID, id string) error
+	// QueueDeliveries makes a pending delivery, due at now, of each event
+	// (again pending, keeping its attempts, when it was queued before).
+	QueueDeliveries(webhookID string, events []Event, now int64) error
+	// DueDeliveries lists up to limit of the endpoint's pending deliveries
+	// due at now, the earliest first.
+	DueDeliveries(webhookID string, now int64, limit int) ([]WebhookDelivery, error)
+	// NextDue is when the endpoint's next pending delivery is due (nil: none).
+	NextDue(webhookID string) (*int64, error)
+	// RecordAttempt appends an attempt to a delivery and sets its state.
+	RecordAttempt(webhookID string, pos int64, a Attempt, status string, next *int64) error
+	// Deliveries pages an endpoint's deliveries, newest event first, of a
+	// status ("" for any).
+	Deliveries(webhookID, status string, page Page) ([]WebhookDelivery, error)
+	// DeliveryByEvent is webhook.not_found when there is none.
+	DeliveryByEvent(webhookID, eventID string) (*WebhookDelivery, error)
+	// EventsSince reads the app's events of the types created at or after
+	// since (ms), in (after, through], oldest first, at most limit.
+	EventsSince(appID string, since, after, through int64, types []string, limit int) ([]Event, error)
+	// EventAt reads the app's event at a position (nil: pruned).
+	EventAt(appID string, pos int64) (*Event, error)
+
 	// Apps and keys.
 	AppExists(appID string) (bool, error)
 	CountApps() (int, error)

@@ -47,6 +47,7 @@ var statuses = map[string]int{
 	parley.EInternal:             http.StatusInternalServerError,
 	parley.EStorageUnavailable:   http.StatusServiceUnavailable,
 	parley.ECursorExpired:        http.StatusGone,
+	parley.EWebhookNotFound:      http.StatusNotFound,
 }
 
 type errorBody struct {

@@ -133,8 +133,9 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 	c := &clock{now: time.Now()}
 	svc := parley.NewService(st, parley.NewBroker())
 	svc.Now = c.Now
+	svc.WebhookPolicy.Resolve = publicResolver
 	s := &api.Server{
-		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc,
+		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc,
 		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
 		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

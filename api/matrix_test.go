@@ -117,9 +117,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 					t.Errorf("%s %s: got %d %s, want %d", rt.method, r.path, got.status, got.body, p.client[rt.name])
 				}
 			}
+			hook, event := e.webhookScene()
 			for _, rt := range adminRoutes {
 				r := cred
-				r.method, r.path, r.body = rt.method, strings.ReplaceAll(rt.path, "{msg}", msg), rt.body
+				r.method, r.path, r.body = rt.method, strings.NewReplacer("{msg}", msg, "{webhook}", hook, "{event}", event).Replace(rt.path), rt.body
 				if got := e.do(r); got.status != p.admin {
 					t.Errorf("%s %s: got %d %s, want %d", rt.method, r.path, got.status, got.body, p.admin)
 				}

@@ -26,6 +26,7 @@ type Server struct {
 	Moderation    parley.ModerationService
 	Events        parley.EventService
 	Reads         parley.ReadService
+	Webhooks      parley.WebhookService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -96,6 +97,16 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/v1/{appId}/moderation/users", s.restrictedUsers)
 		r.Get("/v1/{appId}/moderation/log", s.auditLog)
 		r.Get("/v1/{appId}/events", s.appEvents)
+
+		r.Post("/v1/{appId}/webhooks", s.createWebhook)
+		r.Get("/v1/{appId}/webhooks", s.listWebhooks)
+		r.Get("/v1/{appId}/webhooks/{webhookId}", s.getWebhook)
+		r.Patch("/v1/{appId}/webhooks/{webhookId}", s.patchWebhook)
+		r.Delete("/v1/{appId}/webhooks/{webhookId}", s.deleteWebhook)
+		r.Post("/v1/{appId}/webhooks/{webhookId}/rotate-secret", s.rotateWebhookSecret)
+		r.Get("/v1/{appId}/webhooks/{webhookId}/deliveries", s.listDeliveries)
+		r.Post("/v1/{appId}/webhooks/{webhookId}/deliveries/{eventId}/retry", s.retryDelivery)
+		r.Post("/v1/{appId}/webhooks/{webhookId}/replay", s.replayWebhook)
 
 		r.Get("/v1/{appId}/conversations", s.listConversations)
 		r.Get("/v1/{appId}/conversations/{conversationId}", s.getConversation)

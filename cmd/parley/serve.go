@@ -45,6 +45,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("PARLEY_EVENT_RETENTION: %w", err)
 	}
 	fs.DurationVar(&retention, "event-retention", retention, "how long events are kept at least (PARLEY_EVENT_RETENTION)")
+	allowPrivate := fs.Bool("webhooks-allow-private", envOr(getenv, "PARLEY_WEBHOOKS_ALLOW_PRIVATE", "") == "true",
+		"let webhooks reach loopback and private addresses, for local development and tests (PARLEY_WEBHOOKS_ALLOW_PRIVATE=true)")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM before their connections are cut (PARLEY_SHUTDOWN_TIMEOUT)")
 	var limits api.RateLimits
@@ -97,12 +99,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 	svc := parley.NewService(db, parley.NewBroker())
+	svc.WebhookPolicy.AllowPrivate = *allowPrivate
 	if err := ensureApp(ctx, svc, appID, secret, stdout); err != nil {
 		return err
 	}
 
 	handler := &api.Server{
-		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc,
+		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc,
 		Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
 		Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
 	}
@@ -127,6 +130,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	tailed := make(chan struct{})
 	go func() { defer close(tailed); _ = svc.TailEvents(tailCtx, tailEvery) }()
 	defer func() { stopTailing(); <-tailed }()
+	delivering := make(chan struct{})
+	go func() { defer close(delivering); _ = svc.DeliverWebhooks(tailCtx, parley.WebhookClient(*allowPrivate)) }()
+	defer func() { stopTailing(); <-delivering }()
 	pruneCtx, stopPruning := context.WithCancel(ctx)
 	pruned := make(chan struct{})
 	go func() { defer close(pruned); prune(pruneCtx, svc, retention, logger) }()

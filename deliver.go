@@ -1,0 +1,394 @@
+package parley
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Limits of webhook delivery: the deliverer's memory and connections stay
+// bounded whatever the backlog, and one slow endpoint holds at most its own
+// share of them.
+const (
+	PerEndpointInFlight = 8
+	MaxInFlight         = 64
+	// deliverGather is how long the deliverer lets events gather after a
+	// wake-up before it queues them: fewer, larger writes.
+	deliverGather = 5 * time.Millisecond
+	deliverTick   = time.Second
+	queuePage     = 500
+	recordBatch   = 200
+)
+
+var errBlockedAddress = errors.New("the endpoint's address is loopback, private, link-local, multicast or reserved")
+
+// WebhookClient is the HTTP client of deliveries: it dials only public
+// addresses unless allowPrivate (checked on the address actually dialed,
+// after DNS, so a name that resolves to a private address later is refused
+// then), uses no proxy, follows no redirect and gives an endpoint
+// DeliveryTimeout.
+func WebhookClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
+		if allowPrivate {
+			return nil
+		}
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil || !PublicAddr(ap.Addr()) {
+			return errBlockedAddress
+		}
+		return nil
+	}}
+	return &http.Client{
+		Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: PerEndpointInFlight,
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second, ForceAttemptHTTP2: true},
+		Timeout:       DeliveryTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// deliverer sends queued deliveries and records how they went.
+type deliverer struct {
+	s      *Service
+	client *http.Client
+	wake   chan struct{}
+	sem    chan struct{}
+	// inflight are the deliveries being sent, by endpoint and position.
+	mu       sync.Mutex
+	inflight map[string]map[int64]bool
+	results  chan result
+	wg       sync.WaitGroup
+}
+
+// result is how one attempt went.
+type result struct {
+	hook    Webhook
+	d       WebhookDelivery
+	attempt Attempt
+}
+
+// DeliverWebhooks queues every app's events for its endpoints from the
+// stored log and delivers them, until ctx ends. The log is the outbox: an
+// endpoint's cursor says how far its events were queued, so nothing
+// committed is lost if the process dies, and deliveries pending then are
+// sent after a restart.
+func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) error {
+	d := &deliverer{s: s, client: client, wake: make(chan struct{}, 1), sem: make(chan struct{}, MaxInFlight),
+		inflight: map[string]map[int64]bool{}, results: make(chan result, MaxInFlight)}
+	poke := func() {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	var sub *Subscription
+	if s.events != nil {
+		sub = s.events.SubscribeUser("", "", 1<<16, poke)
+		defer func() { sub.Close() }()
+	}
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); d.record(poke) }()
+	tick := time.NewTicker(deliverTick)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		if sub != nil {
+			if _, open := sub.Take(); !open {
+				sub = s.events.SubscribeUser("", "", 1<<16, poke)
+			}
+		}
+		if err := d.round(ctx); err != nil && ctx.Err() == nil {
+			s.logf("webhooks: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.wake:
+			time.Sleep(deliverGather)
+		case <-s.deliveries:
+		case <-tick.C:
+		}
+	}
+	d.wg.Wait()
+	close(d.results)
+	<-recorded
+	return nil
+}
+
+// round queues the new events of every enabled endpoint and starts the
+// deliveries that are due.
+func (d *deliverer) round(ctx context.Context) error {
+	var hooks []Webhook
+	last := map[string]int64{}
+	err := d.s.read(ctx, func(tx Tx) (err error) {
+		if hooks, err = tx.Webhooks(""); err != nil {
+			return err
+		}
+		for _, h := range hooks {
+			if _, ok := last[h.AppID]; !ok {
+				if last[h.AppID], err = tx.LastEventPos(h.AppID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		if !h.Enabled {
+			continue
+		}
+		if h.Cursor < last[h.AppID] {
+			if err := d.queue(ctx, h); err != nil {
+				return err
+			}
+		}
+		if err := d.dispatch(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queue makes deliveries of the endpoint's events after its cursor, a page
+// at a time, and moves the cursor past them, in one transaction.
+func (d *deliverer) queue(ctx context.Context, h Webhook) error {
+	return d.s.write(ctx, h.AppID, func(c *change) error {
+		w, err := c.Webhook(h.AppID, h.ID)
+		if err != nil {
+			return err
+		}
+		last, err := c.LastEventPos(h.AppID)
+		if err != nil {
+			return err
+		}
+		events, err := c.EventsAfter(h.AppID, w.Cursor, w.Types(), queuePage)
+		if err != nil {
+			return err
+		}
+		if err := c.QueueDeliveries(w.ID, events, c.now); err != nil {
+			return err
+		}
+		w.Cursor = last
+		if len(events) == queuePage {
+			w.Cursor = events[len(events)-1].Pos
+			d.s.kickDeliveries() // more to queue
+		}
+		return c.UpdateWebhook(*w)
+	})
+}
+
+// dispatch starts the endpoint's due deliveries, as many as its share of
+// connections allows.
+func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
+	d.mu.Lock()
+	room := PerEndpointInFlight - len(d.inflight[h.ID])
+	d.mu.Unlock()
+	if room <= 0 {
+		return nil
+	}
+	var due []WebhookDelivery
+	err := d.s.read(ctx, func(tx Tx) (err error) {
+		due, err = tx.DueDeliveries(h.ID, d.s.now(), room+PerEndpointInFlight)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, dl := range due {
+		d.mu.Lock()
+		if d.inflight[h.ID] == nil {
+			d.inflight[h.ID] = map[int64]bool{}
+		}
+		busy := d.inflight[h.ID][dl.Pos] || len(d.inflight[h.ID]) >= PerEndpointInFlight
+		if !busy {
+			d.inflight[h.ID][dl.Pos] = true
+		}
+		d.mu.Unlock()
+		if busy {
+			continue
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.sem <- struct{}{}
+			a := d.send(ctx, h, dl)
+			<-d.sem
+			d.results <- result{hook: h, d: dl, attempt: a}
+		}()
+	}
+	return nil
+}
+
+// envelope is what an endpoint receives: the event without its cursor.
+type envelope struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt int64     `json:"createdAt"`
+	Data      EventData `json:"data"`
+}
+
+// send makes one attempt.
+func (d *deliverer) send(ctx context.Context, h Webhook, dl WebhookDelivery) Attempt {
+	start := time.Now()
+	a := Attempt{At: d.s.now()}
+	fail := func(err error) Attempt {
+		msg := err.Error()
+		a.Error, a.DurationMs = &msg, time.Since(start).Milliseconds()
+		return a
+	}
+	req, err := d.request(ctx, h, dl)
+	if err != nil {
+		return fail(err)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return fail(errors.Unwrap(err))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	a.StatusCode, a.DurationMs = &resp.StatusCode, time.Since(start).Milliseconds()
+	return a
+}
+
+// request builds the signed POST of a delivery.
+func (d *deliverer) request(ctx context.Context, h Webhook, dl WebhookDelivery) (*http.Request, error) {
+	var e *Event
+	var keys []Key
+	err := d.s.read(ctx, func(tx Tx) (err error) {
+		e, err = tx.EventAt(h.AppID, dl.Pos)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the event: %w", err)
+	}
+	if e == nil {
+		return nil, errors.New("the event is no longer stored")
+	}
+	body, err := json.Marshal(envelope{ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt, Data: e.Data})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Parley-Webhooks/1")
+	now := d.s.Now()
+	if h.Format == FormatTalkJS {
+		if keys, err = d.s.store.UnrevokedKeys(ctx, h.AppID); err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if k.ActiveAt(now.UnixMilli()) {
+				ms := now.UnixMilli()
+				req.Header.Set("X-TalkJS-Timestamp", strconv.FormatInt(ms, 10))
+				req.Header.Set("X-TalkJS-Signature", SignTalkJS(k.Secret, ms, body))
+				return req, nil
+			}
+		}
+		return nil, errors.New("the app has no active secret key to sign with")
+	}
+	sig, err := SignStandard(h.Secret, e.ID, now.Unix(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("webhook-id", e.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	return req, nil
+}
+
+// record writes attempts in batches, one transaction per app, and frees
+// their places.
+func (d *deliverer) record(poke func()) {
+	for r := range d.results {
+		batch := []result{r}
+		for len(batch) < recordBatch {
+			select {
+			case more, ok := <-d.results:
+				if !ok {
+					goto write
+				}
+				batch = append(batch, more)
+				continue
+			default:
+			}
+			break
+		}
+	write:
+		byApp := map[string][]result{}
+		for _, r := range batch {
+			byApp[r.hook.AppID] = append(byApp[r.hook.AppID], r)
+		}
+		for app, rs := range byApp {
+			if err := d.s.write(context.Background(), app, func(c *change) error { return recordAttempts(c, rs) }); err != nil {
+				d.s.logf("webhooks: record attempts: %v", err)
+			}
+		}
+		d.mu.Lock()
+		for _, r := range batch {
+			delete(d.inflight[r.hook.ID], r.d.Pos)
+		}
+		d.mu.Unlock()
+		poke()
+	}
+}
+
+// recordAttempts stores attempts: a 2xx delivers; a failure waits for its
+// retry, or fails for good after the last. An endpoint without a success
+// for DisableAfter is disabled.
+func recordAttempts(c *change, rs []result) error {
+	hooks := map[string]*Webhook{}
+	for _, r := range rs {
+		h := hooks[r.hook.ID]
+		if h == nil {
+			var err error
+			if h, err = c.Webhook(r.hook.AppID, r.hook.ID); ErrorCode(err) == EWebhookNotFound {
+				continue // deleted meanwhile: its deliveries went with it
+			} else if err != nil {
+				return err
+			}
+			hooks[h.ID] = h
+		}
+		status, next := DeliveryDelivered, (*int64)(nil)
+		if r.attempt.Succeeded() {
+			h.LastSuccessAt, h.FailingSince = &c.now, nil
+		} else {
+			status = DeliveryFailed
+			if wait, ok := RetryAfter(len(r.d.Attempts) + 1); ok {
+				at := c.now + wait.Milliseconds()
+				status, next = DeliveryPending, &at
+			}
+			if h.FailingSince == nil {
+				h.FailingSince = &c.now
+			} else if h.Enabled && c.now-*h.FailingSince >= DisableAfter.Milliseconds() {
+				reason := "No delivery succeeded for 5 days."
+				h.Enabled, h.DisabledReason = false, &reason
+			}
+		}
+		if err := c.RecordAttempt(h.ID, r.d.Pos, r.attempt, status, next); err != nil {
+			return err
+		}
+	}
+	for _, h := range hooks {
+		if err := c.UpdateWebhook(*h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logf reports what a background job could not do.
+func (s *Service) logf(format string, args ...any) { slog.Warn(fmt.Sprintf(format, args...)) }

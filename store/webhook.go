@@ -1,0 +1,226 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	parley "github.com/parley-chat/parley"
+)
+
+const webhookColumns = `id, app_id, url, events, description, format, secret, enabled, disabled_reason, created_at,
+	cursor, last_success_at, failing_since`
+
+type webhookRow struct {
+	ID             string  `db:"id"`
+	AppID          string  `db:"app_id"`
+	URL            string  `db:"url"`
+	Events         string  `db:"events"`
+	Description    *string `db:"description"`
+	Format         string  `db:"format"`
+	Secret         string  `db:"secret"`
+	Enabled        bool    `db:"enabled"`
+	DisabledReason *string `db:"disabled_reason"`
+	CreatedAt      int64   `db:"created_at"`
+	Cursor         int64   `db:"cursor"`
+	LastSuccessAt  *int64  `db:"last_success_at"`
+	FailingSince   *int64  `db:"failing_since"`
+}
+
+func (r *webhookRow) webhook() parley.Webhook {
+	return parley.Webhook{ID: r.ID, AppID: r.AppID, URL: r.URL, Events: stringList(r.Events), Description: r.Description,
+		Format: r.Format, Secret: r.Secret, Enabled: r.Enabled, DisabledReason: r.DisabledReason, CreatedAt: r.CreatedAt,
+		Cursor: r.Cursor, LastSuccessAt: r.LastSuccessAt, FailingSince: r.FailingSince}
+}
+
+func webhooks(rows []webhookRow) []parley.Webhook {
+	out := make([]parley.Webhook, len(rows))
+	for i := range rows {
+		out[i] = rows[i].webhook()
+	}
+	return out
+}
+
+func (t *tx) InsertWebhook(w parley.Webhook) error {
+	_, err := t.exec("insert webhook", `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.AppID, w.URL, jsonText(w.Events), w.Description, w.Format, w.Secret, w.Enabled, w.DisabledReason, w.CreatedAt,
+		w.Cursor, w.LastSuccessAt, w.FailingSince)
+	return err
+}
+
+// UpdateWebhook writes every field of the endpoint.
+func (t *tx) UpdateWebhook(w parley.Webhook) error {
+	ok, err := t.changed("update webhook", `UPDATE webhooks SET url = ?, events = ?, description = ?, format = ?, secret = ?,
+		enabled = ?, disabled_reason = ?, cursor = ?, last_success_at = ?, failing_since = ? WHERE app_id = ? AND id = ?`,
+		w.URL, jsonText(w.Events), w.Description, w.Format, w.Secret, w.Enabled, w.DisabledReason, w.Cursor, w.LastSuccessAt,
+		w.FailingSince, w.AppID, w.ID)
+	if err == nil && !ok {
+		return parley.ErrWebhookNotFound(w.ID)
+	}
+	return err
+}
+
+func (t *tx) Webhook(appID, id string) (*parley.Webhook, error) {
+	var r webhookRow
+	err := t.get("read webhook", &r, `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? AND id = ?`, appID, id)
+	if notFound(err) {
+		return nil, parley.ErrWebhookNotFound(id)
+	} else if err != nil {
+		return nil, err
+	}
+	w := r.webhook()
+	return &w, nil
+}
+
+// Webhooks lists the app's endpoints by creation ("" for every app's).
+func (t *tx) Webhooks(appID string) ([]parley.Webhook, error) {
+	var rows []webhookRow
+	q, args := `SELECT `+webhookColumns+` FROM webhooks`, []any{}
+	if appID != "" {
+		q, args = q+` WHERE app_id = ?`, append(args, appID)
+	}
+	if err := t.sel("list webhooks", &rows, q+` ORDER BY created_at, id`, args...); err != nil {
+		return nil, err
+	}
+	return webhooks(rows), nil
+}
+
+func (t *tx) DeleteWebhook(appID, id string) error {
+	ok, err := t.changed("delete webhook", `DELETE FROM webhooks WHERE app_id = ? AND id = ?`, appID, id)
+	if err == nil && !ok {
+		return parley.ErrWebhookNotFound(id)
+	}
+	return err
+}
+
+// QueueDeliveries adds a pending delivery for each event, due at once;
+// an event queued already is made pending again (a replay or a retry)
+// and keeps its attempts.
+func (t *tx) QueueDeliveries(webhookID string, events []parley.Event, now int64) error {
+	for _, e := range events {
+		if _, err := t.exec("queue delivery", `INSERT INTO webhook_deliveries (webhook_id, event_pos, event_id, type, status, next_attempt_at, created_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, ?)
+			ON CONFLICT (webhook_id, event_pos) DO UPDATE SET status = 'pending', next_attempt_at = excluded.next_attempt_at`,
+			webhookID, e.Pos, e.ID, e.Type, now, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const deliveryColumns = `webhook_id, event_pos, event_id, type, status, attempts, next_attempt_at, created_at`
+
+type deliveryRow struct {
+	WebhookID     string `db:"webhook_id"`
+	Pos           int64  `db:"event_pos"`
+	EventID       string `db:"event_id"`
+	Type          string `db:"type"`
+	Status        string `db:"status"`
+	Attempts      string `db:"attempts"`
+	NextAttemptAt *int64 `db:"next_attempt_at"`
+	CreatedAt     int64  `db:"created_at"`
+}
+
+func deliveries(rows []deliveryRow) ([]parley.WebhookDelivery, error) {
+	out := make([]parley.WebhookDelivery, len(rows))
+	for i, r := range rows {
+		out[i] = parley.WebhookDelivery{WebhookID: r.WebhookID, Pos: r.Pos, EventID: r.EventID, Type: r.Type, Status: r.Status,
+			NextAttemptAt: r.NextAttemptAt, CreatedAt: r.CreatedAt, Attempts: []parley.Attempt{}}
+		if err := json.Unmarshal([]byte(r.Attempts), &out[i].Attempts); err != nil {
+			return nil, fmt.Errorf("decode attempts of %s: %w", r.EventID, err)
+		}
+	}
+	return out, nil
+}
+
+// DueDeliveries lists up to limit pending deliveries of the endpoint due
+// at now, the earliest first.
+func (t *tx) DueDeliveries(webhookID string, now int64, limit int) ([]parley.WebhookDelivery, error) {
+	var rows []deliveryRow
+	if err := t.sel("list due deliveries", &rows, `SELECT `+deliveryColumns+` FROM webhook_deliveries
+		WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, event_pos LIMIT ?`,
+		webhookID, now, limit); err != nil {
+		return nil, err
+	}
+	return deliveries(rows)
+}
+
+// NextDue is when the endpoint's next pending delivery is due, nil for none.
+func (t *tx) NextDue(webhookID string) (*int64, error) {
+	var at *int64
+	err := t.get("read next due", &at, `SELECT min(next_attempt_at) FROM webhook_deliveries
+		WHERE webhook_id = ? AND status = 'pending'`, webhookID)
+	return at, err
+}
+
+// RecordAttempt appends the attempt and sets the delivery's state.
+func (t *tx) RecordAttempt(webhookID string, pos int64, a parley.Attempt, status string, next *int64) error {
+	_, err := t.exec("record attempt", `UPDATE webhook_deliveries SET attempts = json_insert(attempts, '$[#]', json(?)),
+		status = ?, next_attempt_at = ? WHERE webhook_id = ? AND event_pos = ?`, jsonText(a), status, next, webhookID, pos)
+	return err
+}
+
+// Deliveries pages the endpoint's deliveries, newest event first, of the
+// status ("" for any), after the delivery of event startingAfter.
+func (t *tx) Deliveries(webhookID, status string, page parley.Page) ([]parley.WebhookDelivery, error) {
+	before := int64(afterPage)
+	if page.StartingAfter != "" {
+		err := t.get("find delivery cursor", &before, `SELECT event_pos FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?`,
+			webhookID, page.StartingAfter)
+		if notFound(err) {
+			return nil, parley.ErrNotInList()
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	q, args := `SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE webhook_id = ? AND event_pos < ?`, []any{webhookID, before}
+	if status != "" {
+		q, args = q+` AND status = ?`, append(args, status)
+	}
+	var rows []deliveryRow
+	if err := t.sel("list deliveries", &rows, q+` ORDER BY event_pos DESC LIMIT ?`, append(args, page.Limit)...); err != nil {
+		return nil, err
+	}
+	return deliveries(rows)
+}
+
+// DeliveryByEvent reads the endpoint's delivery of an event.
+func (t *tx) DeliveryByEvent(webhookID, eventID string) (*parley.WebhookDelivery, error) {
+	var rows []deliveryRow
+	if err := t.sel("read delivery", &rows, `SELECT `+deliveryColumns+` FROM webhook_deliveries WHERE webhook_id = ? AND event_id = ?`,
+		webhookID, eventID); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, parley.Errorf(parley.EWebhookNotFound, "Webhook %q has no delivery of event %q.", webhookID, eventID)
+	}
+	out, err := deliveries(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// EventsSince reads the app's events created at or after since (ms),
+// through position through, of the types, at most limit after position after.
+func (t *tx) EventsSince(appID string, since, after, through int64, types []string, limit int) ([]parley.Event, error) {
+	var rows []eventRow
+	if err := t.in("read events since", &rows, `SELECT `+eventColumns+` FROM events
+		WHERE app_id = ? AND pos > ? AND pos <= ? AND created_at >= ? AND type IN (?) ORDER BY pos LIMIT ?`,
+		appID, after, through, since, types, limit); err != nil {
+		return nil, err
+	}
+	return events(rows)
+}
+
+// EventAt reads the app's event at a position.
+func (t *tx) EventAt(appID string, pos int64) (*parley.Event, error) {
+	var r eventRow
+	err := t.get("read event", &r, `SELECT `+eventColumns+` FROM events WHERE app_id = ? AND pos = ?`, appID, pos)
+	if notFound(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	e, err := r.event()
+	return &e, err
+}

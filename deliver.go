@@ -386,6 +386,11 @@ func recordAttempts(c *change, rs []result) error {
 		if err := c.UpdateWebhook(*h); err != nil {
 			return err
 		}
+		if !h.Enabled {
+			if err := c.FailPending(h.ID); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

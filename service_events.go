@@ -208,15 +208,27 @@ func (s *Service) TailEvents(ctx context.Context, every time.Duration) error {
 
 const tailPage = 1000
 
-// PruneEvents deletes the events older than retention, in bounded steps
-// (each its own transaction), and reports how many it deleted.
+// PruneEvents deletes the events older than retention, and the finished
+// webhook deliveries as old, in bounded steps (each its own transaction),
+// and reports how many events it deleted.
 func (s *Service) PruneEvents(ctx context.Context, retention time.Duration) (int, error) {
 	before := s.Now().Add(-retention).UnixMilli()
+	events, err := s.pruneSteps(ctx, func(tx Tx) (int, error) { return tx.PruneEvents(before, pruneStep) })
+	if err != nil {
+		return events, err
+	}
+	_, err = s.pruneSteps(ctx, func(tx Tx) (int, error) { return tx.PruneDeliveries(before, pruneStep) })
+	return events, err
+}
+
+// pruneSteps runs prune, each time its own transaction, until it deletes
+// less than a step, and reports how many rows it deleted.
+func (s *Service) pruneSteps(ctx context.Context, prune func(Tx) (int, error)) (int, error) {
 	total := 0
 	for {
 		var n int
 		err := s.store.Update(ctx, func(tx Tx) (err error) {
-			n, err = tx.PruneEvents(before, pruneStep)
+			n, err = prune(tx)
 			return err
 		})
 		total += n

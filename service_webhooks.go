@@ -139,9 +139,9 @@ func (s *Service) Webhook(ctx context.Context, appID, id string) (*Webhook, erro
 	return out, err
 }
 
-// UpdateWebhook implements WebhookService. Enabling an endpoint again
-// starts it at the events committed from then on (replay reaches back)
-// and clears its failures.
+// UpdateWebhook implements WebhookService. Disabling an endpoint ends its
+// pending deliveries as failed; enabling it again starts it at the events
+// committed from then on (replay reaches back) and clears its failures.
 func (s *Service) UpdateWebhook(ctx context.Context, appID, id string, p *WebhookPatch) (*Webhook, error) {
 	if err := Check(p, ""); err != nil {
 		return nil, err
@@ -173,6 +173,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, appID, id string, p *Webhoo
 				if w.Cursor, err = c.LastEventPos(appID); err != nil {
 					return err
 				}
+			} else if err := c.FailPending(w.ID); err != nil {
+				return err // a disabled endpoint has nothing pending: replay reaches back
 			}
 		}
 		out = w

@@ -134,6 +134,8 @@ type Tx interface {
 	// QueueDeliveries makes a pending delivery, due at now, of each event
 	// (again pending, keeping its attempts, when it was queued before).
 	QueueDeliveries(webhookID string, events []Event, now int64) error
+	// FailPending ends the endpoint's pending deliveries as failed.
+	FailPending(webhookID string) error
 	// DueDeliveries lists up to limit of the endpoint's pending deliveries
 	// due at now, the earliest first.
 	DueDeliveries(webhookID string, now int64, limit int) ([]WebhookDelivery, error)
@@ -149,6 +151,9 @@ type Tx interface {
 	// EventsSince reads the app's events of the types created at or after
 	// since (ms), in (after, through], oldest first, at most limit.
 	EventsSince(appID string, since, after, through int64, types []string, limit int) ([]Event, error)
+	// PruneDeliveries deletes at most limit delivered or failed deliveries
+	// queued before before (ms), and reports how many.
+	PruneDeliveries(before int64, limit int) (int, error)
 	// EventAt reads the app's event at a position (nil: pruned).
 	EventAt(appID string, pos int64) (*Event, error)
 

@@ -350,3 +350,56 @@ func TestWebhookAddresses(t *testing.T) {
 		t.Errorf("with private addresses allowed: %v", err)
 	}
 }
+
+// TestWebhookDisabledAndRedirects: a redirect is an answer that fails (it
+// is not followed); an endpoint with no success for 5 days is disabled with
+// a reason, and enabling it again starts from then on; finished deliveries
+// are pruned with the events.
+func TestWebhookDisabledAndRedirects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	withDeliveries(e)
+	target := newReceiver(t, always(200))
+	redirect := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	hook, _ := e.createWebhook(t, map[string]any{"url": redirect.URL, "events": []string{"message.sent"}})
+	e.putConversation("c", "alice", "bob")
+	e.send("c", "alice", "one")
+	waitFor(t, "the redirect to be logged", func() bool {
+		ds := e.deliveries(t, hook, "")
+		return len(ds) == 1 && len(ds[0].Attempts) == 1
+	})
+	if a := e.deliveries(t, hook, "")[0].Attempts[0]; a.StatusCode == nil || *a.StatusCode != 307 {
+		t.Errorf("redirect attempt = %+v", a)
+	}
+	select {
+	case r := <-target.got:
+		t.Errorf("the redirect was followed: %s", r.body)
+	case <-time.After(200 * time.Millisecond):
+	}
+	// Five days and a retry later, still failing: disabled.
+	e.clock.Add(parley.DisableAfter + time.Minute)
+	waitFor(t, "the endpoint to be disabled", func() bool {
+		var w struct {
+			Enabled        bool
+			DisabledReason *string
+		}
+		e.do(req{method: "GET", path: "/webhooks/" + hook}).must(t, 200, "").decode(t, &w)
+		return !w.Enabled && w.DisabledReason != nil
+	})
+	e.send("c", "alice", "while disabled")
+	e.do(req{method: "PATCH", path: "/webhooks/" + hook, body: map[string]any{"enabled": true, "url": target.URL}}).must(t, 200, "")
+	e.send("c", "alice", "enabled again")
+	if b := decodeHook(t, target.next(t, 5*time.Second)); b.Data["message"].(map[string]any)["text"] != "enabled again" {
+		t.Errorf("after enabling: %+v", b)
+	}
+	// Finished deliveries go with the events they carried.
+	waitFor(t, "the delivery to be logged", func() bool { return len(e.deliveries(t, hook, "status=delivered")) == 1 })
+	e.clock.Add(8 * 24 * time.Hour)
+	if _, err := e.svc.PruneEvents(context.Background(), 7*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ds := e.deliveries(t, hook, ""); len(ds) != 0 {
+		t.Errorf("after pruning: %+v", ds)
+	}
+}

@@ -212,6 +212,18 @@ func (t *tx) EventHorizon(appID string) (int64, error) {
 	return seq, err
 }
 
+// PruneDeliveries deletes delivered and failed deliveries queued before
+// before (ms), at most limit.
+func (t *tx) PruneDeliveries(before int64, limit int) (int, error) {
+	res, err := t.exec("prune deliveries", `DELETE FROM webhook_deliveries WHERE (webhook_id, event_pos) IN
+		(SELECT webhook_id, event_pos FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ? LIMIT ?)`, before, limit)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap("prune deliveries", err)
+}
+
 // PruneEvents deletes from the oldest, which come first in seq order, so
 // the scan stops at the first limit rows it may delete.
 func (t *tx) PruneEvents(before int64, limit int) (int, error) {

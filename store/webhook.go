@@ -92,6 +92,13 @@ func (t *tx) DeleteWebhook(appID, id string) error {
 	return err
 }
 
+// FailPending ends the endpoint's pending deliveries as failed.
+func (t *tx) FailPending(webhookID string) error {
+	_, err := t.exec("fail pending deliveries", `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL
+		WHERE webhook_id = ? AND status = 'pending'`, webhookID)
+	return err
+}
+
 // QueueDeliveries adds a pending delivery for each event, due at once;
 // an event queued already is made pending again (a replay or a retry)
 // and keeps its attempts.

@@ -109,8 +109,9 @@ type benchServer struct {
 }
 
 // startBenchServer runs the binary on a free port of 127.0.0.1 with a fresh
-// database and the app "bench"; the process is stopped when b ends.
-func startBenchServer(b *testing.B, bin string) *benchServer {
+// database and the app "bench", with the extra flags of serve appended;
+// the process is stopped when b ends.
+func startBenchServer(b *testing.B, bin string, extra ...string) *benchServer {
 	b.Helper()
 	dir := b.TempDir()
 	logPath := filepath.Join(dir, "serve.log")
@@ -119,8 +120,9 @@ func startBenchServer(b *testing.B, bin string) *benchServer {
 		b.Fatal(err)
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db"),
-		"--rate-backend", "0", "--rate-client", "0", "--rate-auth-failures", "0")
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db"),
+		"--rate-backend", "0", "--rate-client", "0", "--rate-auth-failures", "0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "PARLEY_APP_ID="+streamBenchApp, "PARLEY_SECRET_KEY="+streamBenchSecret,
 		"GOTRACEBACK=all") // SIGQUIT dumps every goroutine (see goroutineDump)
 	cmd.Stdout, cmd.Stderr = io.Discard, logFile

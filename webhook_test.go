@@ -39,7 +39,7 @@ func TestPublicAddr(t *testing.T) {
 		{"::ffff:127.0.0.1", false}, // IPv4-mapped
 		{"::ffff:10.0.0.1", false},
 		{"64:ff9b::7f00:1", false}, // NAT64 of 127.0.0.1
-		{"64:ff9b::808:808", true},  // NAT64 of 8.8.8.8
+		{"64:ff9b::808:808", true}, // NAT64 of 8.8.8.8
 	}
 	for _, tt := range tests {
 		if got := parley.PublicAddr(netip.MustParseAddr(tt.addr)); got != tt.public {

@@ -3,6 +3,7 @@ package parley
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,17 +13,22 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
 // Limits of webhook delivery: the deliverer's memory and connections stay
-// bounded whatever the backlog, and one slow endpoint holds at most its own
-// share of them.
+// bounded whatever the backlog, and a slow or dead endpoint holds at most
+// its own share of them: an endpoint whose last attempt failed gets one
+// attempt at a time, an app at most PerAppInFlight, the server
+// MaxInFlight. Nothing waits for a place: what has none waits for the next
+// round, so dead endpoints never queue ahead of live ones.
 const (
 	PerEndpointInFlight = 8
-	MaxInFlight         = 64
+	PerAppInFlight      = 64
+	MaxInFlight         = 256
 	// deliverGather is how long the deliverer lets events gather after a
 	// wake-up before it queues them: fewer, larger writes.
 	deliverGather = 5 * time.Millisecond
@@ -62,10 +68,12 @@ type deliverer struct {
 	s      *Service
 	client *http.Client
 	wake   chan struct{}
-	sem    chan struct{}
-	// inflight are the deliveries being sent, by endpoint and position.
+	// inflight are the deliveries being sent, by endpoint and position;
+	// perApp and total count them.
 	mu       sync.Mutex
 	inflight map[string]map[int64]bool
+	perApp   map[string]int
+	total    int
 	results  chan result
 	wg       sync.WaitGroup
 }
@@ -83,8 +91,8 @@ type result struct {
 // committed is lost if the process dies, and deliveries pending then are
 // sent after a restart.
 func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) error {
-	d := &deliverer{s: s, client: client, wake: make(chan struct{}, 1), sem: make(chan struct{}, MaxInFlight),
-		inflight: map[string]map[int64]bool{}, results: make(chan result, MaxInFlight)}
+	d := &deliverer{s: s, client: client, wake: make(chan struct{}, 1), inflight: map[string]map[int64]bool{},
+		perApp: map[string]int{}, results: make(chan result, MaxInFlight)}
 	poke := func() {
 		select {
 		case d.wake <- struct{}{}:
@@ -188,12 +196,20 @@ func (d *deliverer) queue(ctx context.Context, h Webhook) error {
 	})
 }
 
-// dispatch starts the endpoint's due deliveries, as many as its share of
-// connections allows.
-func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
+// room is how many more of the endpoint's deliveries may start now.
+func (d *deliverer) room(h Webhook) int {
+	mine := PerEndpointInFlight
+	if h.FailingSince != nil {
+		mine = 1 // failing: one attempt at a time, until one succeeds
+	}
 	d.mu.Lock()
-	room := PerEndpointInFlight - len(d.inflight[h.ID])
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	return min(mine-len(d.inflight[h.ID]), PerAppInFlight-d.perApp[h.AppID], MaxInFlight-d.total)
+}
+
+// dispatch starts the endpoint's due deliveries, as many as there is room for.
+func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
+	room := d.room(h)
 	if room <= 0 {
 		return nil
 	}
@@ -210,21 +226,21 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 		if d.inflight[h.ID] == nil {
 			d.inflight[h.ID] = map[int64]bool{}
 		}
-		busy := d.inflight[h.ID][dl.Pos] || len(d.inflight[h.ID]) >= PerEndpointInFlight
-		if !busy {
+		start := room > 0 && !d.inflight[h.ID][dl.Pos]
+		if start {
+			room--
 			d.inflight[h.ID][dl.Pos] = true
+			d.perApp[h.AppID]++
+			d.total++
 		}
 		d.mu.Unlock()
-		if busy {
+		if !start {
 			continue
 		}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			d.sem <- struct{}{}
-			a := d.send(ctx, h, dl)
-			<-d.sem
-			d.results <- result{hook: h, d: dl, attempt: a}
+			d.results <- result{hook: h, d: dl, attempt: d.send(ctx, h, dl)}
 		}()
 	}
 	return nil
@@ -253,12 +269,39 @@ func (d *deliverer) send(ctx context.Context, h Webhook, dl WebhookDelivery) Att
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return fail(errors.Unwrap(err))
+		return fail(errors.New(attemptError(err)))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	a.StatusCode, a.DurationMs = &resp.StatusCode, time.Since(start).Milliseconds()
 	return a
+}
+
+// attemptError says why an attempt got no answer, in words that name no
+// detail of the server's own network (its resolver, its addresses).
+func attemptError(err error) string {
+	var dns *net.DNSError
+	var tlsErr *tls.CertificateVerificationError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, errBlockedAddress):
+		return errBlockedAddress.Error()
+	case errors.Is(err, context.Canceled):
+		return "the server stopped before an answer came"
+	case errors.As(err, &dns):
+		return "the endpoint's host name did not resolve"
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return "no answer within 10 seconds"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the connection was refused"
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection was closed before an answer"
+	case errors.As(err, &tlsErr):
+		return "the endpoint's TLS certificate was not valid"
+	case strings.Contains(err.Error(), "tls:"):
+		return "the TLS handshake failed"
+	}
+	return "the request failed"
 }
 
 // request builds the signed POST of a delivery.
@@ -290,15 +333,21 @@ func (d *deliverer) request(ctx context.Context, h Webhook, dl WebhookDelivery) 
 		if keys, err = d.s.store.UnrevokedKeys(ctx, h.AppID); err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if k.ActiveAt(now.UnixMilli()) {
-				ms := now.UnixMilli()
-				req.Header.Set("X-TalkJS-Timestamp", strconv.FormatInt(ms, 10))
-				req.Header.Set("X-TalkJS-Signature", SignTalkJS(k.Secret, ms, body))
-				return req, nil
+		// The oldest active key signs: during a rotation's grace period,
+		// handlers still set up with the old key go on verifying.
+		var signer *Key
+		for i, k := range keys {
+			if k.ActiveAt(now.UnixMilli()) && (signer == nil || k.CreatedAt < signer.CreatedAt) {
+				signer = &keys[i]
 			}
 		}
-		return nil, errors.New("the app has no active secret key to sign with")
+		if signer == nil {
+			return nil, errors.New("the app has no active secret key to sign with")
+		}
+		ms := now.UnixMilli()
+		req.Header.Set("X-TalkJS-Timestamp", strconv.FormatInt(ms, 10))
+		req.Header.Set("X-TalkJS-Signature", SignTalkJS(signer.Secret, ms, body))
+		return req, nil
 	}
 	sig, err := SignStandard(h.Secret, e.ID, now.Unix(), body)
 	if err != nil {
@@ -340,6 +389,14 @@ func (d *deliverer) record(poke func()) {
 		d.mu.Lock()
 		for _, r := range batch {
 			delete(d.inflight[r.hook.ID], r.d.Pos)
+			if len(d.inflight[r.hook.ID]) == 0 {
+				delete(d.inflight, r.hook.ID)
+			}
+			d.perApp[r.hook.AppID]--
+			if d.perApp[r.hook.AppID] == 0 {
+				delete(d.perApp, r.hook.AppID)
+			}
+			d.total--
 		}
 		d.mu.Unlock()
 		poke()
@@ -367,7 +424,7 @@ func recordAttempts(c *change, rs []result) error {
 			h.LastSuccessAt, h.FailingSince = &c.now, nil
 		} else {
 			status = DeliveryFailed
-			if wait, ok := RetryAfter(len(r.d.Attempts) + 1); ok {
+			if wait, ok := RetryAfter(r.d.Failures + 1); ok {
 				at := c.now + wait.Milliseconds()
 				status, next = DeliveryPending, &at
 			}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -12,7 +13,8 @@ import (
 // WebhookService manages an app's webhook endpoints (API.md 13).
 type WebhookService interface {
 	CreateWebhook(ctx context.Context, appID string, in *WebhookInput) (*Webhook, error)
-	Webhooks(ctx context.Context, appID string) ([]Webhook, error)
+	// Webhooks pages the app's endpoints, oldest first.
+	Webhooks(ctx context.Context, appID string, page Page) ([]Webhook, error)
 	Webhook(ctx context.Context, appID, id string) (*Webhook, error)
 	UpdateWebhook(ctx context.Context, appID, id string, p *WebhookPatch) (*Webhook, error)
 	DeleteWebhook(ctx context.Context, appID, id string) error
@@ -89,8 +91,8 @@ func (s *Service) CreateWebhook(ctx context.Context, appID string, in *WebhookIn
 	}
 	w := &Webhook{ID: NewWebhookID(), AppID: appID, URL: in.URL, Events: in.Events, Description: in.Description,
 		Format: FormatStandard, Enabled: true, Secret: NewWebhookSecret()}
-	if in.Format != nil {
-		w.Format = *in.Format
+	if in.Format.Set {
+		w.Format = in.Format.Value
 	}
 	err := s.write(ctx, appID, func(c *change) error {
 		existing, err := c.Webhooks(appID)
@@ -113,17 +115,28 @@ func (s *Service) CreateWebhook(ctx context.Context, appID string, in *WebhookIn
 	return w, nil
 }
 
-// Webhooks implements WebhookService.
-func (s *Service) Webhooks(ctx context.Context, appID string) ([]Webhook, error) {
-	var out []Webhook
-	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.Webhooks(appID)
+// Webhooks implements WebhookService; an app has at most MaxWebhooks, so
+// a page is cut from all of them.
+func (s *Service) Webhooks(ctx context.Context, appID string, page Page) ([]Webhook, error) {
+	var all []Webhook
+	if err := s.read(ctx, func(tx Tx) (err error) {
+		all, err = tx.Webhooks(appID)
 		return err
-	})
-	for i := range out {
-		out[i].Secret = ""
+	}); err != nil {
+		return nil, err
 	}
-	return out, err
+	if page.StartingAfter != "" {
+		i := slices.IndexFunc(all, func(w Webhook) bool { return w.ID == page.StartingAfter })
+		if i < 0 {
+			return nil, ErrNotInList()
+		}
+		all = all[i+1:]
+	}
+	all = all[:min(len(all), page.Limit)]
+	for i := range all {
+		all[i].Secret = ""
+	}
+	return all, nil
 }
 
 // Webhook implements WebhookService.
@@ -146,8 +159,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, appID, id string, p *Webhoo
 	if err := Check(p, ""); err != nil {
 		return nil, err
 	}
-	if p.URL != nil {
-		if err := s.checkAddress(ctx, *p.URL); err != nil {
+	if p.URL.Set {
+		if err := s.checkAddress(ctx, p.URL.Value); err != nil {
 			return nil, err
 		}
 	}
@@ -157,17 +170,17 @@ func (s *Service) UpdateWebhook(ctx context.Context, appID, id string, p *Webhoo
 		if err != nil {
 			return err
 		}
-		if p.URL != nil {
-			w.URL = *p.URL
+		if p.URL.Set {
+			w.URL = p.URL.Value
 		}
-		if p.Events != nil {
-			w.Events = p.Events
+		if p.Events.Set {
+			w.Events = p.Events.Value
 		}
 		if p.Description.Set {
 			w.Description = p.Description.Ptr()
 		}
-		if p.Enabled != nil && *p.Enabled != w.Enabled {
-			w.Enabled = *p.Enabled
+		if p.Enabled.Set && p.Enabled.Value != w.Enabled {
+			w.Enabled = p.Enabled.Value
 			if w.Enabled {
 				w.DisabledReason, w.FailingSince = nil, nil
 				if w.Cursor, err = c.LastEventPos(appID); err != nil {
@@ -232,8 +245,10 @@ func (s *Service) Deliveries(ctx context.Context, appID, id, status string, page
 // RetryDelivery implements WebhookService.
 func (s *Service) RetryDelivery(ctx context.Context, appID, id, eventID string) error {
 	err := s.write(ctx, appID, func(c *change) error {
-		if _, err := c.Webhook(appID, id); err != nil {
+		if w, err := c.Webhook(appID, id); err != nil {
 			return err
+		} else if !w.Enabled {
+			return Errorf(EInvalid, "Webhook %q is disabled: enable it first.", id)
 		}
 		d, err := c.DeliveryByEvent(id, eventID)
 		if err != nil {

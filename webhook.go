@@ -91,18 +91,19 @@ func (w *Webhook) Types() []string {
 
 // WebhookInput creates an endpoint.
 type WebhookInput struct {
-	URL         string   `json:"url"`
-	Events      []string `json:"events"`
-	Description *string  `json:"description"`
-	Format      *string  `json:"format"`
+	URL         string           `json:"url"`
+	Events      []string         `json:"events"`
+	Description *string          `json:"description"`
+	Format      Optional[string] `json:"format"`
 }
 
-// WebhookPatch changes an endpoint; absent fields are left alone.
+// WebhookPatch changes an endpoint; absent fields are left alone, and
+// only the description may be null.
 type WebhookPatch struct {
-	URL         *string          `json:"url"`
-	Events      []string         `json:"events"`
-	Enabled     *bool            `json:"enabled"`
-	Description Optional[string] `json:"description"`
+	URL         Optional[string]   `json:"url"`
+	Events      Optional[[]string] `json:"events"`
+	Enabled     Optional[bool]     `json:"enabled"`
+	Description Optional[string]   `json:"description"`
 }
 
 // Validate checks an endpoint's fields; the URL's addresses are checked by
@@ -115,10 +116,11 @@ func (in *WebhookInput) Validate() error {
 	if err := checkEventList(in.Events, true); err != nil {
 		f["events"] = err.Error()
 	}
+	in.Events = slices.Compact(slices.Sorted(slices.Values(in.Events)))
 	if in.Description != nil && len(*in.Description) > 1024 {
 		f["description"] = "must be at most 1024 bytes"
 	}
-	if in.Format != nil && *in.Format != FormatStandard && *in.Format != FormatTalkJS {
+	if in.Format.Set && in.Format.Value != FormatStandard && in.Format.Value != FormatTalkJS {
 		f["format"] = `must be "standard" or "talkjs"`
 	}
 	if len(f) > 0 {
@@ -130,15 +132,21 @@ func (in *WebhookInput) Validate() error {
 // Validate checks the fields that are set.
 func (p *WebhookPatch) Validate() error {
 	f := map[string]string{}
-	if p.URL != nil {
-		if err := checkWebhookURL(*p.URL); err != nil {
+	for name, o := range map[string]bool{"url": p.URL.Null, "events": p.Events.Null, "enabled": p.Enabled.Null} {
+		if o {
+			f[name] = "must not be null"
+		}
+	}
+	if p.URL.Set && !p.URL.Null {
+		if err := checkWebhookURL(p.URL.Value); err != nil {
 			f["url"] = err.Error()
 		}
 	}
-	if p.Events != nil {
-		if err := checkEventList(p.Events, true); err != nil {
+	if p.Events.Set && !p.Events.Null {
+		if err := checkEventList(p.Events.Value, true); err != nil {
 			f["events"] = err.Error()
 		}
+		p.Events.Value = slices.Compact(slices.Sorted(slices.Values(p.Events.Value)))
 	}
 	if p.Description.Set && !p.Description.Null && len(p.Description.Value) > 1024 {
 		f["description"] = "must be at most 1024 bytes"
@@ -157,7 +165,43 @@ func checkWebhookURL(raw string) error {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "":
 		return fmt.Errorf("must be an http or https URL without credentials or fragment")
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("must have a port from 1 to 65535")
+		}
+	}
+	if !hostName(u.Hostname()) {
+		return fmt.Errorf("must name its host as a DNS name (ASCII, punycode for others) or an IP address in standard form")
+	}
 	return nil
+}
+
+// hostName accepts an IP address in standard form, or a DNS name of
+// letters, digits and hyphens whose last label is not a number: the
+// numeric spellings of addresses ("2130706433", "0x7f.1", "127.1") and
+// Unicode look-alikes ("127。0。0。1") would be read as addresses by some
+// resolver or client and dodge the address check.
+func hostName(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	last := strings.ToLower(labels[len(labels)-1])
+	if strings.HasPrefix(last, "0x") {
+		return false
+	}
+	_, err := strconv.ParseUint(last, 10, 64)
+	return err != nil && len(host) <= 253
 }
 
 // checkEventList accepts ["*"] or a list of known event types.
@@ -228,6 +272,12 @@ var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("fd00:ec2::254/128"),
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated): ::127.0.0.1
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("fec0::/10"),      // site-local (deprecated)
+	netip.MustParsePrefix("2001::/32"),      // Teredo
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("100::/64"),       // discard
 }
 
 // PublicAddr reports whether a webhook may be delivered to the address:
@@ -239,6 +289,10 @@ func PublicAddr(a netip.Addr) bool {
 	if nat64 := netip.MustParsePrefix("64:ff9b::/96"); nat64.Contains(a) {
 		b := a.As16()
 		a = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	if sixToFour := netip.MustParsePrefix("2002::/16"); sixToFour.Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte(b[2:6]))
 	}
 	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
 		a.IsMulticast() || a.IsInterfaceLocalMulticast() || a.IsUnspecified() {
@@ -262,6 +316,8 @@ type WebhookDelivery struct {
 	Attempts      []Attempt `json:"attempts"`
 	NextAttemptAt *int64    `json:"nextAttemptAt"`
 	CreatedAt     int64     `json:"-"`
+	// Failures counts the failed attempts since it was last queued.
+	Failures int `json:"-"`
 }
 
 // Attempt is one try at a delivery.

@@ -24,7 +24,12 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
-	hooks, err := s.Webhooks.Webhooks(r.Context(), appID(r))
+	page, err := pageParams(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	hooks, err := s.Webhooks.Webhooks(r.Context(), appID(r), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -68,7 +73,12 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
-	s.onWebhook(w, r, func(id string) (any, error) { return s.Webhooks.RotateWebhookSecret(r.Context(), appID(r), id) })
+	s.onWebhook(w, r, func(id string) (any, error) {
+		if err := decode(w, r, &struct{}{}, true); err != nil {
+			return nil, err
+		}
+		return s.Webhooks.RotateWebhookSecret(r.Context(), appID(r), id)
+	})
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
@@ -86,6 +96,9 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) {
 	s.onWebhook(w, r, func(id string) (any, error) {
 		eventID, err := pathID(r, "eventId", parley.ValidID)
 		if err != nil {
+			return nil, err
+		}
+		if err := decode(w, r, &struct{}{}, true); err != nil {
 			return nil, err
 		}
 		return struct{}{}, s.Webhooks.RetryDelivery(r.Context(), appID(r), id, eventID)

@@ -323,7 +323,11 @@ func TestWebhookAddresses(t *testing.T) {
 	e := newEnv(t)
 	for _, url := range []string{"http://127.0.0.1/x", "http://localhost:8080/x", "https://10.0.0.1/", "http://169.254.169.254/latest/meta-data",
 		"http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[fd00:ec2::254]/", "http://192.168.1.1/", "http://100.64.0.1/",
-		"http://0.0.0.0/", "http://[64:ff9b::7f00:1]/", "https://db.internal/hook", "http://224.0.0.1/"} {
+		"http://0.0.0.0/", "http://[64:ff9b::7f00:1]/", "https://db.internal/hook", "http://224.0.0.1/",
+		"http://2130706433/", "http://0x7f.1/", "http://0x7f000001/", "http://017700000001/", "http://0177.0.0.1/", "http://127.1/",
+		"http://0/", "http://2852039166/", "http://127。0。0。1:19001/", "http://ⓛocalhost/", "http://１２７.０.０.１/",
+		"http://[::127.0.0.1]/", "http://[2002:7f00:1::]/", "http://[fec0::1]/", "http://[64:ff9b:1::a00:1]/",
+		"http://example.com:99999/", "http://example.com:0/"} {
 		e.do(req{method: "POST", path: "/webhooks", body: map[string]any{"url": url, "events": []string{"*"}}}).must(t, 400, "request.invalid")
 	}
 	for _, body := range []map[string]any{
@@ -401,5 +405,59 @@ func TestWebhookDisabledAndRedirects(t *testing.T) {
 	}
 	if ds := e.deliveries(t, hook, ""); len(ds) != 0 {
 		t.Errorf("after pruning: %+v", ds)
+	}
+}
+
+// TestWebhookManagement: paging, nulls refused where a field cannot be
+// cleared, empty bodies only on the actions, a retry of a disabled
+// endpoint refused, failures named without the server's network details,
+// and a retry starting the schedule again.
+func TestWebhookManagement(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	withDeliveries(e)
+	var ids []string
+	for i := range 3 {
+		id, _ := e.createWebhook(t, map[string]any{"url": "https://hooks.example.com/" + strconv.Itoa(i), "events": []string{"*"}})
+		ids = append(ids, id)
+	}
+	var all, l struct{ Data []struct{ ID, Secret string } }
+	e.do(req{method: "GET", path: "/webhooks"}).must(t, 200, "").decode(t, &all)
+	e.do(req{method: "GET", path: "/webhooks?limit=1&startingAfter=" + all.Data[0].ID}).must(t, 200, "").decode(t, &l)
+	if len(all.Data) != 3 || len(l.Data) != 1 || l.Data[0].ID != all.Data[1].ID || l.Data[0].Secret != "" {
+		t.Errorf("pages: %+v, then %+v", all.Data, l.Data)
+	}
+	for _, bad := range []string{"limit=0", "limit=x", "startingAfter=wh_nope"} {
+		e.do(req{method: "GET", path: "/webhooks?" + bad}).must(t, 400, "request.invalid")
+	}
+	for _, body := range []map[string]any{{"url": nil}, {"events": nil}, {"enabled": nil}, {"events": []string{}}} {
+		e.do(req{method: "PATCH", path: "/webhooks/" + ids[0], body: body}).must(t, 400, "request.invalid")
+	}
+	e.do(req{method: "POST", path: "/webhooks", body: map[string]any{"url": "https://a.example.com/", "events": []string{"*"}, "format": nil}}).must(t, 400, "request.invalid")
+	e.do(req{method: "POST", path: "/webhooks/" + ids[0] + "/rotate-secret", body: map[string]any{"x": 1}}).must(t, 400, "request.invalid")
+	// A receiver that is gone: the failure is named, not the server's details.
+	gone := newReceiver(t, always(200))
+	gone.Close()
+	hook, _ := e.createWebhook(t, map[string]any{"url": gone.URL, "events": []string{"message.sent"}})
+	e.putConversation("c", "alice", "bob")
+	e.send("c", "alice", "into the void")
+	waitFor(t, "the failure to be logged", func() bool {
+		ds := e.deliveries(t, hook, "")
+		return len(ds) == 1 && len(ds[0].Attempts) == 1
+	})
+	d := e.deliveries(t, hook, "")[0]
+	if a := d.Attempts[0]; a.Error == nil || *a.Error != "the connection was refused" || a.StatusCode != nil {
+		t.Errorf("attempt = %+v (error %v)", a, *a.Error)
+	}
+	e.do(req{method: "POST", path: "/webhooks/" + hook + "/deliveries/" + d.EventID + "/retry", body: map[string]any{"x": 1}}).must(t, 400, "request.invalid")
+	e.do(req{method: "POST", path: "/webhooks/" + hook + "/deliveries/" + d.EventID + "/retry"}).must(t, 200, "")
+	waitFor(t, "the retry to be logged", func() bool { return len(e.deliveries(t, hook, "")[0].Attempts) == 2 })
+	if d := e.deliveries(t, hook, "")[0]; *d.NextAttemptAt-d.Attempts[1].At > 6000 {
+		t.Errorf("after a manual retry failed, the next is due in %d ms: the schedule did not start again", *d.NextAttemptAt-d.Attempts[1].At)
+	}
+	e.do(req{method: "PATCH", path: "/webhooks/" + hook, body: map[string]any{"enabled": false}}).must(t, 200, "")
+	e.do(req{method: "POST", path: "/webhooks/" + hook + "/deliveries/" + d.EventID + "/retry"}).must(t, 400, "request.invalid")
+	if ds := e.deliveries(t, hook, "status=pending"); len(ds) != 0 {
+		t.Errorf("a disabled endpoint has pending deliveries: %+v", ds)
 	}
 }

@@ -106,7 +106,7 @@ func (t *tx) QueueDeliveries(webhookID string, events []parley.Event, now int64)
 	for _, e := range events {
 		if _, err := t.exec("queue delivery", `INSERT INTO webhook_deliveries (webhook_id, event_pos, event_id, type, status, next_attempt_at, created_at)
 			VALUES (?, ?, ?, ?, 'pending', ?, ?)
-			ON CONFLICT (webhook_id, event_pos) DO UPDATE SET status = 'pending', next_attempt_at = excluded.next_attempt_at`,
+			ON CONFLICT (webhook_id, event_pos) DO UPDATE SET status = 'pending', next_attempt_at = excluded.next_attempt_at, failures = 0`,
 			webhookID, e.Pos, e.ID, e.Type, now, now); err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func (t *tx) QueueDeliveries(webhookID string, events []parley.Event, now int64)
 	return nil
 }
 
-const deliveryColumns = `webhook_id, event_pos, event_id, type, status, attempts, next_attempt_at, created_at`
+const deliveryColumns = `webhook_id, event_pos, event_id, type, status, attempts, failures, next_attempt_at, created_at`
 
 type deliveryRow struct {
 	WebhookID     string `db:"webhook_id"`
@@ -123,6 +123,7 @@ type deliveryRow struct {
 	Type          string `db:"type"`
 	Status        string `db:"status"`
 	Attempts      string `db:"attempts"`
+	Failures      int    `db:"failures"`
 	NextAttemptAt *int64 `db:"next_attempt_at"`
 	CreatedAt     int64  `db:"created_at"`
 }
@@ -131,7 +132,7 @@ func deliveries(rows []deliveryRow) ([]parley.WebhookDelivery, error) {
 	out := make([]parley.WebhookDelivery, len(rows))
 	for i, r := range rows {
 		out[i] = parley.WebhookDelivery{WebhookID: r.WebhookID, Pos: r.Pos, EventID: r.EventID, Type: r.Type, Status: r.Status,
-			NextAttemptAt: r.NextAttemptAt, CreatedAt: r.CreatedAt, Attempts: []parley.Attempt{}}
+			NextAttemptAt: r.NextAttemptAt, CreatedAt: r.CreatedAt, Attempts: []parley.Attempt{}, Failures: r.Failures}
 		if err := json.Unmarshal([]byte(r.Attempts), &out[i].Attempts); err != nil {
 			return nil, fmt.Errorf("decode attempts of %s: %w", r.EventID, err)
 		}
@@ -161,8 +162,13 @@ func (t *tx) NextDue(webhookID string) (*int64, error) {
 
 // RecordAttempt appends the attempt and sets the delivery's state.
 func (t *tx) RecordAttempt(webhookID string, pos int64, a parley.Attempt, status string, next *int64) error {
+	failed := 1
+	if a.Succeeded() {
+		failed = 0
+	}
 	_, err := t.exec("record attempt", `UPDATE webhook_deliveries SET attempts = json_insert(attempts, '$[#]', json(?)),
-		status = ?, next_attempt_at = ? WHERE webhook_id = ? AND event_pos = ?`, jsonText(a), status, next, webhookID, pos)
+		status = ?, next_attempt_at = ?, failures = failures + ? WHERE webhook_id = ? AND event_pos = ?`,
+		jsonText(a), status, next, failed, webhookID, pos)
 	return err
 }
 

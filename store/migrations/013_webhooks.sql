@@ -27,6 +27,9 @@ CREATE TABLE webhook_deliveries (
 	type            TEXT NOT NULL,
 	status          TEXT NOT NULL,
 	attempts        TEXT NOT NULL DEFAULT '[]',
+	-- failures counts the failed attempts since the delivery was last
+	-- queued (a retry or a replay starts the schedule again).
+	failures        INTEGER NOT NULL DEFAULT 0,
 	next_attempt_at INTEGER,
 	created_at      INTEGER NOT NULL,
 	PRIMARY KEY (webhook_id, event_pos)

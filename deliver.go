@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,15 +68,20 @@ func WebhookClient(allowPrivate bool) *http.Client {
 type deliverer struct {
 	s      *Service
 	client *http.Client
-	wake   chan struct{}
-	// inflight are the deliveries being sent, by endpoint and position;
-	// perApp and total count them.
-	mu       sync.Mutex
-	inflight map[string]map[int64]bool
-	perApp   map[string]int
-	total    int
-	results  chan result
-	wg       sync.WaitGroup
+	// wake says events were published (they are let gather a moment);
+	// freed says a place was freed (used at once).
+	wake, freed chan struct{}
+	// inflight are the deliveries being sent, by endpoint and position,
+	// which perApp and total count; recording are those answered whose
+	// attempt is not stored yet: no longer holding a place, not to be sent
+	// again meanwhile.
+	mu        sync.Mutex
+	inflight  map[string]map[int64]bool
+	recording map[string]map[int64]bool
+	perApp    map[string]int
+	total     int
+	results   chan result
+	wg        sync.WaitGroup
 }
 
 // result is how one attempt went.
@@ -85,27 +91,30 @@ type result struct {
 	attempt Attempt
 }
 
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
 // DeliverWebhooks queues every app's events for its endpoints from the
 // stored log and delivers them, until ctx ends. The log is the outbox: an
 // endpoint's cursor says how far its events were queued, so nothing
 // committed is lost if the process dies, and deliveries pending then are
 // sent after a restart.
 func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) error {
-	d := &deliverer{s: s, client: client, wake: make(chan struct{}, 1), inflight: map[string]map[int64]bool{},
-		perApp: map[string]int{}, results: make(chan result, MaxInFlight)}
-	poke := func() {
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
-	}
+	d := &deliverer{s: s, client: client, wake: make(chan struct{}, 1), freed: make(chan struct{}, 1),
+		inflight: map[string]map[int64]bool{}, recording: map[string]map[int64]bool{}, perApp: map[string]int{},
+		results: make(chan result, MaxInFlight)}
+	poke := func() { signal(d.wake) }
 	var sub *Subscription
 	if s.events != nil {
 		sub = s.events.SubscribeUser("", "", 1<<16, poke)
 		defer func() { sub.Close() }()
 	}
 	recorded := make(chan struct{})
-	go func() { defer close(recorded); d.record(poke) }()
+	go func() { defer close(recorded); d.record() }()
 	tick := time.NewTicker(deliverTick)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -121,6 +130,7 @@ func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) erro
 		case <-ctx.Done():
 		case <-d.wake:
 			time.Sleep(deliverGather)
+		case <-d.freed:
 		case <-s.deliveries:
 		case <-tick.C:
 		}
@@ -131,8 +141,8 @@ func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) erro
 	return nil
 }
 
-// round queues the new events of every enabled endpoint and starts the
-// deliveries that are due.
+// round queues the new events of every enabled endpoint, one transaction
+// per app, and starts the deliveries that are due.
 func (d *deliverer) round(ctx context.Context) error {
 	var hooks []Webhook
 	last := map[string]int64{}
@@ -152,47 +162,59 @@ func (d *deliverer) round(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	behind := map[string]bool{}
 	for _, h := range hooks {
-		if !h.Enabled {
-			continue
-		}
-		if h.Cursor < last[h.AppID] {
-			if err := d.queue(ctx, h); err != nil {
+		behind[h.AppID] = behind[h.AppID] || (h.Enabled && h.Cursor < last[h.AppID])
+	}
+	for app, yes := range behind {
+		if yes {
+			if err := d.queue(ctx, app); err != nil {
 				return err
 			}
 		}
-		if err := d.dispatch(ctx, h); err != nil {
-			return err
+	}
+	for _, h := range hooks {
+		if h.Enabled {
+			if err := d.dispatch(ctx, h); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// queue makes deliveries of the endpoint's events after its cursor, a page
-// at a time, and moves the cursor past them, in one transaction.
-func (d *deliverer) queue(ctx context.Context, h Webhook) error {
-	return d.s.write(ctx, h.AppID, func(c *change) error {
-		w, err := c.Webhook(h.AppID, h.ID)
+// queueSpan bounds how many positions one queueing moves a cursor.
+const queueSpan = 5000
+
+// queue makes deliveries of the app's new events for each of its enabled
+// endpoints and moves their cursors past them, in one transaction.
+func (d *deliverer) queue(ctx context.Context, app string) error {
+	return d.s.write(ctx, app, func(c *change) error {
+		hooks, err := c.Webhooks(app)
 		if err != nil {
 			return err
 		}
-		last, err := c.LastEventPos(h.AppID)
+		last, err := c.LastEventPos(app)
 		if err != nil {
 			return err
 		}
-		events, err := c.EventsAfter(h.AppID, w.Cursor, w.Types(), queuePage)
-		if err != nil {
-			return err
+		for _, w := range hooks {
+			if !w.Enabled || w.Cursor >= last {
+				continue
+			}
+			through := min(last, w.Cursor+queueSpan)
+			if err := c.QueueEvents(w.ID, app, w.Cursor, through, w.Types(), c.now); err != nil {
+				return err
+			}
+			if through < last {
+				d.s.kickDeliveries() // more to queue
+			}
+			w.Cursor = through
+			if err := c.UpdateWebhook(w); err != nil {
+				return err
+			}
 		}
-		if err := c.QueueDeliveries(w.ID, events, c.now); err != nil {
-			return err
-		}
-		w.Cursor = last
-		if len(events) == queuePage {
-			w.Cursor = events[len(events)-1].Pos
-			d.s.kickDeliveries() // more to queue
-		}
-		return c.UpdateWebhook(*w)
+		return nil
 	})
 }
 
@@ -207,15 +229,41 @@ func (d *deliverer) room(h Webhook) int {
 	return min(mine-len(d.inflight[h.ID]), PerAppInFlight-d.perApp[h.AppID], MaxInFlight-d.total)
 }
 
-// dispatch starts the endpoint's due deliveries, as many as there is room for.
+// busy are the endpoint's deliveries being sent or recorded now.
+func (d *deliverer) busy(id string) map[int64]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[int64]bool, len(d.inflight[id])+len(d.recording[id]))
+	for pos := range d.inflight[id] {
+		out[pos] = true
+	}
+	for pos := range d.recording[id] {
+		out[pos] = true
+	}
+	return out
+}
+
+// dispatch starts the endpoint's due deliveries, as many as there is room
+// for. What was busy before the due list was read is skipped: its row may
+// be stale.
 func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	room := d.room(h)
 	if room <= 0 {
 		return nil
 	}
+	busy := d.busy(h.ID)
 	var due []WebhookDelivery
+	var events map[int64]*Event
 	err := d.s.read(ctx, func(tx Tx) (err error) {
-		due, err = tx.DueDeliveries(h.ID, d.s.now(), room+PerEndpointInFlight)
+		if due, err = tx.DueDeliveries(h.ID, d.s.now(), room+len(busy)); err != nil {
+			return err
+		}
+		due = slices.DeleteFunc(due, func(dl WebhookDelivery) bool { return busy[dl.Pos] })
+		positions := make([]int64, len(due))
+		for i, dl := range due {
+			positions[i] = dl.Pos
+		}
+		events, err = tx.EventsAt(h.AppID, positions)
 		return err
 	})
 	if err != nil {
@@ -226,7 +274,7 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 		if d.inflight[h.ID] == nil {
 			d.inflight[h.ID] = map[int64]bool{}
 		}
-		start := room > 0 && !d.inflight[h.ID][dl.Pos]
+		start := room > 0 && !d.inflight[h.ID][dl.Pos] && !d.recording[h.ID][dl.Pos]
 		if start {
 			room--
 			d.inflight[h.ID][dl.Pos] = true
@@ -240,10 +288,31 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			d.results <- result{hook: h, d: dl, attempt: d.send(ctx, h, dl)}
+			a := d.send(ctx, h, dl, events[dl.Pos])
+			d.answered(h, dl.Pos)
+			d.results <- result{hook: h, d: dl, attempt: a}
 		}()
 	}
 	return nil
+}
+
+// answered frees the delivery's place; it stays busy until recorded.
+func (d *deliverer) answered(h Webhook, pos int64) {
+	d.mu.Lock()
+	delete(d.inflight[h.ID], pos)
+	if len(d.inflight[h.ID]) == 0 {
+		delete(d.inflight, h.ID)
+	}
+	if d.perApp[h.AppID]--; d.perApp[h.AppID] == 0 {
+		delete(d.perApp, h.AppID)
+	}
+	d.total--
+	if d.recording[h.ID] == nil {
+		d.recording[h.ID] = map[int64]bool{}
+	}
+	d.recording[h.ID][pos] = true
+	d.mu.Unlock()
+	signal(d.freed)
 }
 
 // envelope is what an endpoint receives: the event without its cursor.
@@ -254,8 +323,8 @@ type envelope struct {
 	Data      EventData `json:"data"`
 }
 
-// send makes one attempt.
-func (d *deliverer) send(ctx context.Context, h Webhook, dl WebhookDelivery) Attempt {
+// send makes one attempt; e is nil when the event was pruned meanwhile.
+func (d *deliverer) send(ctx context.Context, h Webhook, dl WebhookDelivery, e *Event) Attempt {
 	start := time.Now()
 	a := Attempt{At: d.s.now()}
 	fail := func(err error) Attempt {
@@ -263,7 +332,7 @@ func (d *deliverer) send(ctx context.Context, h Webhook, dl WebhookDelivery) Att
 		a.Error, a.DurationMs = &msg, time.Since(start).Milliseconds()
 		return a
 	}
-	req, err := d.request(ctx, h, dl)
+	req, err := d.request(ctx, h, e)
 	if err != nil {
 		return fail(err)
 	}
@@ -305,16 +374,8 @@ func attemptError(err error) string {
 }
 
 // request builds the signed POST of a delivery.
-func (d *deliverer) request(ctx context.Context, h Webhook, dl WebhookDelivery) (*http.Request, error) {
-	var e *Event
+func (d *deliverer) request(ctx context.Context, h Webhook, e *Event) (*http.Request, error) {
 	var keys []Key
-	err := d.s.read(ctx, func(tx Tx) (err error) {
-		e, err = tx.EventAt(h.AppID, dl.Pos)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the event: %w", err)
-	}
 	if e == nil {
 		return nil, errors.New("the event is no longer stored")
 	}
@@ -359,9 +420,9 @@ func (d *deliverer) request(ctx context.Context, h Webhook, dl WebhookDelivery) 
 	return req, nil
 }
 
-// record writes attempts in batches, one transaction per app, and frees
-// their places.
-func (d *deliverer) record(poke func()) {
+// record writes attempts in batches, one transaction per app; then the
+// deliveries are no longer busy.
+func (d *deliverer) record() {
 	for r := range d.results {
 		batch := []result{r}
 		for len(batch) < recordBatch {
@@ -388,18 +449,13 @@ func (d *deliverer) record(poke func()) {
 		}
 		d.mu.Lock()
 		for _, r := range batch {
-			delete(d.inflight[r.hook.ID], r.d.Pos)
-			if len(d.inflight[r.hook.ID]) == 0 {
-				delete(d.inflight, r.hook.ID)
+			delete(d.recording[r.hook.ID], r.d.Pos)
+			if len(d.recording[r.hook.ID]) == 0 {
+				delete(d.recording, r.hook.ID)
 			}
-			d.perApp[r.hook.AppID]--
-			if d.perApp[r.hook.AppID] == 0 {
-				delete(d.perApp, r.hook.AppID)
-			}
-			d.total--
 		}
 		d.mu.Unlock()
-		poke()
+		signal(d.freed)
 	}
 }
 

@@ -154,8 +154,11 @@ type Tx interface {
 	// PruneDeliveries deletes at most limit delivered or failed deliveries
 	// queued before before (ms), and reports how many.
 	PruneDeliveries(before int64, limit int) (int, error)
-	// EventAt reads the app's event at a position (nil: pruned).
-	EventAt(appID string, pos int64) (*Event, error)
+	// EventsAt reads the app's events at the positions (pruned ones missing).
+	EventsAt(appID string, positions []int64) (map[int64]*Event, error)
+	// QueueEvents queues the endpoint's deliveries of the app's events of
+	// the types in (after, through], as QueueDeliveries does.
+	QueueEvents(webhookID, appID string, after, through int64, types []string, now int64) error
 
 	// Apps and keys.
 	AppExists(appID string) (bool, error)

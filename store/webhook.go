@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	parley "github.com/parley-chat/parley"
 )
 
@@ -90,6 +92,41 @@ func (t *tx) DeleteWebhook(appID, id string) error {
 		return parley.ErrWebhookNotFound(id)
 	}
 	return err
+}
+
+// QueueEvents queues, in one statement, the endpoint's deliveries of the
+// app's events of the types in (after, through]: nothing is decoded.
+func (t *tx) QueueEvents(webhookID, appID string, after, through int64, types []string, now int64) error {
+	q, args, err := sqlx.In(`INSERT INTO webhook_deliveries (webhook_id, event_pos, event_id, type, status, next_attempt_at, created_at)
+		SELECT ?, pos, id, type, 'pending', ?, ? FROM events WHERE app_id = ? AND pos > ? AND pos <= ? AND type IN (?) ORDER BY pos
+		ON CONFLICT (webhook_id, event_pos) DO UPDATE SET status = 'pending', next_attempt_at = excluded.next_attempt_at, failures = 0`,
+		webhookID, now, now, appID, after, through, types)
+	if err != nil {
+		return wrap("queue events", err)
+	}
+	_, err = t.exec("queue events", q, args...)
+	return err
+}
+
+// EventsAt reads the app's events at the positions, by position (pruned
+// ones missing).
+func (t *tx) EventsAt(appID string, positions []int64) (map[int64]*parley.Event, error) {
+	out := make(map[int64]*parley.Event, len(positions))
+	if len(positions) == 0 {
+		return out, nil
+	}
+	var rows []eventRow
+	if err := t.in("read events", &rows, `SELECT `+eventColumns+` FROM events WHERE app_id = ? AND pos IN (?)`, appID, positions); err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		e, err := rows[i].event()
+		if err != nil {
+			return nil, err
+		}
+		out[e.Pos] = &e
+	}
+	return out, nil
 }
 
 // FailPending ends the endpoint's pending deliveries as failed.
@@ -223,17 +260,4 @@ func (t *tx) EventsSince(appID string, since, after, through int64, types []stri
 		return nil, err
 	}
 	return events(rows)
-}
-
-// EventAt reads the app's event at a position.
-func (t *tx) EventAt(appID string, pos int64) (*parley.Event, error) {
-	var r eventRow
-	err := t.get("read event", &r, `SELECT `+eventColumns+` FROM events WHERE app_id = ? AND pos = ?`, appID, pos)
-	if notFound(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	e, err := r.event()
-	return &e, err
 }

@@ -34,5 +34,7 @@ CREATE TABLE webhook_deliveries (
 	created_at      INTEGER NOT NULL,
 	PRIMARY KEY (webhook_id, event_pos)
 ) WITHOUT ROWID;
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- The deliverer's question, "which of this endpoint's deliveries are due",
+-- reads this index alone, however many finished deliveries the endpoint has.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook_id, next_attempt_at, event_pos) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (webhook_id, event_id);

@@ -168,17 +168,22 @@ func (t *tx) LogAfter(after int64, limit int) ([]parley.Event, error) {
 
 // MembershipEvents reads the events in (after, through] that changed the
 // user's memberships, and every conversation.deleted (the caller looks for
-// the user in its meta). It reads the app's events of that range: a feed
-// asks for a short range, except when a client resumes from far back,
-// which reads that range anyway.
+// the user in its meta), each through its partial index.
 func (t *tx) MembershipEvents(appID, userID string, after, through int64) ([]parley.Event, error) {
 	var rows []eventRow
-	if err := t.in("read membership events", &rows, `SELECT `+eventColumns+` FROM events
-		WHERE app_id = ? AND pos > ? AND pos <= ? AND ((user_id = ? AND type IN (?)) OR type = ?) ORDER BY pos`,
-		appID, after, through, userID, parley.MembershipTypes, parley.EventConversationDeleted); err != nil {
+	if err := t.in("read membership events", &rows, membershipEventsQuery, membershipEventsArgs(appID, userID, after, through)...); err != nil {
 		return nil, err
 	}
 	return events(rows)
+}
+
+const membershipEventsQuery = `SELECT ` + eventColumns + ` FROM events
+	WHERE app_id = ? AND user_id = ? AND pos > ? AND pos <= ? AND type IN (?)
+	UNION ALL SELECT ` + eventColumns + ` FROM events
+	WHERE app_id = ? AND type = ? AND pos > ? AND pos <= ? ORDER BY pos`
+
+func membershipEventsArgs(appID, userID string, after, through int64) []any {
+	return []any{appID, userID, after, through, parley.MembershipTypes, appID, parley.EventConversationDeleted, after, through}
 }
 
 // LastEventSeq reads AUTOINCREMENT's high-water mark, which stays when the

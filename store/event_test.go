@@ -2,9 +2,12 @@ package store
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+
+	parley "github.com/parley-chat/parley"
 )
 
 // TestEventPositionsMigration: events stored before per-app positions get
@@ -65,4 +68,36 @@ func TestEventPositionsMigration(t *testing.T) {
 			t.Errorf("%s's horizon = %d, want %d", app, h, wantHorizon)
 		}
 	}
+}
+
+// TestMembershipEventsPlan: resuming a stream reads a user's membership
+// changes through the partial indexes, not by scanning the app's events.
+func TestMembershipEventsPlan(t *testing.T) {
+	t.Parallel()
+	db := seeded(t)
+	view(t, db, func(tx parley.Tx) error {
+		var plan []struct {
+			ID      int    `db:"id"`
+			Parent  int    `db:"parent"`
+			NotUsed int    `db:"notused"`
+			Detail  string `db:"detail"`
+		}
+		if err := sqlOf(tx).in("plan", &plan, "EXPLAIN QUERY PLAN "+membershipEventsQuery, membershipEventsArgs(testApp, "u", 0, 9)...); err != nil {
+			return err
+		}
+		var details []string
+		for _, p := range plan {
+			details = append(details, p.Detail)
+		}
+		got := strings.Join(details, "; ")
+		for _, want := range []string{"USING INDEX events_user", "USING INDEX events_deleted"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("plan %q lacks %q", got, want)
+			}
+		}
+		if strings.Contains(got, "SCAN events") {
+			t.Errorf("plan %q scans events", got)
+		}
+		return nil
+	})
 }

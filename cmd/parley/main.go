@@ -26,14 +26,15 @@ func main() {
 const usage = `Usage:
   parley serve [--addr 127.0.0.1:8080] [--db parley.db] [--sync full|normal] [--shutdown-timeout 10s]
                [--rate-backend 1000] [--rate-client 20] [--rate-auth-failures 60] [--event-retention 168h]
+               [--webhooks-allow-private]
   parley apps create [--id ID] [--test] [--db parley.db]
   parley keys rotate APPID [--grace 24h] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
   parley keys list APPID [--db parley.db]
 
 Environment: PARLEY_ADDR, PARLEY_DB, PARLEY_SYNC, PARLEY_SHUTDOWN_TIMEOUT, PARLEY_RATE_BACKEND,
-PARLEY_RATE_CLIENT, PARLEY_RATE_AUTH_FAILURES, PARLEY_EVENT_RETENTION, and PARLEY_APP_ID with
-PARLEY_SECRET_KEY to make sure an app and its key exist when serving.
+PARLEY_RATE_CLIENT, PARLEY_RATE_AUTH_FAILURES, PARLEY_EVENT_RETENTION, PARLEY_WEBHOOKS_ALLOW_PRIVATE,
+and PARLEY_APP_ID with PARLEY_SECRET_KEY to make sure an app and its key exist when serving.
 `
 
 // run is main without the process: testable with its own arguments,

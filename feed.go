@@ -366,6 +366,10 @@ func (f *Feed) expand(e *Event, typ string, me bool) Delivery {
 		out = append(out, Event{ID: e.ID + "." + strconv.Itoa(len(out)), Cursor: cursorOf(e.Pos), Seq: e.Seq, Pos: e.Pos,
 			AppID: e.AppID, Type: typ, CreatedAt: e.CreatedAt, Data: d})
 	}
+	// A client cut off inside the expansion resumes after the parts it saw.
+	for i := 0; i < len(out)-1; i++ {
+		out[i].Cursor = partCursor(e.Pos, i+1)
+	}
 	return Delivery{Events: out}
 }
 

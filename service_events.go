@@ -61,12 +61,36 @@ var _ EventService = (*Service)(nil)
 func cursorOf(pos int64) string { return "p" + strconv.FormatInt(pos, 36) }
 
 func seqOf(cursor string) (int64, bool) {
+	pos, _, ok := parseCursor(cursor)
+	return pos, ok
+}
+
+// partCursor names a place inside the expansion of the event at pos (a ban
+// of another user becomes one event per shared conversation): after its
+// first parts events.
+func partCursor(pos int64, parts int) string {
+	return cursorOf(pos) + "." + strconv.FormatInt(int64(parts), 36)
+}
+
+// parseCursor reads "p<pos>" or "p<pos>.<parts>".
+func parseCursor(cursor string) (pos int64, parts int, ok bool) {
 	rest, ok := strings.CutPrefix(cursor, "p")
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
+	rest, part, hasPart := strings.Cut(rest, ".")
 	pos, err := strconv.ParseInt(rest, 36, 64)
-	return pos, err == nil && pos >= 0
+	if err != nil || pos < 0 {
+		return 0, 0, false
+	}
+	if hasPart {
+		n, err := strconv.ParseInt(part, 36, 32)
+		if err != nil || n < 1 || pos < 1 {
+			return 0, 0, false
+		}
+		parts = int(n)
+	}
+	return pos, parts, true
 }
 
 func errCursorExpired() error {

@@ -37,6 +37,13 @@ type Stream struct {
 	sub  *Subscription
 	// taken are events taken from the subscription and not yet considered.
 	taken []*Event
+	// rest are events for the user beyond the last Poll's page; skip drops
+	// the first parts of the expansion at skipPos (a cursor inside it).
+	rest    []Event
+	skipPos int64
+	skip    int
+	// sent is the cursor of the last event Poll returned.
+	sent string
 	// live is set once the stream caught up with the log: its events come
 	// from the subscription then.
 	live bool
@@ -67,13 +74,18 @@ func errStreamDenied() error { return Errorf(EAuthDenied, "This user may not use
 // the subscription: nothing falls between the replay and live events.
 func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredential, since string) (*Stream, error) {
 	var after int64
+	var parts int
 	if since != "" {
 		var ok bool
-		if after, ok = seqOf(since); !ok {
+		if after, parts, ok = parseCursor(since); !ok {
 			return nil, errCursorExpired()
 		}
 	}
-	st := &Stream{s: s, by: by, feed: NewFeed(appID, by.UserID, after), ready: make(chan struct{}, 1)}
+	st := &Stream{s: s, by: by, ready: make(chan struct{}, 1)}
+	if parts > 0 { // inside an expansion: read its event again, skip what was seen
+		after, st.skipPos, st.skip = after-1, after, parts
+	}
+	st.feed = NewFeed(appID, by.UserID, after)
 	poke := func() {
 		select {
 		case st.ready <- struct{}{}:
@@ -91,6 +103,9 @@ func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredent
 	}
 	st.sub.Narrow(st.feed.Conversations())
 	st.Start = cursorOf(st.feed.Pos)
+	if since != "" {
+		st.Start = since
+	}
 	return st, nil
 }
 
@@ -115,13 +130,23 @@ func (st *Stream) load(ctx context.Context, fromEnd bool, convs []string) error 
 	return st.s.read(ctx, func(tx Tx) error {
 		var snap FeedSnapshot
 		var err error
-		if fromEnd {
+		switch {
+		case fromEnd:
 			if snap.Last, err = tx.LastEventPos(f.App); err != nil {
 				return err
 			}
 			f.Pos = snap.Last
-		} else if snap.Last, err = checkCursor(tx, f.App, f.Pos); err != nil {
-			return err
+		case convs != nil:
+			// A change of the user's memberships, met in order: what was
+			// pruned before it did not concern the user (it would have been
+			// met first), so an idle stream's old position is no obstacle.
+			if snap.Last, err = tx.LastEventPos(f.App); err != nil {
+				return err
+			}
+		default:
+			if snap.Last, err = checkCursor(tx, f.App, f.Pos); err != nil {
+				return err
+			}
 		}
 		if snap.Views, err = tx.MemberViews(f.App, f.User, convs); err != nil {
 			return err
@@ -172,9 +197,14 @@ func (st *Stream) check(ctx context.Context) error {
 	return nil
 }
 
-// Cursor is the position of the last event the stream considered: resume
-// after it.
-func (st *Stream) Cursor() string { return cursorOf(st.feed.Pos) }
+// Cursor is where to resume: after the last event the stream returned, or
+// the last it considered when it holds none back.
+func (st *Stream) Cursor() string {
+	if len(st.rest) > 0 {
+		return st.sent
+	}
+	return cursorOf(st.feed.Pos)
+}
 
 // ConversationIDs are the conversations the user takes part in, as of the
 // stream's position.
@@ -196,6 +226,28 @@ func (st *Stream) Close() {
 // the user (the cursor moved on: see Live). An error ends the stream: the
 // user's ban or erasure, a credential no longer valid, a slow consumer.
 func (st *Stream) Poll(ctx context.Context) ([]Event, error) {
+	out, err := st.poll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A page is at most MaxEventPage: what an expansion adds beyond waits
+	// for the next, each event with its own cursor.
+	if len(out) > MaxEventPage {
+		st.rest = append(out[MaxEventPage:], st.rest...)
+		out = out[:MaxEventPage]
+	}
+	if len(out) > 0 {
+		st.sent = out[len(out)-1].Cursor
+	}
+	return out, nil
+}
+
+func (st *Stream) poll(ctx context.Context) ([]Event, error) {
+	if len(st.rest) > 0 {
+		out := st.rest
+		st.rest = nil
+		return out, nil
+	}
 	if st.expiresAt > 0 && st.s.now() >= st.expiresAt {
 		if err := st.check(ctx); err != nil {
 			return nil, err
@@ -260,7 +312,7 @@ func (st *Stream) Live() bool { return st.live }
 
 // Pending reports whether the subscription holds events (or was dropped)
 // that Poll has not taken.
-func (st *Stream) Pending() bool { return len(st.taken) > 0 || st.sub.Waiting() }
+func (st *Stream) Pending() bool { return len(st.rest) > 0 || len(st.taken) > 0 || st.sub.Waiting() }
 
 // Next waits for the user's next events and returns them (see Poll), or
 // none when wake fires.
@@ -320,6 +372,10 @@ func (st *Stream) take(ctx context.Context, e *Event, out *[]Event) error {
 	if d.End != nil {
 		return d.End
 	}
+	if e.Pos == st.skipPos {
+		d.Events = d.Events[min(st.skip, len(d.Events)):]
+		st.skipPos, st.skip = 0, 0
+	}
 	if d.Recheck {
 		if err := st.check(ctx); err != nil {
 			return err
@@ -373,7 +429,8 @@ func (s *Service) UserEvents(ctx context.Context, appID string, by StreamCredent
 			}
 			return nil, err
 		}
-		if len(events) > 0 || !st.live || !time.Now().Before(end) {
+		// Nothing yet: read on through the log, then wait, until the deadline.
+		if len(events) > 0 || !time.Now().Before(end) {
 			return &EventPage{Data: append([]Event{}, events...), Cursor: st.Cursor()}, nil
 		}
 	}

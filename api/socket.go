@@ -207,6 +207,16 @@ func (sc *socketConn) start(r *http.Request, p *auth.Principal, since string) er
 func (sc *socketConn) run() {
 	defer sc.c.CloseNow()
 	defer sc.close()
+	// The read loop outlives a shutdown's cancellation: a read whose context
+	// ends drops the connection, and the client is owed 1001 (going away).
+	sc.readCtx, sc.stopRead = context.WithCancel(context.Background())
+	defer sc.stopRead()
+	away := context.AfterFunc(sc.s.streams, func() {
+		if !sc.failed.Load() {
+			_ = sc.c.Close(websocket.StatusGoingAway, "server shutting down")
+		}
+	})
+	defer away()
 	sc.st.OnReady(sc.ready)
 	sc.ping = time.AfterFunc(pingEvery, sc.keepAlive)
 	sc.ready() // the backlog, and what arrived meanwhile
@@ -291,7 +301,10 @@ type socketConn struct {
 	st     *parley.Stream
 	ctx    context.Context
 	cancel context.CancelFunc
-	ping   *time.Timer
+	// readCtx ends only with the stream (end), not with a shutdown.
+	readCtx  context.Context
+	stopRead context.CancelFunc
+	ping     *time.Timer
 	// pumping is set while a pump runs; mu is held by the pump and by
 	// close, so the stream is used by one goroutine at a time.
 	pumping atomic.Bool
@@ -319,12 +332,12 @@ func (sc *socketConn) pump() {
 			if sc.ctx.Err() == nil {
 				sc.fail(err)
 			}
-			sc.cancel()
+			sc.end()
 			return // pumping stays set: nothing more to pump
 		}
 		for i := range events {
 			if err := sc.send("event", &events[i]); err != nil {
-				sc.cancel()
+				sc.end()
 				return
 			}
 		}
@@ -338,12 +351,16 @@ func (sc *socketConn) pump() {
 	}
 }
 
-// close ends the stream once no pump uses it; a server shutting down says
-// so with 1001 (going away).
-func (sc *socketConn) close() {
-	if sc.s.streams.Err() != nil && !sc.failed.Load() {
-		_ = sc.c.Close(websocket.StatusGoingAway, "server shutting down")
+// end stops the stream: its pump and its read loop.
+func (sc *socketConn) end() {
+	sc.cancel()
+	if sc.stopRead != nil {
+		sc.stopRead()
 	}
+}
+
+// close ends the stream once no pump uses it.
+func (sc *socketConn) close() {
 	sc.cancel()
 	if sc.ping != nil {
 		sc.ping.Stop()
@@ -399,7 +416,7 @@ func (sc *socketConn) keepAlive() {
 	pctx, cancel := context.WithTimeout(sc.ctx, frameWithin)
 	defer cancel()
 	if err := sc.c.Ping(pctx); err != nil {
-		sc.cancel()
+		sc.end()
 		return
 	}
 	sc.ping.Reset(pingEvery)
@@ -410,7 +427,7 @@ func (sc *socketConn) keepAlive() {
 func (sc *socketConn) readLoop() {
 	defer sc.cancel()
 	for {
-		_, data, err := sc.c.Read(sc.ctx)
+		_, data, err := sc.c.Read(sc.readCtx)
 		if err != nil {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -681,5 +682,87 @@ func checkFrame(t testing.TB, schema string, raw json.RawMessage) {
 	}
 	if err := doc.Components.Schemas[schema].Value.VisitJSON(v); err != nil {
 		t.Errorf("frame body does not match the %s schema: %v\n%s", schema, err, raw)
+	}
+}
+
+// TestStreamInsideAnExpansion: another user's ban expands into one event
+// per shared conversation; a client cut off among them resumes after the
+// last one it saw, and a long poll pages them 100 at a time.
+func TestStreamInsideAnExpansion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const shared = 150
+	for i := range shared {
+		e.putConversation(fmt.Sprint("c", i), "watcher", "banned")
+	}
+	start := e.clientEvents(t, "watcher", "", false).Cursor
+	e.do(req{method: "POST", path: "/users/banned/ban", body: map[string]any{}}).must(t, 200, "")
+	s, _ := e.stream(t, "watcher", start)
+	var seen []string
+	cursor := ""
+	for range 40 {
+		f := s.next(5 * time.Second)
+		var ev streamEvent
+		_ = json.Unmarshal(f.Raw, &ev)
+		if ev.Type != "participant.removed" {
+			t.Fatalf("got %s %s", f.Kind, f.Raw)
+		}
+		seen, cursor = append(seen, ev.Data["conversationId"].(string)), ev.Cursor
+	}
+	_ = s.c.Close(websocket.StatusNormalClosure, "")
+	again, _ := e.stream(t, "watcher", cursor)
+	for _, ev := range again.events(500 * time.Millisecond) {
+		if ev.Type == "participant.removed" {
+			seen = append(seen, ev.Data["conversationId"].(string))
+		}
+	}
+	slices.Sort(seen)
+	if len(slices.Compact(seen)) != shared || len(seen) != shared {
+		t.Errorf("saw %d removals (%d distinct), want each of %d once", len(seen), len(slices.Compact(seen)), shared)
+	}
+	// The long poll: pages of at most 100, resumed inside the expansion.
+	total := 0
+	for c := start; ; {
+		p := e.clientEvents(t, "watcher", "wait=0&since="+q(c), false)
+		if len(p.Data) > 100 {
+			t.Errorf("a page of %d events", len(p.Data))
+		}
+		for _, ev := range p.Data {
+			if ev.Type == "participant.removed" {
+				total++
+			}
+		}
+		if len(p.Data) == 0 {
+			break
+		}
+		c = p.Cursor
+	}
+	if total != shared {
+		t.Errorf("the long poll gave %d removals, want %d", total, shared)
+	}
+}
+
+// TestStreamIdleThroughPruningAndShutdown: a stream idle while the log is
+// pruned past its position goes on when the user's memberships change;
+// shutting down closes streams with 1001.
+func TestStreamIdleThroughPruningAndShutdown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("bob", nil)
+	s, _ := e.stream(t, "bob", "")
+	e.putConversation("other", "alice", "carol")
+	e.send("other", "alice", "not for bob")
+	e.clock.Add(8 * 24 * time.Hour)
+	e.send("other", "alice", "still not")
+	if n, err := e.svc.PruneEvents(context.Background(), 7*24*time.Hour); err != nil || n == 0 {
+		t.Fatalf("pruned %d: %v", n, err)
+	}
+	e.putConversation("late", "alice", "bob")
+	if got := kinds(s.events(300 * time.Millisecond)); !strings.Contains(got, "participant.added late bob") {
+		t.Errorf("bob's idle stream after pruning: %s", got)
+	}
+	e.api.CloseStreams()
+	if f := s.next(5 * time.Second); f.Kind != "closed" || f.Body["code"] != float64(websocket.StatusGoingAway) {
+		t.Errorf("on shutdown: %s %v", f.Kind, f.Body)
 	}
 }

@@ -101,3 +101,29 @@ func TestMembershipEventsPlan(t *testing.T) {
 		return nil
 	})
 }
+
+// TestAppendPositions: the events of one write get consecutive positions
+// after the app's last, apps apart.
+func TestAppendPositions(t *testing.T) {
+	t.Parallel()
+	db := seeded(t)
+	for _, n := range []int{3, 1, 5} {
+		update(t, db, func(tx parley.Tx) error {
+			evs := make([]parley.Event, n)
+			for i := range evs {
+				evs[i] = parley.Event{ID: "e", AppID: testApp, Type: "user.created", CreatedAt: 1}
+			}
+			return tx.AppendEvents(evs)
+		})
+	}
+	var got []int64
+	view(t, db, func(tx parley.Tx) error { return sqlOf(tx).sel("read", &got, `SELECT pos FROM events WHERE app_id = ? ORDER BY seq`, testApp) })
+	for i, p := range got {
+		if p != int64(i+1) {
+			t.Fatalf("positions %v, want 1 to %d", got, len(got))
+		}
+	}
+	if len(got) != 9 {
+		t.Fatalf("positions %v", got)
+	}
+}

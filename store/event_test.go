@@ -117,7 +117,9 @@ func TestAppendPositions(t *testing.T) {
 		})
 	}
 	var got []int64
-	view(t, db, func(tx parley.Tx) error { return sqlOf(tx).sel("read", &got, `SELECT pos FROM events WHERE app_id = ? ORDER BY seq`, testApp) })
+	view(t, db, func(tx parley.Tx) error {
+		return sqlOf(tx).sel("read", &got, `SELECT pos FROM events WHERE app_id = ? ORDER BY seq`, testApp)
+	})
 	for i, p := range got {
 		if p != int64(i+1) {
 			t.Fatalf("positions %v, want 1 to %d", got, len(got))

@@ -45,7 +45,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("PARLEY_EVENT_RETENTION: %w", err)
 	}
 	fs.DurationVar(&retention, "event-retention", retention, "how long events are kept at least (PARLEY_EVENT_RETENTION)")
-	allowPrivate := fs.Bool("webhooks-allow-private", envOr(getenv, "PARLEY_WEBHOOKS_ALLOW_PRIVATE", "") == "true",
+	private := false
+	if v := getenv("PARLEY_WEBHOOKS_ALLOW_PRIVATE"); v != "" {
+		if private, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("PARLEY_WEBHOOKS_ALLOW_PRIVATE must be true or false, not %q", v)
+		}
+	}
+	allowPrivate := fs.Bool("webhooks-allow-private", private,
 		"let webhooks reach loopback and private addresses, for local development and tests (PARLEY_WEBHOOKS_ALLOW_PRIVATE=true)")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", shutdownTimeout,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM before their connections are cut (PARLEY_SHUTDOWN_TIMEOUT)")
@@ -121,7 +127,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath, "sync", *sync)
+	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath, "sync", *sync, "webhooksAllowPrivate", *allowPrivate)
 	// Event streams outlive requests: shutting down ends them.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	served := make(chan error, 1)

@@ -27,6 +27,8 @@ type Broker struct {
 	held    []Event
 	tailing bool
 	gap     chan struct{}
+	// watchers are told that events were handed out, not which.
+	watchers map[*func()]struct{}
 }
 
 type subSet = map[*Subscription]struct{}
@@ -171,10 +173,7 @@ func (b *Broker) drop(s *Subscription) {
 
 // signal tells the subscriber that Take has something.
 func (s *Subscription) signal() {
-	select {
-	case s.ready <- struct{}{}:
-	default:
-	}
+	signal(s.ready)
 	if s.notify != nil {
 		s.notify()
 	}
@@ -225,20 +224,32 @@ func (b *Broker) Publish(events []Event) {
 	b.deliver(events)
 }
 
-func (b *Broker) signalGap() {
+func (b *Broker) signalGap() { signal(b.gap) }
+
+// signal wakes whoever waits on c, once, without blocking.
+func signal(c chan struct{}) {
 	select {
-	case b.gap <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
 
 // deliver hands out the events after the last one handed out.
 func (b *Broker) deliver(events []Event) {
+	handed := false
+	defer func() {
+		if handed {
+			for w := range b.watchers {
+				(*w)()
+			}
+		}
+	}()
 	for i := range events {
 		e := &events[i]
 		if e.Seq != 0 && e.Seq <= b.last {
 			continue
 		}
+		handed = true
 		b.last = max(b.last, e.Seq)
 		b.round++
 		if a := b.apps[e.AppID]; a != nil {
@@ -289,6 +300,24 @@ func (b *Broker) send(subs subSet, e *Event) {
 		} else {
 			b.drop(s) // too slow: dropped, never waited for
 		}
+	}
+}
+
+// Watch calls f, under the broker's lock (it must not block), after events
+// are handed out, until stop is called: for a consumer that reads the log
+// itself and only needs to know when to look.
+func (b *Broker) Watch(f func()) (stop func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.watchers == nil {
+		b.watchers = map[*func()]struct{}{}
+	}
+	key := &f
+	b.watchers[key] = struct{}{}
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.watchers, key)
 	}
 }
 

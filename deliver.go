@@ -91,13 +91,6 @@ type result struct {
 	attempt Attempt
 }
 
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
-
 // DeliverWebhooks queues every app's events for its endpoints from the
 // stored log and delivers them, until ctx ends. The log is the outbox: an
 // endpoint's cursor says how far its events were queued, so nothing
@@ -108,27 +101,27 @@ func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) erro
 		inflight: map[string]map[int64]bool{}, recording: map[string]map[int64]bool{}, perApp: map[string]int{},
 		results: make(chan result, MaxInFlight)}
 	poke := func() { signal(d.wake) }
-	var sub *Subscription
 	if s.events != nil {
-		sub = s.events.SubscribeUser("", "", 1<<16, poke)
-		defer func() { sub.Close() }()
+		defer s.events.Watch(poke)()
 	}
 	recorded := make(chan struct{})
 	go func() { defer close(recorded); d.record() }()
 	tick := time.NewTicker(deliverTick)
 	defer tick.Stop()
 	for ctx.Err() == nil {
-		if sub != nil {
-			if _, open := sub.Take(); !open {
-				sub = s.events.SubscribeUser("", "", 1<<16, poke)
-			}
-		}
-		if err := d.round(ctx); err != nil && ctx.Err() == nil {
+		enabled, err := d.round(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.logf("webhooks: %v", err)
+		}
+		// Without an enabled endpoint, committed events are no reason to
+		// look: a change of endpoints kicks, and the tick catches the rest.
+		wake := d.wake
+		if enabled == 0 && err == nil {
+			wake = nil
 		}
 		select {
 		case <-ctx.Done():
-		case <-d.wake:
+		case <-wake:
 			time.Sleep(deliverGather)
 		case <-d.freed:
 		case <-s.deliveries:
@@ -142,8 +135,9 @@ func (s *Service) DeliverWebhooks(ctx context.Context, client *http.Client) erro
 }
 
 // round queues the new events of every enabled endpoint, one transaction
-// per app, and starts the deliveries that are due.
-func (d *deliverer) round(ctx context.Context) error {
+// per app, starts the deliveries that are due, and reports how many
+// endpoints are enabled.
+func (d *deliverer) round(ctx context.Context) (int, error) {
 	var hooks []Webhook
 	last := map[string]int64{}
 	err := d.s.read(ctx, func(tx Tx) (err error) {
@@ -160,27 +154,31 @@ func (d *deliverer) round(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
+	enabled := 0
 	behind := map[string]bool{}
 	for _, h := range hooks {
 		behind[h.AppID] = behind[h.AppID] || (h.Enabled && h.Cursor < last[h.AppID])
+		if h.Enabled {
+			enabled++
+		}
 	}
 	for app, yes := range behind {
 		if yes {
 			if err := d.queue(ctx, app); err != nil {
-				return err
+				return enabled, err
 			}
 		}
 	}
 	for _, h := range hooks {
 		if h.Enabled {
 			if err := d.dispatch(ctx, h); err != nil {
-				return err
+				return enabled, err
 			}
 		}
 	}
-	return nil
+	return enabled, nil
 }
 
 // queueSpan bounds how many positions one queueing moves a cursor.

@@ -107,12 +107,7 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 		}
 	}
 	if q.Since == "" {
-		var last int64
-		err := s.read(ctx, func(tx Tx) (err error) {
-			last, err = tx.LastEventPos(appID)
-			return err
-		})
-		return &EventPage{Data: []Event{}, Cursor: cursorOf(last)}, err
+		return s.startPage(ctx, appID)
 	}
 	after, ok := seqOf(q.Since)
 	if !ok {
@@ -146,6 +141,17 @@ func (s *Service) AppEvents(ctx context.Context, appID string, q EventQuery) (*E
 			return page, nil
 		}
 	}
+}
+
+// startPage is a long poll's answer without since: no events, and the
+// cursor of the app's log end.
+func (s *Service) startPage(ctx context.Context, appID string) (*EventPage, error) {
+	var last int64
+	err := s.read(ctx, func(tx Tx) (err error) {
+		last, err = tx.LastEventPos(appID)
+		return err
+	})
+	return &EventPage{Data: []Event{}, Cursor: cursorOf(last)}, err
 }
 
 // eventsAfter reads one page of the app's events after the position; with

@@ -26,6 +26,9 @@ type StreamCredential struct {
 	// guest.
 	KeyID    string
 	Verified bool
+	// Session, when set, is what authenticating the credential read just
+	// now: the stream's first check uses it instead of reading it again.
+	Session *Session
 }
 
 // Stream is one client's live stream: every event the user may receive
@@ -86,12 +89,7 @@ func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredent
 		after, st.skipPos, st.skip = after-1, after, parts
 	}
 	st.feed = NewFeed(appID, by.UserID, after)
-	poke := func() {
-		select {
-		case st.ready <- struct{}{}:
-		default:
-		}
-	}
+	poke := func() { signal(st.ready) }
 	st.notify.Store(&poke)
 	if err := st.check(ctx); err != nil {
 		return nil, err
@@ -165,9 +163,13 @@ func (st *Stream) load(ctx context.Context, fromEnd bool, convs []string) error 
 // erased, its key revoked or expired, or a guest once identity
 // verification is on. It arms a timer for the key's expiry.
 func (st *Stream) check(ctx context.Context) error {
-	sess, err := st.s.ClientSession(ctx, st.feed.App, st.by.UserID)
-	if err != nil {
-		return err
+	sess := st.by.Session
+	st.by.Session = nil // later checks read what changed
+	if sess == nil {
+		var err error
+		if sess, err = st.s.ClientSession(ctx, st.feed.App, st.by.UserID); err != nil {
+			return err
+		}
 	}
 	if err := sess.Admit(st.by.UserID, false); err != nil {
 		if ErrorCode(err) == EUserNotFound {
@@ -405,12 +407,7 @@ func (st *Stream) take(ctx context.Context, e *Event, out *[]Event) error {
 // user may receive, at most MaxEventPage, waiting up to q.Wait for one.
 func (s *Service) UserEvents(ctx context.Context, appID string, by StreamCredential, q EventQuery) (*EventPage, error) {
 	if q.Since == "" {
-		var last int64
-		err := s.read(ctx, func(tx Tx) (err error) {
-			last, err = tx.LastEventPos(appID)
-			return err
-		})
-		return &EventPage{Data: []Event{}, Cursor: cursorOf(last)}, err
+		return s.startPage(ctx, appID)
 	}
 	st, err := s.OpenStream(ctx, appID, by, q.Since)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,16 +12,24 @@ import (
 
 // appEvents is the backend stream: a long poll over every event of the app.
 func (s *Server) appEvents(w http.ResponseWriter, r *http.Request) {
+	s.longPoll(w, r, func(ctx context.Context, q parley.EventQuery) (*parley.EventPage, error) {
+		return s.Events.AppEvents(ctx, appID(r), q)
+	})
+}
+
+// longPoll reads the query and answers the page poll finds: the backend's
+// stream and a client's alike.
+func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, poll func(context.Context, parley.EventQuery) (*parley.EventPage, error)) {
 	q, err := eventQuery(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// A long poll outlives the server's write timeout.
+	// A long poll outlives the server's write timeout, and ends with it.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	page, err := s.Events.AppEvents(ctx, appID(r), q)
+	page, err := poll(ctx, q)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -37,7 +37,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	} else if err != nil {
 		return parley.Errorf(parley.EInvalid, "The body could not be read.")
 	}
-	// Exact field names, each once: no two parsers read one body differently.
+	return decodeJSON(raw, v, optional)
+}
+
+// decodeJSON reads one JSON value into v: exact field names, each once (no
+// two parsers read it differently), no unknown fields, nothing after it.
+// Empty is {} when optional is set.
+func decodeJSON(raw []byte, v any, optional bool) error {
 	if err := parley.CheckJSON(raw, v); err != nil {
 		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", err)
 	}

@@ -50,24 +50,13 @@ func (s *Server) meEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	q, err := eventQuery(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
-	ctx, cancel := s.streamContext(r)
-	defer cancel()
-	page, err := s.Events.UserEvents(ctx, appID(r), streamCredential(p), q)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ok(w, page)
+	s.longPoll(w, r, func(ctx context.Context, q parley.EventQuery) (*parley.EventPage, error) {
+		return s.Events.UserEvents(ctx, appID(r), streamCredential(p), q)
+	})
 }
 
 func streamCredential(p *auth.Principal) parley.StreamCredential {
-	return parley.StreamCredential{UserID: p.UserID, KeyID: p.KeyID, Verified: p.Verified}
+	return parley.StreamCredential{UserID: p.UserID, KeyID: p.KeyID, Verified: p.Verified, Session: p.Session}
 }
 
 // authenticateFrame is the body of a client's first frame.
@@ -258,7 +247,7 @@ func (sc *socketConn) frameCredentials(r *http.Request, since string) (*auth.Pri
 	var frame []json.RawMessage
 	var body authenticateFrame
 	if json.Unmarshal(data, &frame) != nil || len(frame) != 2 || string(frame[0]) != `"authenticate"` ||
-		parley.CheckJSON(frame[1], &body) != nil || strictDecode(frame[1], &body) != nil {
+		decodeJSON(frame[1], &body, false) != nil {
 		return nil, "", parley.Invalid("frame", `the first frame must be ["authenticate", {"token"} or {"userId", "signature"?}, with "since"?]`)
 	}
 	creds := auth.ClientCredentials{UserID: body.UserID, Signature: body.Signature}
@@ -438,11 +427,4 @@ func (sc *socketConn) readLoop() {
 			}
 		}
 	}
-}
-
-// strictDecode decodes JSON refusing unknown fields.
-func strictDecode(raw []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
 }

@@ -521,6 +521,19 @@ func benchUserIDs(prefix string, n int) []string {
 	return out
 }
 
+// pairsAndGroups puts the users, in order, in conversations of two and in
+// groups of groupSize.
+func pairsAndGroups(ids []string, groupSize int) map[string][]string {
+	convs := map[string][]string{}
+	for i := 0; i < len(ids); i += 2 {
+		convs[fmt.Sprint("pair", i/2)] = ids[i:min(len(ids), i+2)]
+	}
+	for i := 0; i < len(ids); i += groupSize {
+		convs[fmt.Sprint("group", i/groupSize)] = ids[i:min(len(ids), i+groupSize)]
+	}
+	return convs
+}
+
 // BenchmarkStreamMemory opens 10,000 concurrent streams of 10,000 users
 // (each in a conversation of two and one of 20) and reports the server's
 // RSS with none and with all open, per stream, and the goroutines the
@@ -534,13 +547,7 @@ func BenchmarkStreamMemory(b *testing.B) {
 		s := startBenchServer(b, bin)
 		ids := benchUserIDs("u", users)
 		s.putUsers(b, ids)
-		convs := map[string][]string{}
-		for i := 0; i < users; i += 2 {
-			convs[fmt.Sprint("pair", i/2)] = ids[i:min(users, i+2)]
-		}
-		for i := 0; i < users; i += groupSize {
-			convs[fmt.Sprint("group", i/groupSize)] = ids[i:min(users, i+groupSize)]
-		}
+		convs := pairsAndGroups(ids, groupSize)
 		setup := time.Now()
 		s.putConversations(b, convs)
 		b.Logf("created %d users and %d conversations in %s", users, len(convs), time.Since(setup).Round(time.Millisecond))
@@ -836,13 +843,7 @@ func BenchmarkStreamBanClose(b *testing.B) {
 		s := startBenchServer(b, bin)
 		ids := benchUserIDs("b", users)
 		s.putUsers(b, ids)
-		convs := map[string][]string{}
-		for i := 0; i < users; i += 2 {
-			convs[fmt.Sprint("pair", i/2)] = ids[i : i+2]
-		}
-		for i := 0; i < users; i += 10 {
-			convs[fmt.Sprint("group", i/10)] = ids[i : i+10]
-		}
+		convs := pairsAndGroups(ids, 10)
 		s.putConversations(b, convs)
 		ctx, cancel := context.WithCancel(context.Background())
 		b.Cleanup(cancel)

@@ -241,9 +241,14 @@ func (d *deliverer) busy(id string) map[int64]bool {
 	return out
 }
 
-// dispatch starts the endpoint's due deliveries, as many as there is room
-// for. What was busy before the due list was read is skipped: its row may
-// be stale.
+// claimLease is how long a claimed delivery is left to its sender before
+// another round (of any process) may claim it again: longer than an
+// attempt takes.
+const claimLease = DeliveryTimeout + 20*time.Second
+
+// dispatch claims the endpoint's due deliveries, as many as there is room
+// for, and starts them. What was busy before the due list was read is
+// skipped: its row may be stale.
 func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	room := d.room(h)
 	if room <= 0 {
@@ -252,8 +257,9 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	busy := d.busy(h.ID)
 	var due []WebhookDelivery
 	var events map[int64]*Event
-	err := d.s.read(ctx, func(tx Tx) (err error) {
-		if due, err = tx.DueDeliveries(h.ID, d.s.now(), room+len(busy)); err != nil {
+	err := d.s.store.Update(WithApp(ctx, h.AppID), func(tx Tx) (err error) {
+		now := d.s.now()
+		if due, err = tx.ClaimDue(h.ID, now, now+claimLease.Milliseconds(), room+len(busy)); err != nil {
 			return err
 		}
 		due = slices.DeleteFunc(due, func(dl WebhookDelivery) bool { return busy[dl.Pos] })

@@ -159,6 +159,9 @@ func (s *Service) write(ctx context.Context, appID string, fn func(w *change) er
 		if err := tx.AppendEvents(w.events); err != nil {
 			return err
 		}
+		if w.events[0].Seq == 0 {
+			return nil // numbered after the commit: the tailer hands them out
+		}
 		events, broker := w.events, s.events
 		tx.AfterCommit(func() { broker.Publish(events) })
 		return nil

@@ -152,7 +152,19 @@ func (s *Service) CreateApp(ctx context.Context, appID string, key Key) error {
 
 // EnsureApp makes sure the app exists and holds the key; running it again
 // changes nothing. A key that belongs to another app is refused.
+//
+// Processes starting together on one database may race to create the app
+// or its key: the loser's write fails as a conflict, and its second try
+// finds what the winner stored.
 func (s *Service) EnsureApp(ctx context.Context, appID string, key Key) error {
+	err := s.ensureApp(ctx, appID, key)
+	if ErrorCode(err) == EConflict {
+		err = s.ensureApp(ctx, appID, key)
+	}
+	return err
+}
+
+func (s *Service) ensureApp(ctx context.Context, appID string, key Key) error {
 	return s.write(ctx, appID, func(w *change) error {
 		exists, err := w.AppExists(appID)
 		if err != nil {

@@ -218,6 +218,7 @@ func (s *Service) TailEvents(ctx context.Context, every time.Duration) error {
 			return nil
 		case <-tick.C:
 		case <-b.gap:
+		case <-s.store.Committed():
 		}
 		for {
 			var page []Event

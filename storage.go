@@ -30,6 +30,11 @@ type Storage interface {
 	// UnrevokedKeys is the app's keys that are not revoked, expired ones
 	// included, newest first, possibly cached like SessionFacts.
 	UnrevokedKeys(ctx context.Context, appID string) ([]Key, error)
+	// Committed is signalled when events became readable in the log that
+	// were not handed to the broker at their commit: numbered after it, or
+	// written by another process. nil when the store cannot tell; the
+	// tailer's timer covers it.
+	Committed() <-chan struct{}
 	// Purge makes what committed writes deleted or overwrote unrecoverable
 	// from the database's files (free space, logs), so that a copy taken
 	// afterwards holds none of it.
@@ -86,10 +91,12 @@ type Tx interface {
 	// order with the after-commit functions of other transactions; never
 	// when it rolls back. fn must not block.
 	AfterCommit(fn func())
-	// AppendEvents stores events in the app's ordered log and sets their
-	// Seq, which follows commit order within the app: once a reader has seen
-	// an event, no event committed later has a lower Seq (with several
-	// writers, the store serialises each app's appends until commit).
+	// AppendEvents stores events in the app's ordered log, as the write's
+	// last step. Their Seq and Pos follow commit order: once a reader has
+	// seen an event, no event committed later has a lower Seq or Pos. A
+	// store that numbers them in the transaction (SQLite) sets them; one
+	// that numbers them after the commit (PostgreSQL) leaves them 0, and
+	// they reach the broker through the tailer (Service.TailEvents).
 	AppendEvents(events []Event) error
 	// ScrubEvents removes an erased user's profile from the stored events
 	// that carried it (user.created, user.updated) and, with messages, the
@@ -108,6 +115,11 @@ type Tx interface {
 	// ConversationViews reads every membership of the conversation, removed
 	// ones included, by user id.
 	ConversationViews(c *Conversation) (map[string]*MemberView, error)
+	// Settled fails, inside View, when a change of the user's memberships
+	// (or a conversation's deletion) that this snapshot holds has no log
+	// position yet; View then runs again on a newer snapshot. Stores that
+	// number events in the writing transaction are always settled.
+	Settled(appID, userID string) error
 	// MemberViews reads the user's views of the conversations (every one
 	// they ever took part in when convs is nil), by conversation id.
 	MemberViews(appID, userID string, convs []string) (map[string]*MemberView, error)
@@ -126,6 +138,9 @@ type Tx interface {
 	PruneEvents(before int64, limit int) (int, error)
 
 	// Webhooks. Webhooks lists an app's endpoints ("" for every app's).
+	// Inside Update, Webhook and Webhooks hold the rows they read until the
+	// end (FOR UPDATE where the database has row locks): the deliverer
+	// moves cursors on what it read.
 	InsertWebhook(w Webhook) error
 	UpdateWebhook(w Webhook) error
 	Webhook(appID, id string) (*Webhook, error)
@@ -136,9 +151,11 @@ type Tx interface {
 	QueueDeliveries(webhookID string, events []Event, now int64) error
 	// FailPending ends the endpoint's pending deliveries as failed.
 	FailPending(webhookID string) error
-	// DueDeliveries lists up to limit of the endpoint's pending deliveries
-	// due at now, the earliest first.
-	DueDeliveries(webhookID string, now int64, limit int) ([]WebhookDelivery, error)
+	// ClaimDue takes up to limit of the endpoint's pending deliveries due
+	// at now, the earliest first, and makes them due at until, a lease
+	// that the recorded attempt ends; where several processes deliver,
+	// each delivery is claimed by one.
+	ClaimDue(webhookID string, now, until int64, limit int) ([]WebhookDelivery, error)
 	// NextDue is when the endpoint's next pending delivery is due (nil: none).
 	NextDue(webhookID string) (*int64, error)
 	// RecordAttempt appends an attempt to a delivery and sets its state.

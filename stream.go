@@ -127,6 +127,9 @@ func (st *Stream) load(ctx context.Context, fromEnd bool, convs []string) error 
 	f := st.feed
 	return st.s.read(ctx, func(tx Tx) error {
 		var snap FeedSnapshot
+		if err := tx.Settled(f.App, f.User); err != nil {
+			return err
+		}
 		var err error
 		switch {
 		case fromEnd:

@@ -2,9 +2,9 @@ package api_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,6 +30,7 @@ import (
 	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/auth"
 	"github.com/parley-chat/parley/store"
+	"github.com/parley-chat/parley/store/pgtest"
 )
 
 // specDoc is openapi.yaml, loaded and validated once.
@@ -91,35 +93,83 @@ var storeFactories = map[string]storeFactory{
 		open:  func(path string) (parley.Storage, error) { return store.Open(path, store.Options{}) },
 		raw:   func(path string) (*sqlx.DB, error) { return sqlx.Open("sqlite3", path+"?_busy_timeout=5000") },
 	},
+	"postgres": {
+		fresh: func(t testing.TB) string { return pgtest.Database(t) },
+		open:  func(url string) (parley.Storage, error) { return store.Open(url, store.Options{MaxConns: 8}) },
+		raw:   func(url string) (*sqlx.DB, error) { return sqlx.Open("pgx", url) },
+	},
 }
 
 // stores is the factory of this run.
 var stores storeFactory
 
+// TestMain runs the suite on the store PARLEY_TEST_STORE names. Without
+// it, go test proves both: the suite runs on SQLite, then this binary runs
+// again, with the same flags, on PostgreSQL.
 func TestMain(m *testing.M) {
-	name := cmp.Or(os.Getenv("PARLEY_TEST_STORE"), "sqlite")
+	name := os.Getenv("PARLEY_TEST_STORE")
+	if name == "" {
+		code := runOn(m, "sqlite")
+		if code == 0 {
+			code = rerunOn("postgres")
+		}
+		os.Exit(code)
+	}
+	os.Exit(runOn(m, name))
+}
+
+func runOn(m *testing.M, name string) int {
 	f, ok := storeFactories[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "PARLEY_TEST_STORE=%s: no such test store; known: %s\n",
 			name, strings.Join(slices.Sorted(maps.Keys(storeFactories)), ", "))
-		os.Exit(2)
+		return 2
 	}
 	stores = f
-	os.Exit(m.Run())
+	if name == "postgres" {
+		defer pgtest.StopShared()
+		if err := pgtest.StartShared(); err != nil {
+			// One clear line rather than every test skipped.
+			fmt.Fprintf(os.Stderr, "PostgreSQL: %v\n", err)
+			if os.Getenv("CI") == "true" {
+				return 1
+			}
+			fmt.Fprintln(os.Stderr, "the HTTP suite did not run on PostgreSQL:", pgtest.Install)
+			return 0
+		}
+	}
+	return m.Run()
+}
+
+// rerunOn runs this test binary again on another store.
+func rerunOn(name string) int {
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), "PARLEY_TEST_STORE="+name)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "run the suite on %s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }
 
 // env is a running server on a fresh database with one app.
 type env struct {
-	t       testing.TB
-	st      parley.Storage
-	svc     *parley.Service
-	api     *api.Server
-	addr    string // where the database is, for stores.open and stores.raw
-	srv     *httptest.Server
-	clock   *clock
-	app     string
-	key     parley.Key
-	closing *sync.Once
+	t        testing.TB
+	st       parley.Storage
+	svc      *parley.Service
+	api      *api.Server
+	addr     string // where the database is, for stores.open and stores.raw
+	srv      *httptest.Server
+	clock    *clock
+	app      string
+	key      parley.Key
+	closing  *sync.Once
+	stopTail func()
 }
 
 // newEnv starts the server; opts adjust it first (rate limits, say).
@@ -138,16 +188,31 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc,
 		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
 		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: testLogger(),
 	}
 	for _, o := range opts {
 		o(s)
 	}
 	srv := httptest.NewServer(s.Handler())
-	e := &env{t: t, st: st, svc: svc, api: s, addr: addr, srv: srv, clock: c, closing: &sync.Once{}}
+	// The tailer, as parley serve runs it: on PostgreSQL it is what hands
+	// committed events to the streams.
+	tailing, stopTail := context.WithCancel(context.Background())
+	tailed := make(chan struct{})
+	go func() { defer close(tailed); svc.TailEvents(tailing, 250*time.Millisecond) }()
+	e := &env{t: t, st: st, svc: svc, api: s, addr: addr, srv: srv, clock: c, closing: &sync.Once{},
+		stopTail: func() { stopTail(); <-tailed }}
 	t.Cleanup(e.close)
 	e.app, e.key = e.newApp("app1")
 	return e
+}
+
+// testLogger discards the server's log, or writes it to stderr with
+// PARLEY_TEST_LOG set (to see what an internal error was).
+func testLogger() *slog.Logger {
+	if os.Getenv("PARLEY_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // in is the same env reporting to t: a subtest's failures must go to the
@@ -163,6 +228,7 @@ func (e *env) close() {
 	e.closing.Do(func() {
 		e.api.CloseStreams()
 		e.srv.Close()
+		e.stopTail()
 		if err := e.st.Close(); err != nil {
 			e.t.Errorf("close store: %v", err)
 		}

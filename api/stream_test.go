@@ -750,6 +750,12 @@ func TestStreamIdleThroughPruningAndShutdown(t *testing.T) {
 	e := newEnv(t)
 	e.putUser("bob", nil)
 	s, _ := e.stream(t, "bob", "")
+	// Once bob sees an event, his stream has read the log once and is live:
+	// only then may the test's clock jump past its starting position.
+	e.putConversation("first", "alice", "bob")
+	if got := kinds(s.events(300 * time.Millisecond)); !strings.Contains(got, "participant.added first bob") {
+		t.Fatalf("bob's stream: %s", got)
+	}
 	e.putConversation("other", "alice", "carol")
 	e.send("other", "alice", "not for bob")
 	e.clock.Add(8 * 24 * time.Hour)

@@ -43,9 +43,11 @@ func (t *tx) InsertApp(appID string, s parley.Settings, now int64) error {
 	return nil
 }
 
-func (t *tx) Settings(appID string) (parley.Settings, error) {
+func (t *tx) Settings(appID string) (parley.Settings, error) { return t.settings(appID, "") }
+
+func (t *tx) settings(appID, lock string) (parley.Settings, error) {
 	var raw string
-	if err := t.get("read settings", &raw, `SELECT settings FROM apps WHERE id = ?`, appID); notFound(err) {
+	if err := t.get("read settings", &raw, `SELECT settings FROM apps WHERE id = ?`+lock, appID); notFound(err) {
 		return parley.Settings{}, parley.ErrAppNotFound()
 	} else if err != nil {
 		return parley.Settings{}, err
@@ -54,7 +56,9 @@ func (t *tx) Settings(appID string) (parley.Settings, error) {
 }
 
 // LockSettings is Settings: the single writer already holds the database lock.
-func (t *tx) LockSettings(appID string) (parley.Settings, error) { return t.Settings(appID) }
+func (t *tx) LockSettings(appID string) (parley.Settings, error) {
+	return t.settings(appID, t.forUpdate())
+}
 
 // SetSettings moves settings_version, which invalidates every process's
 // cached settings.

@@ -10,14 +10,11 @@ import (
 // AppendAudit writes one entry. Nothing updates or deletes entries:
 // triggers refuse it.
 func (t *tx) AppendAudit(appID string, e parley.AuditEntry) (string, error) {
-	res, err := t.exec("append audit entry", `INSERT INTO audit_log (app_id, action, user_id, target_user_id, conversation_id,
-		message_id, actor, reason, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	var pk int64
+	err := t.get("append audit entry", &pk, `INSERT INTO audit_log (app_id, action, user_id, target_user_id, conversation_id,
+		message_id, actor, reason, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk`,
 		appID, e.Action, e.UserID, e.TargetUserID, e.ConversationID, e.MessageID, string(e.Actor), e.Reason, e.ExpiresAt, e.CreatedAt)
-	if err != nil {
-		return "", err
-	}
-	pk, err := res.LastInsertId()
-	return auditID(pk), wrap("append audit entry", err)
+	return auditID(pk), err
 }
 
 // AuditLog lists entries about userID (as the user or the target; any user
@@ -46,7 +43,7 @@ func (t *tx) AuditLog(appID, userID string, page parley.Page) ([]parley.AuditEnt
 		q = `SELECT * FROM (
 			SELECT ` + columns + ` FROM audit_log WHERE app_id = ? AND user_id = ? AND pk < ?
 			UNION
-			SELECT ` + columns + ` FROM audit_log WHERE app_id = ? AND target_user_id = ? AND pk < ?)
+			SELECT ` + columns + ` FROM audit_log WHERE app_id = ? AND target_user_id = ? AND pk < ?) AS entries
 			ORDER BY pk DESC LIMIT ?`
 		args = []any{appID, userID, before, appID, userID, before, page.Limit}
 	}

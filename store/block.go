@@ -16,14 +16,14 @@ func (t *tx) Unblock(appID, blocker, blocked string) (bool, error) {
 }
 
 func (t *tx) Blocked(appID, blocker, blocked string) (bool, error) {
-	return t.exists("read block", `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id = ? AND blocked_id = ?`, appID, blocker, blocked)
+	return t.exists("read block", `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id = ? AND blocked_id = ?`+t.forShare(), appID, blocker, blocked)
 }
 
 // BlockedByAny looks each blocker up by the primary key.
 func (t *tx) BlockedByAny(appID, blocked string, blockers []string) (bool, error) {
 	for chunk := range slices.Chunk(blockers, maxInParams) {
 		var found []int
-		if err := t.in("read blocks", &found, `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id IN (?) AND blocked_id = ? LIMIT 1`,
+		if err := t.in("read blocks", &found, `SELECT 1 FROM blocks WHERE app_id = ? AND blocker_id IN (?) AND blocked_id = ? LIMIT 1`+t.forShare(),
 			appID, chunk, blocked); err != nil || len(found) > 0 {
 			return len(found) > 0, err
 		}

@@ -7,8 +7,12 @@ import (
 )
 
 func (t *tx) Conversation(appID, convID string) (*parley.Conversation, error) {
+	return t.conversation(appID, convID, "")
+}
+
+func (t *tx) conversation(appID, convID, lock string) (*parley.Conversation, error) {
 	var r convRow
-	if err := t.get("read conversation", &r, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`,
+	if err := t.get("read conversation", &r, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`+lock,
 		appID, convID); notFound(err) {
 		return nil, parley.ErrConversationNotFound(convID)
 	} else if err != nil {
@@ -20,9 +24,10 @@ func (t *tx) Conversation(appID, convID string) (*parley.Conversation, error) {
 
 // LockConversation is a plain read in SQLite: the writer is the only one
 // and its transaction (BEGIN IMMEDIATE) already holds the database lock,
-// so nothing can change the row before this transaction ends.
+// so nothing can change the row before this transaction ends. PostgreSQL
+// reads it FOR UPDATE.
 func (t *tx) LockConversation(appID, convID string) (*parley.Conversation, error) {
-	return t.Conversation(appID, convID)
+	return t.conversation(appID, convID, t.forUpdate())
 }
 
 // CreateConversation lets the unique (app_id, id) decide: a row inserted

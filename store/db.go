@@ -1,6 +1,7 @@
-// Package store keeps Parley's data in SQLite through sqlx. It is pure
-// persistence: it knows SQL, not who may do what; the rules live in the
-// service of the root package.
+// Package store keeps Parley's data in SQLite or PostgreSQL through sqlx.
+// It is pure persistence: it knows SQL, not who may do what; the rules live
+// in the service of the root package. One SQL text serves both databases
+// where it can (tx.bind adapts it); where they differ, the method says so.
 package store
 
 import (
@@ -25,7 +26,7 @@ import (
 	parley "github.com/parley-chat/parley"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // MinSQLiteVersion is the oldest SQLite Parley runs on: 3.51.3 fixes a WAL
@@ -38,13 +39,17 @@ type Options struct {
 	// acknowledged write survives power loss) or "normal" (faster; a power
 	// loss may drop the last writes, never corrupt the file).
 	Synchronous string
+	// MaxConns bounds PostgreSQL's connection pool (default 32).
+	MaxConns int
 }
 
-// DB is the SQLite database: one writer connection fed by a queue that
+// DB is the database. On SQLite: one writer connection fed by a queue that
 // commits concurrent writes together (group commit), and a pool of readers.
+// On PostgreSQL: one pool for both, plain transactions, and pg's state.
 type DB struct {
 	write *sqlx.DB
 	read  *sqlx.DB
+	pg    *pgState // nil on SQLite
 
 	jobs     chan *job
 	stop     chan struct{}
@@ -58,8 +63,12 @@ type DB struct {
 
 var _ parley.Storage = (*DB)(nil)
 
-// Open opens (creating if needed) and migrates the database at path.
+// Open opens and migrates the database: a PostgreSQL URL (IsPostgres), or
+// the SQLite file at path, created if needed.
 func Open(path string, opts Options) (*DB, error) {
+	if IsPostgres(path) {
+		return openPostgres(path, opts)
+	}
 	sync := strings.ToUpper(opts.Synchronous)
 	if sync == "" {
 		sync = "FULL"
@@ -89,7 +98,7 @@ func Open(path string, opts Options) (*DB, error) {
 		write.Close()
 		return nil, err
 	}
-	if err := migrate(write, 0); err != nil {
+	if err := migrate(context.Background(), write, "sqlite", 0); err != nil {
 		write.Close()
 		return nil, err
 	}
@@ -132,6 +141,10 @@ func (db *DB) Close() error {
 	db.once.Do(func() {
 		close(db.stop)
 		<-db.done
+		if db.pg != nil {
+			db.closed = db.closePG()
+			return
+		}
 		db.closed = errors.Join(db.read.Close(), db.write.Close())
 	})
 	return db.closed
@@ -143,6 +156,9 @@ func (db *DB) Close() error {
 // into it and truncated to nothing. It waits for the writer between two
 // batches, and for readers' snapshots to end.
 func (db *DB) Purge(ctx context.Context) error {
+	if db.pg != nil {
+		return db.purgePG(ctx)
+	}
 	// A client that hangs up must not interrupt the checkpoint half way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -170,6 +186,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // snapshot, taken at its first read. The connections are query_only, so
 // writes fail; AfterCommit panics (see tx.AfterCommit).
 func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
+	if db.pg != nil {
+		return db.viewPG(ctx, fn)
+	}
 	sx, err := db.read.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
@@ -209,14 +228,22 @@ func versionLess(a, b string) bool {
 	return false
 }
 
-// migrate applies the embedded migrations not yet applied, up to version
-// upTo (0: all), each in its own transaction, and refuses a database
-// written by a newer Parley.
-func migrate(db *sqlx.DB, upTo int) error {
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+// migrator is what migrating needs of a database or one of its connections.
+type migrator interface {
+	sqlx.ExecerContext
+	GetContext(ctx context.Context, dest any, q string, args ...any) error
+	BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error)
+}
+
+// migrate applies the embedded migrations of the dialect ("sqlite" or
+// "postgres") not yet applied, up to version upTo (0: all), each in its own
+// transaction, and refuses a database written by a newer Parley.
+func migrate(ctx context.Context, db migrator, dialect string, upTo int) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	dir := "migrations/" + dialect + "/"
+	names, err := fs.Glob(migrations, dir+"*.sql")
 	if err != nil {
 		return fmt.Errorf("list migrations: %w", err)
 	}
@@ -226,7 +253,7 @@ func migrate(db *sqlx.DB, upTo int) error {
 	}
 	var all []migration
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := strings.TrimPrefix(name, dir)
 		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with its number", name)
@@ -235,7 +262,7 @@ func migrate(db *sqlx.DB, upTo int) error {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].version < all[j].version })
 	var current int
-	if err := db.Get(&current, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
+	if err := db.GetContext(ctx, &current, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if len(all) > 0 && current > all[len(all)-1].version {
@@ -249,23 +276,24 @@ func migrate(db *sqlx.DB, upTo int) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", m.name, err)
 		}
-		if err := applyMigration(db, m.version, string(body)); err != nil {
+		if err := applyMigration(ctx, db, m.version, string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(db *sqlx.DB, version int, body string) error {
-	tx, err := db.Beginx()
+func applyMigration(ctx context.Context, db migrator, version int, body string) error {
+	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(body); err != nil {
+	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli()); err != nil {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`),
+		version, time.Now().UnixMilli()); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -273,3 +301,14 @@ func applyMigration(db *sqlx.DB, version int, body string) error {
 
 // notFound reports whether err says a query found no row.
 func notFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// sqlOptsRepeatableRead makes a PostgreSQL read transaction one snapshot.
+var sqlOptsRepeatableRead = sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+
+// signal wakes whoever waits on c, without waiting.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}

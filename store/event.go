@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	parley "github.com/parley-chat/parley"
 )
 
@@ -13,7 +15,15 @@ import (
 // describe, so the log holds exactly the committed changes. seq is the
 // rowid: with a single writer, increasing in commit order; pos is the
 // app's own count, taken from event_positions in the same transaction.
+//
+// PostgreSQL stores them unnumbered (seq and pos 0), all of this write's
+// under one commit_order taken now, the write's last step; its sequencer
+// numbers them once they commit (see the events table), and the tailer
+// hands them to the broker.
 func (t *tx) AppendEvents(events []parley.Event) error {
+	if t.pg() {
+		return t.appendUnnumbered(events)
+	}
 	if err := t.positions(events); err != nil {
 		return err
 	}
@@ -22,23 +32,11 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 		chunk := events[start:min(len(events), start+maxInParams/cols)]
 		args := make([]any, 0, len(chunk)*cols)
 		for _, e := range chunk {
-			data, err := json.Marshal(e.Data)
+			data, meta, user, err := eventColumnsOf(e)
 			if err != nil {
-				return fmt.Errorf("encode event %s: %w", e.Type, err)
+				return err
 			}
-			var meta, user *string
-			if e.Meta != nil {
-				b, err := json.Marshal(e.Meta)
-				if err != nil {
-					return fmt.Errorf("encode event %s: %w", e.Type, err)
-				}
-				m := string(b)
-				meta = &m
-			}
-			if e.Data.UserID != "" {
-				user = &e.Data.UserID
-			}
-			args = append(args, e.ID, e.AppID, e.Type, string(data), e.CreatedAt, user, meta, e.Pos)
+			args = append(args, e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta, e.Pos)
 		}
 		// One statement a chunk: the rows get consecutive seqs, in order.
 		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
@@ -53,6 +51,72 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 		for i := range chunk {
 			chunk[i].Seq = last - int64(len(chunk)-1-i)
 		}
+	}
+	return nil
+}
+
+func (t *tx) appendUnnumbered(events []parley.Event) error {
+	var order int64
+	if err := t.get("take commit order", &order, `SELECT nextval('event_commit_order')`); err != nil {
+		return err
+	}
+	const cols = 8
+	for start := 0; start < len(events); start += maxInParams / cols {
+		chunk := events[start:min(len(events), start+maxInParams/cols)]
+		args := make([]any, 0, len(chunk)*cols)
+		for _, e := range chunk {
+			data, meta, user, err := eventColumnsOf(e)
+			if err != nil {
+				return err
+			}
+			args = append(args, order, e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta)
+		}
+		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
+		if _, err := t.exec("append events", `INSERT INTO events (commit_order, id, app_id, type, data, created_at, user_id, meta) VALUES `+values, args...); err != nil {
+			return err
+		}
+	}
+	t.job.appended = true
+	return nil
+}
+
+// eventColumnsOf encodes what an event row stores beside its identity.
+func eventColumnsOf(e parley.Event) (data string, meta, user *string, err error) {
+	b, err := json.Marshal(e.Data)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("encode event %s: %w", e.Type, err)
+	}
+	if e.Meta != nil {
+		m, err := json.Marshal(e.Meta)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("encode event %s: %w", e.Type, err)
+		}
+		text := string(m)
+		meta = &text
+	}
+	if e.Data.UserID != "" {
+		user = &e.Data.UserID
+	}
+	return string(b), meta, user, nil
+}
+
+// Settled: SQLite numbers events in their write's transaction, so a
+// snapshot's changes always have their positions. On PostgreSQL, a change
+// that committed before the snapshot may still wait for its number; the
+// View then runs again once the sequencer has passed.
+func (t *tx) Settled(appID, userID string) error {
+	if !t.pg() {
+		return nil
+	}
+	q, args, err := sqlx.In(`SELECT 1 FROM events WHERE seq IS NULL AND app_id = ?
+		AND ((user_id = ? AND type IN (?)) OR type = ?) LIMIT 1`, appID, userID, parley.MembershipTypes, parley.EventConversationDeleted)
+	if err != nil {
+		return wrap("check numbering", err)
+	}
+	if waiting, err := t.exists("check numbering", q, args...); err != nil {
+		return err
+	} else if waiting {
+		return errUnsettled
 	}
 	return nil
 }
@@ -82,6 +146,9 @@ func (t *tx) positions(events []parley.Event) error {
 // its cost is bounded once the log is pruned to a retention (the events
 // issue).
 func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
+	if t.pg() {
+		return t.scrubEventsPG(appID, userID, messages)
+	}
 	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))
 		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND json_extract(data, '$.userId') = ?`,
 		appID, userID); err != nil {
@@ -97,6 +164,27 @@ func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
 			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'))
 			WHERE app_id = ? AND json_extract(data, '`+path+`.senderId') = ?`, appID, userID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scrubEventsPG is ScrubEvents with PostgreSQL's JSON functions.
+func (t *tx) scrubEventsPG(appID, userID string, messages bool) error {
+	if _, err := t.exec("scrub user events", `UPDATE events SET data = jsonb_build_object('userId', data::jsonb -> 'userId')::text
+		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND data::jsonb ->> 'userId' = ?`, appID, userID); err != nil {
+		return err
+	}
+	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = jsonb_set(data::jsonb, '{moderation,reason}', 'null')::text
+		WHERE app_id = ? AND type IN ('user.banned', 'user.silenced') AND data::jsonb ->> 'userId' = ?
+		AND data::jsonb -> 'moderation' IS NOT NULL`, appID, userID); err != nil || !messages {
+		return err
+	}
+	for _, path := range []string{"message", "conversation,lastMessage"} {
+		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(data::jsonb,
+			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true')::text
+			WHERE app_id = ? AND data::jsonb #>> '{`+path+`,senderId}' = ?`, appID, userID); err != nil {
 			return err
 		}
 	}
@@ -189,8 +277,12 @@ func membershipEventsArgs(appID, userID string, after, through int64) []any {
 // LastEventSeq reads AUTOINCREMENT's high-water mark, which stays when the
 // newest events are pruned.
 func (t *tx) LastEventSeq() (int64, error) {
+	q := `SELECT seq FROM sqlite_sequence WHERE name = 'events'`
+	if t.pg() {
+		q = `SELECT pos FROM event_heads WHERE app_id = ''`
+	}
 	var seq int64
-	err := t.get("read last event", &seq, `SELECT seq FROM sqlite_sequence WHERE name = 'events'`)
+	err := t.get("read last event", &seq, q)
 	if notFound(err) {
 		return 0, nil
 	}
@@ -200,8 +292,18 @@ func (t *tx) LastEventSeq() (int64, error) {
 // LastEventPos is the app's last position: its newest event's, or, when
 // every event was pruned, the horizon, which pruning moves to the last
 // position it deleted. Two index lookups.
+//
+// On PostgreSQL it is the sequencer's counter for the app (event_heads),
+// which pruning leaves alone.
 func (t *tx) LastEventPos(appID string) (int64, error) {
 	var pos int64
+	if t.pg() {
+		err := t.get("read last position", &pos, `SELECT pos FROM event_heads WHERE app_id = ?`, appID)
+		if notFound(err) {
+			return 0, nil
+		}
+		return pos, err
+	}
 	err := t.get("read last position", &pos, `SELECT max(
 		COALESCE((SELECT max(pos) FROM events WHERE app_id = ?), 0),
 		COALESCE((SELECT pruned_through FROM event_horizons WHERE app_id = ?), 0))`, appID, appID)
@@ -236,8 +338,14 @@ func (t *tx) PruneEvents(before int64, limit int) (int, error) {
 		AppID string `db:"app_id"`
 		Pos   int64  `db:"pos"`
 	}
-	if err := t.sel("prune events", &pruned, `DELETE FROM events WHERE seq IN
-		(SELECT seq FROM events WHERE created_at < ? ORDER BY seq LIMIT ?) RETURNING app_id, pos`, before, limit); err != nil {
+	q, greatest := `DELETE FROM events WHERE seq IN
+		(SELECT seq FROM events WHERE created_at < ? ORDER BY seq LIMIT ?) RETURNING app_id, pos`, "max"
+	if t.pg() {
+		// Unnumbered events wait for the sequencer, however old.
+		q, greatest = `DELETE FROM events WHERE rid IN
+		(SELECT rid FROM events WHERE created_at < ? AND seq IS NOT NULL ORDER BY seq LIMIT ?) RETURNING app_id, pos`, "GREATEST"
+	}
+	if err := t.sel("prune events", &pruned, q, before, limit); err != nil {
 		return 0, err
 	}
 	through := map[string]int64{}
@@ -246,7 +354,7 @@ func (t *tx) PruneEvents(before int64, limit int) (int, error) {
 	}
 	for app, seq := range through {
 		if _, err := t.exec("move event horizon", `INSERT INTO event_horizons (app_id, pruned_through) VALUES (?, ?)
-			ON CONFLICT (app_id) DO UPDATE SET pruned_through = max(pruned_through, excluded.pruned_through)`, app, seq); err != nil {
+			ON CONFLICT (app_id) DO UPDATE SET pruned_through = `+greatest+`(event_horizons.pruned_through, excluded.pruned_through)`, app, seq); err != nil {
 			return 0, err
 		}
 	}

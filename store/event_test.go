@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestEventPositionsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := migrate(db, 11); err != nil {
+	if err := migrate(context.Background(), db, "sqlite", 11); err != nil {
 		t.Fatal(err)
 	}
 	for _, app := range []string{"a", "b", "a", "a", "b", "c"} {
@@ -35,7 +36,7 @@ func TestEventPositionsMigration(t *testing.T) {
 	if _, err := db.Exec(`INSERT INTO event_horizons (app_id, pruned_through) VALUES ('a', 1), ('c', 6)`); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(db, 12); err != nil {
+	if err := migrate(context.Background(), db, "sqlite", 12); err != nil {
 		t.Fatal(err)
 	}
 	var rows []struct {

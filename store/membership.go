@@ -22,7 +22,7 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 		ReadSeq        int64  `db:"read_seq"`
 	}
 	err := t.get("read participant", &r, `SELECT access, notify, removed_at, frozen_seq, removed_by_admin, read_seq FROM participants
-		WHERE conv_pk = ? AND user_id = ?`, c.PK, userID)
+		WHERE conv_pk = ? AND user_id = ?`+t.forShare(), c.PK, userID)
 	if notFound(err) {
 		return nil, nil
 	} else if err != nil {
@@ -45,7 +45,7 @@ func (t *tx) Members(c *parley.Conversation, userIDs []string) (map[string]*parl
 			RemovedByAdmin bool   `db:"removed_by_admin"`
 		}
 		if err := t.in("read participants", &rows, `SELECT user_id, access, notify, removed_at, frozen_seq, removed_by_admin
-			FROM participants WHERE conv_pk = ? AND user_id IN (?)`, c.PK, chunk); err != nil {
+			FROM participants WHERE conv_pk = ? AND user_id IN (?)`+t.forShare(), c.PK, chunk); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
@@ -69,7 +69,7 @@ func (t *tx) SetMembers(appID string, c *parley.Conversation, members []parley.N
 			VALUES `+values+`
 			ON CONFLICT (conv_pk, user_id) DO UPDATE SET access = excluded.access, notify = excluded.notify,
 				frozen_seq = excluded.frozen_seq, removed_by_admin = 0, removed_by_ban = NULL, removed_at = NULL,
-				joined_at = CASE WHEN removed_at IS NULL THEN joined_at ELSE excluded.joined_at END`, args...); err != nil {
+				joined_at = CASE WHEN participants.removed_at IS NULL THEN participants.joined_at ELSE excluded.joined_at END`, args...); err != nil {
 			return err
 		}
 	}
@@ -122,16 +122,25 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 	}
 	// The ids first, in one row: ten thousand rows each crossing into Go
 	// cost more than the whole removal. Ids hold no comma. Then one UPDATE.
-	var list string
-	if err := t.get("list memberships", &list, `SELECT COALESCE(group_concat(id, ','), '') FROM (SELECT c.id
-		FROM participants p JOIN conversations c ON c.pk = p.conv_pk
-		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.id)`, appID, userID); err != nil {
+	// On PostgreSQL the conversations' rows are locked first, in key
+	// order: a send to one of them waits, or is waited for, so no message
+	// falls between its sequence number and the freeze point.
+	var rows []struct {
+		ID string `db:"id"`
+		PK int64  `db:"pk"`
+	}
+	if err := t.sel("list memberships", &rows, `SELECT c.id, c.pk FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.pk`+t.locking(" FOR UPDATE OF c"), appID, userID); err != nil {
 		return nil, err
 	}
-	if list == "" {
+	if len(rows) == 0 {
 		return []string{}, nil
 	}
-	ids := strings.Split(list, ",")
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	sort.Strings(ids)
 	_, err := t.exec("remove everywhere", `UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
 		frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
 		WHERE app_id = ? AND user_id = ? AND removed_at IS NULL`, now, ban, appID, userID)
@@ -142,17 +151,21 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 // access reads live again, None keeps its old freeze point.
 func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, error) {
 	// One row, as in RemoveEverywhere: "id access notify" joined by commas.
-	var list string
-	if err := t.get("list banned memberships", &list, `SELECT COALESCE(group_concat(id || ' ' || access || ' ' || notify || ' ' || frozen, ','), '')
-		FROM (SELECT c.id, p.access, p.notify, COALESCE(p.frozen_seq, -1) AS frozen FROM participants p JOIN conversations c ON c.pk = p.conv_pk
-		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_by_ban IS NOT NULL AND p.removed_at IS NOT NULL ORDER BY c.id)`,
+	var rows []struct {
+		ID     string `db:"id"`
+		Access string `db:"access"`
+		Notify string `db:"notify"`
+		Frozen *int64 `db:"frozen_seq"`
+	}
+	if err := t.sel("list banned memberships", &rows, `SELECT c.id, p.access, p.notify, p.frozen_seq
+		FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_by_ban IS NOT NULL AND p.removed_at IS NOT NULL ORDER BY c.id`+t.locking(" FOR UPDATE OF p"),
 		appID, userID); err != nil {
 		return nil, err
 	}
-	if list == "" {
+	if len(rows) == 0 {
 		return []parley.Restored{}, nil
 	}
-	rows := strings.Split(list, ",")
 	if _, err := t.exec("restore memberships", `UPDATE participants SET removed_at = NULL, removed_by_admin = 0,
 		removed_by_ban = NULL, joined_at = ?,
 		frozen_seq = CASE WHEN access IN ('ReadWrite', 'Read') THEN NULL ELSE frozen_seq END
@@ -162,13 +175,7 @@ func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, 
 	}
 	out := make([]parley.Restored, len(rows))
 	for i, r := range rows {
-		f := strings.Fields(r)
-		out[i] = parley.Restored{ConversationID: f[0], Access: parley.Access(f[1]), Notify: parley.Notify(f[2])}
-		if n, err := strconv.ParseInt(f[3], 10, 64); err != nil {
-			return nil, fmt.Errorf("restore memberships: freeze point %q: %w", f[3], err)
-		} else if n >= 0 {
-			out[i].Frozen = &n
-		}
+		out[i] = parley.Restored{ConversationID: r.ID, Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Frozen: r.Frozen}
 	}
 	return out, nil
 }

@@ -138,7 +138,7 @@ func TestIdempotencyMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate(old, 4); err != nil {
+	if err := migrate(context.Background(), old, "sqlite", 4); err != nil {
 		t.Fatal(err)
 	}
 	_, err = old.Exec(`INSERT INTO apps (id, settings, created_at) VALUES ('a1', '{}', 1);

@@ -32,7 +32,7 @@ func (t *tx) ReadPointers(appID, userID string) (map[string]string, error) {
 // unreadQuery counts, through the (conv_pk, seq) index, the messages after
 // a pointer and up to a freeze point that the user did not send.
 var unreadQuery = `SELECT count(*) FROM (SELECT 1 FROM messages WHERE conv_pk = ? AND seq > ? AND seq <= ?
-	AND (sender_id IS NULL OR sender_id <> ?) LIMIT ` + strconv.Itoa(parley.MaxUnreadCount) + `)`
+	AND (sender_id IS NULL OR sender_id <> ?) LIMIT ` + strconv.Itoa(parley.MaxUnreadCount) + `) AS unread`
 
 // UnreadCount counts, up to parley.MaxUnreadCount, the messages in the member's
 // view after their pointer, their own left out.

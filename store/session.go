@@ -30,7 +30,7 @@ func (db *DB) AppExists(ctx context.Context, appID string) (bool, error) {
 		return true, nil
 	}
 	var n int
-	if err := db.read.GetContext(ctx, &n, `SELECT COUNT(*) FROM apps WHERE id = ?`, appID); err != nil {
+	if err := db.read.GetContext(ctx, &n, db.bound(`SELECT COUNT(*) FROM apps WHERE id = ?`), appID); err != nil {
 		return false, fmt.Errorf("find app: %w", err)
 	}
 	if n > 0 {
@@ -53,9 +53,9 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 		modSince, modExpiresAt     *int64
 	)
 	// A plain Scan: sqlx's struct mapping costs more than the query here.
-	err := db.read.QueryRowContext(ctx, `SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
+	err := db.read.QueryRowContext(ctx, db.bound(`SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
 		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by, u.role
-		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`, userID, appID).
+		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`), userID, appID).
 		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modReason, &modSince, &modExpiresAt, &modBy, &role)
 	if notFound(err) {
 		return nil, parley.ErrAppNotFound()
@@ -80,7 +80,7 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 // epoch did not move.
 func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, error) {
 	var epoch int64
-	err := db.read.GetContext(ctx, &epoch, `SELECT keys_epoch FROM apps WHERE id = ?`, appID)
+	err := db.read.GetContext(ctx, &epoch, db.bound(`SELECT keys_epoch FROM apps WHERE id = ?`), appID)
 	if notFound(err) {
 		return nil, parley.ErrAppNotFound()
 	} else if err != nil {
@@ -92,7 +92,7 @@ func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, er
 // KeyByHash finds a key, active or not, by the hash of its secret.
 func (db *DB) KeyByHash(ctx context.Context, hash []byte) (*parley.Key, error) {
 	var r keyRow
-	err := db.read.GetContext(ctx, &r, `SELECT `+keyColumns+` FROM keys WHERE hash = ?`, hash)
+	err := db.read.GetContext(ctx, &r, db.bound(`SELECT `+keyColumns+` FROM keys WHERE hash = ?`), hash)
 	if notFound(err) {
 		return nil, parley.Errorf(parley.EAuthInvalidToken, "The secret key is not valid.")
 	} else if err != nil {
@@ -115,7 +115,7 @@ func (db *DB) settingsAt(ctx context.Context, appID string, version int64) (parl
 		Settings string `db:"settings"`
 		Version  int64  `db:"settings_version"`
 	}
-	if err := db.read.GetContext(ctx, &r, `SELECT settings, settings_version FROM apps WHERE id = ?`, appID); err != nil {
+	if err := db.read.GetContext(ctx, &r, db.bound(`SELECT settings, settings_version FROM apps WHERE id = ?`), appID); err != nil {
 		return parley.Settings{}, fmt.Errorf("read settings: %w", err)
 	}
 	s, err := decodeSettings(r.Settings)
@@ -137,8 +137,8 @@ func (db *DB) keysAt(ctx context.Context, appID string, epoch int64) ([]parley.K
 		return slices.Clone(c.(*cachedKeys).keys), nil
 	}
 	var rows []keyRow
-	if err := db.read.SelectContext(ctx, &rows, `SELECT `+keyColumns+` FROM keys WHERE app_id = ? AND revoked_at IS NULL
-		ORDER BY created_at DESC, id DESC`, appID); err != nil {
+	if err := db.read.SelectContext(ctx, &rows, db.bound(`SELECT `+keyColumns+` FROM keys WHERE app_id = ? AND revoked_at IS NULL
+		ORDER BY created_at DESC, id DESC`), appID); err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	// The keys were read after the epoch, so they are at least as new as
@@ -149,4 +149,12 @@ func (db *DB) keysAt(ctx context.Context, appID string, epoch int64) ([]parley.K
 		db.keys.CompareAndSwap(appID, old, fresh)
 	}
 	return slices.Clone(fresh.keys), nil
+}
+
+// bound adapts a query written for SQLite to the database (see tx.bind).
+func (db *DB) bound(q string) string {
+	if db.pg == nil {
+		return q
+	}
+	return db.pg.rebind(q)
 }

@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 
@@ -36,8 +38,34 @@ func (t *tx) AfterCommit(fn func()) {
 	t.job.after = append(t.job.after, fn)
 }
 
+// bind adapts a statement written for SQLite (? placeholders, booleans as
+// integers) to the database: on PostgreSQL, $n placeholders and booleans
+// as 0 or 1.
+func (t *tx) bind(q string, args []any) (string, []any) {
+	if t.db.pg == nil {
+		return q, args
+	}
+	return t.db.pg.rebind(q), pgArgs(args)
+}
+
+// pg reports whether the transaction runs on PostgreSQL.
+func (t *tx) pg() bool { return t.db.pg != nil }
+
+// forUpdate and forShare are the row-locking clauses a read inside a write
+// takes on PostgreSQL (see parley.Tx); SQLite's one writer needs none.
+func (t *tx) forUpdate() string { return t.locking(" FOR UPDATE") }
+func (t *tx) forShare() string  { return t.locking(" FOR SHARE") }
+
+func (t *tx) locking(clause string) string {
+	if t.db.pg == nil || t.job == nil {
+		return ""
+	}
+	return clause
+}
+
 // exec runs a statement; what names it in errors.
 func (t *tx) exec(what, q string, args ...any) (sql.Result, error) {
+	q, args = t.bind(q, args)
 	res, err := t.sx.ExecContext(t.ctx, q, args...)
 	return res, wrap(what, err)
 }
@@ -54,10 +82,12 @@ func (t *tx) changed(what, q string, args ...any) (bool, error) {
 
 // get reads one row; a missing row is an error that notFound recognises.
 func (t *tx) get(what string, dest any, q string, args ...any) error {
+	q, args = t.bind(q, args)
 	return wrap(what, t.sx.GetContext(t.ctx, dest, q, args...))
 }
 
 func (t *tx) sel(what string, dest any, q string, args ...any) error {
+	q, args = t.bind(q, args)
 	return wrap(what, t.sx.SelectContext(t.ctx, dest, q, args...))
 }
 
@@ -116,6 +146,17 @@ func asConflict(err error) error {
 }
 
 func unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Insufficient resources (a full disk), a read-only server, one
+		// shutting down or starting, or a lost connection.
+		return strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") ||
+			pe.Code == "25006"
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
 	var se sqlite3.Error
 	if !errors.As(err, &se) {
 		return false
@@ -146,12 +187,24 @@ func conflict(err error) *parley.Error {
 	if errors.As(err, &e) {
 		return nil
 	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		if pe.Code != "23505" {
+			return nil
+		}
+		// users_external_id reads as users.external_id, as SQLite names it.
+		return conflictIn(pe.ConstraintName + " " + strings.Replace(pe.ConstraintName, "_", ".", 1))
+	}
 	var se sqlite3.Error
 	if !errors.As(err, &se) || (se.ExtendedCode != sqlite3.ErrConstraintUnique && se.ExtendedCode != sqlite3.ErrConstraintPrimaryKey) {
 		return nil
 	}
+	return conflictIn(se.Error())
+}
+
+func conflictIn(text string) *parley.Error {
 	for _, c := range conflicts {
-		if strings.Contains(se.Error(), c.in) {
+		if strings.Contains(text, c.in) {
 			return parley.Errorf(parley.EConflict, "%s", c.msg)
 		}
 	}

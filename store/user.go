@@ -10,8 +10,13 @@ import (
 // User returns erased users too and the moderation as stored: whether it
 // is still in force is the service's question, it has the clock.
 func (t *tx) User(appID, userID string) (*parley.User, error) {
+	return t.user(appID, userID, t.forShare())
+}
+
+// user reads the user's row with the locking clause lock.
+func (t *tx) user(appID, userID, lock string) (*parley.User, error) {
 	var r userRow
-	if err := t.get("read user", &r, `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id = ?`, appID, userID); notFound(err) {
+	if err := t.get("read user", &r, `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id = ?`+lock, appID, userID); notFound(err) {
 		return nil, parley.ErrUserNotFound(userID)
 	} else if err != nil {
 		return nil, err
@@ -21,7 +26,9 @@ func (t *tx) User(appID, userID string) (*parley.User, error) {
 }
 
 // LockUser is User: the single writer already holds the database lock.
-func (t *tx) LockUser(appID, userID string) (*parley.User, error) { return t.User(appID, userID) }
+func (t *tx) LockUser(appID, userID string) (*parley.User, error) {
+	return t.user(appID, userID, t.forUpdate())
+}
 
 // InsertUser lets the primary key decide: a row inserted means this call
 // created the user.
@@ -56,7 +63,7 @@ func (t *tx) UserByExternalID(appID, externalID string) (string, error) {
 
 func (t *tx) Users(appID string, page parley.Page, withErased bool) ([]parley.User, error) {
 	if page.StartingAfter != "" {
-		ok, err := t.exists("find user cursor", `SELECT 1 FROM users WHERE app_id = ? AND id = ? AND (? OR deleted = 0)`,
+		ok, err := t.exists("find user cursor", `SELECT 1 FROM users WHERE app_id = ? AND id = ? AND (? = 1 OR deleted = 0)`,
 			appID, page.StartingAfter, withErased)
 		if err != nil {
 			return nil, err
@@ -64,7 +71,7 @@ func (t *tx) Users(appID string, page parley.Page, withErased bool) ([]parley.Us
 			return nil, parley.ErrNotInList()
 		}
 	}
-	return t.users("list users", `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id > ? AND (? OR deleted = 0)
+	return t.users("list users", `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id > ? AND (? = 1 OR deleted = 0)
 		ORDER BY id LIMIT ?`, appID, page.StartingAfter, withErased, page.Limit)
 }
 
@@ -114,9 +121,12 @@ func (t *tx) TouchUser(appID, userID string, now int64) error {
 }
 
 func (t *tx) SearchUsers(appID, q, badge string, limit, offset int) ([]parley.User, error) {
+	contains, hasBadge := `instr(name_folded, ?) > 0`, `EXISTS (SELECT 1 FROM json_each(users.badges) WHERE value = ?)`
+	if t.pg() {
+		contains, hasBadge = `strpos(name_folded, ?) > 0`, `badges::jsonb @> jsonb_build_array(?::text)`
+	}
 	return t.users("search users", `SELECT `+userColumns+` FROM users
-		WHERE app_id = ? AND deleted = 0 AND instr(name_folded, ?) > 0
-		AND (? = '' OR EXISTS (SELECT 1 FROM json_each(users.badges) WHERE value = ?))
+		WHERE app_id = ? AND deleted = 0 AND `+contains+` AND (? = '' OR `+hasBadge+`)
 		ORDER BY name_folded, id LIMIT ? OFFSET ?`, appID, fold(q), badge, badge, limit, offset)
 }
 

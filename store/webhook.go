@@ -63,7 +63,7 @@ func (t *tx) UpdateWebhook(w parley.Webhook) error {
 
 func (t *tx) Webhook(appID, id string) (*parley.Webhook, error) {
 	var r webhookRow
-	err := t.get("read webhook", &r, `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? AND id = ?`, appID, id)
+	err := t.get("read webhook", &r, `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = ? AND id = ?`+t.forUpdate(), appID, id)
 	if notFound(err) {
 		return nil, parley.ErrWebhookNotFound(id)
 	} else if err != nil {
@@ -80,7 +80,7 @@ func (t *tx) Webhooks(appID string) ([]parley.Webhook, error) {
 	if appID != "" {
 		q, args = q+` WHERE app_id = ?`, append(args, appID)
 	}
-	if err := t.sel("list webhooks", &rows, q+` ORDER BY created_at, id`, args...); err != nil {
+	if err := t.sel("list webhooks", &rows, q+` ORDER BY created_at, id`+t.forUpdate(), args...); err != nil {
 		return nil, err
 	}
 	return webhooks(rows), nil
@@ -177,13 +177,32 @@ func deliveries(rows []deliveryRow) ([]parley.WebhookDelivery, error) {
 	return out, nil
 }
 
-// DueDeliveries lists up to limit pending deliveries of the endpoint due
-// at now, the earliest first.
-func (t *tx) DueDeliveries(webhookID string, now int64, limit int) ([]parley.WebhookDelivery, error) {
+// ClaimDue takes the endpoint's pending deliveries due at now, the
+// earliest first, at most limit, and makes them due again only at until:
+// the sender records the outcome before then, and a process that dies
+// while sending leaves them to be tried again at until. On PostgreSQL the
+// rows other processes are claiming are skipped (FOR UPDATE SKIP LOCKED),
+// so each delivery is made by one process.
+func (t *tx) ClaimDue(webhookID string, now, until int64, limit int) ([]parley.WebhookDelivery, error) {
 	var rows []deliveryRow
-	if err := t.sel("list due deliveries", &rows, `SELECT `+deliveryColumns+` FROM webhook_deliveries
-		WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, event_pos LIMIT ?`,
-		webhookID, now, limit); err != nil {
+	if err := t.sel("claim due deliveries", &rows, `SELECT `+deliveryColumns+` FROM webhook_deliveries
+		WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, event_pos LIMIT ?`+
+		t.locking(" FOR UPDATE SKIP LOCKED"), webhookID, now, limit); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return []parley.WebhookDelivery{}, nil
+	}
+	positions := make([]int64, len(rows))
+	for i, r := range rows {
+		positions[i] = r.Pos
+	}
+	q, args, err := sqlx.In(`UPDATE webhook_deliveries SET next_attempt_at = ? WHERE webhook_id = ? AND event_pos IN (?)`,
+		until, webhookID, positions)
+	if err != nil {
+		return nil, wrap("claim due deliveries", err)
+	}
+	if _, err := t.exec("claim due deliveries", q, args...); err != nil {
 		return nil, err
 	}
 	return deliveries(rows)
@@ -203,7 +222,11 @@ func (t *tx) RecordAttempt(webhookID string, pos int64, a parley.Attempt, status
 	if a.Succeeded() {
 		failed = 0
 	}
-	_, err := t.exec("record attempt", `UPDATE webhook_deliveries SET attempts = json_insert(attempts, '$[#]', json(?)),
+	appended := `json_insert(attempts, '$[#]', json(?))`
+	if t.pg() {
+		appended = `(attempts::jsonb || jsonb_build_array(?::jsonb))::text`
+	}
+	_, err := t.exec("record attempt", `UPDATE webhook_deliveries SET attempts = `+appended+`,
 		status = ?, next_attempt_at = ?, failures = failures + ? WHERE webhook_id = ? AND event_pos = ?`,
 		jsonText(a), status, next, failed, webhookID, pos)
 	return err

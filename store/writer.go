@@ -23,6 +23,9 @@ type job struct {
 	after []func() // run once the batch commits, if this job's savepoint was kept
 	done  chan error
 	took  time.Duration // what running it took
+	// appended: the write stored events (PostgreSQL numbers them after
+	// the commit).
+	appended bool
 }
 
 // Update runs fn in a write transaction and returns once it is committed.
@@ -34,6 +37,9 @@ type job struct {
 // be a pure function of the transaction: it may run after its caller gave
 // up waiting, and it may not keep the Tx.
 func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
+	if db.pg != nil {
+		return db.updatePG(ctx, fn)
+	}
 	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
 	select {
 	case db.jobs <- j:

@@ -1,0 +1,467 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, "pgx" under database/sql
+	"github.com/jmoiron/sqlx"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// IsPostgres reports whether a --db value names a PostgreSQL database
+// (a postgres:// or postgresql:// URL) rather than a SQLite file.
+func IsPostgres(addr string) bool {
+	return strings.HasPrefix(addr, "postgres://") || strings.HasPrefix(addr, "postgresql://")
+}
+
+// pgState is what a PostgreSQL DB has beside its pool: the bound queries,
+// the sequencer that numbers committed events, and the listener that hears
+// other processes number theirs.
+type pgState struct {
+	url      string
+	bound    sync.Map // query text with ? to query text with $n
+	appended chan struct{}
+	// progress is closed and replaced after every pass of the sequencer and
+	// every notification: waiters for a numbered log wait on it.
+	mu       sync.Mutex
+	progress chan struct{}
+	// started counts the sequencer's passes begun; finished is the number
+	// of the last one that left nothing behind that it could see.
+	started, finished int64
+	// committed is signalled when events became readable in the log: the
+	// tailer's wake-up (Committed).
+	committed chan struct{}
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// Retrying: a write that PostgreSQL aborted because it could not be
+// serialised with another (a deadlock between row locks, a serialization
+// failure) runs again, up to pgRetries times, after a short random pause.
+const pgRetries = 10
+
+// The lock that makes sequencer passes take turns across processes, and the
+// one that makes migrations do: pg_advisory_xact_lock keys ("parley" in
+// ASCII, then a number).
+const (
+	sequencerLock = 0x7061726c657901
+	migrationLock = 0x7061726c657902
+)
+
+func openPostgres(url string, opts Options) (*DB, error) {
+	pool, err := sqlx.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	conns := opts.MaxConns
+	if conns <= 0 {
+		conns = 32
+	}
+	pool.SetMaxOpenConns(conns)
+	pool.SetMaxIdleConns(conns)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redactURL(url), err)
+	}
+	if err := migratePostgres(ctx, pool, 0); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	pg := &pgState{url: url, appended: make(chan struct{}, 1), progress: make(chan struct{}), committed: make(chan struct{}, 1)}
+	db := &DB{write: pool, read: pool, pg: pg, stop: make(chan struct{}), done: make(chan struct{})}
+	close(db.done) // no writer goroutine: Close waits for nothing
+	run, stop := context.WithCancel(context.Background())
+	pg.cancel = stop
+	pg.wg.Add(2)
+	go func() { defer pg.wg.Done(); db.sequence(run) }()
+	go func() { defer pg.wg.Done(); db.listen(run) }()
+	return db, nil
+}
+
+// redactURL drops the password from a database URL for messages.
+func redactURL(url string) string {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return "the database"
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
+}
+
+// migratePostgres applies the PostgreSQL migrations under an advisory lock,
+// so that processes starting together apply each once.
+func migratePostgres(ctx context.Context, pool *sqlx.DB, upTo int) error {
+	conn, err := pool.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("migrate: take the migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
+	return migrate(ctx, conn, "postgres", upTo)
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n, once per query text.
+func (pg *pgState) rebind(q string) string {
+	if b, ok := pg.bound.Load(q); ok {
+		return b.(string)
+	}
+	b := sqlx.Rebind(sqlx.DOLLAR, q)
+	if len(q) < 4096 {
+		pg.bound.Store(q, b)
+	}
+	return b
+}
+
+// pgArgs stores booleans as the 0 or 1 of the integer flag columns, as
+// SQLite does.
+func pgArgs(args []any) []any {
+	for i, a := range args {
+		switch v := a.(type) {
+		case bool:
+			args[i] = boolInt(v)
+		case *bool:
+			if v != nil {
+				args[i] = boolInt(*v)
+			}
+		}
+	}
+	return args
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// updatePG runs fn in a READ COMMITTED transaction that takes row locks
+// where the Tx says, and runs it again when PostgreSQL aborts it for a
+// deadlock or a serialization failure. The after-commit functions run once
+// it commits, before Update returns.
+func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < pgRetries; attempt++ {
+		if attempt > 0 {
+			pause := time.Duration(1+attempt*attempt) * time.Millisecond
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		var j *job
+		if j, err = db.tryPG(ctx, fn); err == nil {
+			if j.appended {
+				db.pg.awaitNumbered(ctx)
+			}
+			runAfter(j.after)
+			return nil
+		}
+		if !retryable(err) {
+			return asConflict(err)
+		}
+	}
+	return asConflict(err)
+}
+
+func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err error) {
+	// Statements run on the caller's context until commit: a write given up
+	// while it runs rolls back entirely, which PostgreSQL does cleanly.
+	sx, err := db.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin write: %w", err)
+	}
+	defer sx.Rollback()
+	j = &job{ctx: ctx, fn: fn}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in write: %v", r)
+		}
+	}()
+	if err := fn(&tx{ctx: ctx, sx: sx, db: db, job: j}); err != nil {
+		return nil, err
+	}
+	// The commit must happen even if the caller leaves now: it may already
+	// be told nothing else.
+	if err := sx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return j, nil
+}
+
+// viewPG runs fn in a read-only REPEATABLE READ transaction: one snapshot.
+// A Tx.Settled that finds the user's changes not numbered yet makes it
+// wait for the sequencer and run again on a newer snapshot.
+func (db *DB) viewPG(ctx context.Context, fn func(parley.Tx) error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		wait := db.pg.next()
+		err := db.viewOnce(ctx, fn)
+		if !errors.Is(err, errUnsettled) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return parley.ErrStorageUnavailable("The event log is behind; try again.")
+		}
+		signal(db.pg.appended)
+		select {
+		case <-wait:
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (db *DB) viewOnce(ctx context.Context, fn func(parley.Tx) error) error {
+	sx, err := db.read.BeginTxx(ctx, &sqlOptsRepeatableRead)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer sx.Rollback()
+	return fn(&tx{ctx: ctx, sx: sx, db: db})
+}
+
+// errUnsettled: the snapshot holds changes whose events have no position yet.
+var errUnsettled = errors.New("store: events not numbered yet")
+
+// awaitNumbered waits, after a write that stored events committed, for a
+// sequencer pass that began after it: then its events have their
+// positions, and a read of the log after Update returns sees them, as on
+// SQLite. It gives up waiting (not the write) when ctx ends or the
+// sequencer is stuck for long.
+func (pg *pgState) awaitNumbered(ctx context.Context) {
+	pg.mu.Lock()
+	target := pg.started + 1
+	pg.mu.Unlock()
+	signal(pg.appended)
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		pg.mu.Lock()
+		done, wait := pg.finished >= target, pg.progress
+		pg.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return
+		case <-timeout.C:
+			return
+		}
+	}
+}
+
+// next is closed at the sequencer's next pass.
+func (pg *pgState) next() <-chan struct{} {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	return pg.progress
+}
+
+func (pg *pgState) advance() { pg.passed(0, true) }
+
+// passed wakes the waiters for the log, and the tailer when events were
+// numbered; pass, when not 0, is the number of a sequencer pass that
+// numbered everything it could see.
+func (pg *pgState) passed(pass int64, numbered bool) {
+	pg.mu.Lock()
+	pg.finished = max(pg.finished, pass)
+	close(pg.progress)
+	pg.progress = make(chan struct{})
+	pg.mu.Unlock()
+	if numbered {
+		signal(pg.committed)
+	}
+}
+
+// retryable reports whether PostgreSQL aborted the transaction only because
+// of another one: a serialization failure or a deadlock.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// sequenceBatch bounds the events one sequencer pass numbers.
+const sequenceBatch = 5000
+
+// sequence numbers committed events, woken by this process's commits, by
+// the listener, and every 100 ms for the commits of a process that died
+// before it numbered them.
+func (db *DB) sequence(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		db.pg.mu.Lock()
+		db.pg.started++
+		pass := db.pg.started
+		db.pg.mu.Unlock()
+		n, err := db.sequenceOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			slog.Warn("store: numbering events failed; trying again", slog.Any("err", err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if n == sequenceBatch {
+			db.pg.advance()
+			continue
+		}
+		db.pg.passed(pass, n > 0)
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.pg.appended:
+		case <-tick.C:
+		}
+	}
+}
+
+// sequenceOnce numbers the committed unnumbered events, at most a batch,
+// in (commit_order, rid) order, after each app's last position and the
+// log's last seq, and notifies every listening process.
+func (db *DB) sequenceOnce(ctx context.Context) (int, error) {
+	sx, err := db.write.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer sx.Rollback()
+	if _, err := sx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, sequencerLock); err != nil {
+		return 0, err
+	}
+	var rows []struct {
+		RID   int64  `db:"rid"`
+		AppID string `db:"app_id"`
+	}
+	if err := sx.SelectContext(ctx, &rows, `SELECT rid, app_id FROM events WHERE seq IS NULL
+		ORDER BY commit_order, rid LIMIT $1`, sequenceBatch); err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	apps := []string{""}
+	seen := map[string]bool{"": true}
+	for _, r := range rows {
+		if !seen[r.AppID] {
+			seen[r.AppID] = true
+			apps = append(apps, r.AppID)
+		}
+	}
+	var heads []struct {
+		AppID string `db:"app_id"`
+		Pos   int64  `db:"pos"`
+	}
+	if err := sx.SelectContext(ctx, &heads, `SELECT app_id, pos FROM event_heads WHERE app_id = ANY($1)`, apps); err != nil {
+		return 0, err
+	}
+	last := map[string]int64{}
+	for _, h := range heads {
+		last[h.AppID] = h.Pos
+	}
+	rids, seqs, poss := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows))
+	for i, r := range rows {
+		last[""]++
+		last[r.AppID]++
+		rids[i], seqs[i], poss[i] = r.RID, last[""], last[r.AppID]
+	}
+	if _, err := sx.ExecContext(ctx, `UPDATE events e SET seq = v.seq, pos = v.pos
+		FROM (SELECT unnest($1::bigint[]) AS rid, unnest($2::bigint[]) AS seq, unnest($3::bigint[]) AS pos) v
+		WHERE e.rid = v.rid`, rids, seqs, poss); err != nil {
+		return 0, err
+	}
+	ids, tops := make([]string, 0, len(apps)), make([]int64, 0, len(apps))
+	for _, app := range apps {
+		ids, tops = append(ids, app), append(tops, last[app])
+	}
+	if _, err := sx.ExecContext(ctx, `INSERT INTO event_heads (app_id, pos)
+		SELECT unnest($1::text[]), unnest($2::bigint[])
+		ON CONFLICT (app_id) DO UPDATE SET pos = excluded.pos`, ids, tops); err != nil {
+		return 0, err
+	}
+	if _, err := sx.ExecContext(ctx, `SELECT pg_notify('parley_events', '')`); err != nil {
+		return 0, err
+	}
+	return len(rows), sx.Commit()
+}
+
+// listen hears the sequencer passes of every process (LISTEN parley_events)
+// and wakes the tailer. A lost notification loses no event: the tailer
+// also reads the log on a timer, and the log is the truth.
+func (db *DB) listen(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := db.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		slog.Warn("store: listening for events failed; trying again", slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (db *DB) listenOnce(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, db.pg.url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN parley_events`); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		db.pg.advance()
+	}
+}
+
+// Committed is signalled when events became readable in the log (another
+// process numbered them, or this one); nil for SQLite, whose log only the
+// tailer's timer watches for other processes' writes.
+func (db *DB) Committed() <-chan struct{} {
+	if db.pg == nil {
+		return nil
+	}
+	return db.pg.committed
+}
+
+// purgePG vacuums the tables that hold personal data, so that erased rows
+// leave no dead tuples behind. Copies PostgreSQL keeps elsewhere (its
+// write-ahead log until recycled, replicas' logs, backups) are the
+// operator's to rotate.
+func (db *DB) purgePG(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	if _, err := db.write.ExecContext(ctx, `VACUUM users, messages, events, audit_log, participants, blocks`); err != nil {
+		return asConflict(fmt.Errorf("vacuum: %w", err))
+	}
+	return nil
+}
+
+func (db *DB) closePG() error {
+	db.pg.cancel()
+	db.pg.wg.Wait()
+	return db.write.Close()
+}

@@ -299,6 +299,13 @@ func applyMigration(ctx context.Context, db migrator, version int, body string) 
 	return tx.Commit()
 }
 
+// SchemaVersion is the last migration applied.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.read.GetContext(ctx, &v, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`)
+	return v, err
+}
+
 // notFound reports whether err says a query found no row.
 func notFound(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 

@@ -90,6 +90,15 @@ func openPostgres(url string, opts Options) (*DB, error) {
 	return db, nil
 }
 
+// Describe names a --db value for logs and messages: a SQLite path as it
+// is, a PostgreSQL URL without its password.
+func Describe(addr string) string {
+	if IsPostgres(addr) {
+		return redactURL(addr)
+	}
+	return addr
+}
+
 // redactURL drops the password from a database URL for messages.
 func redactURL(url string) string {
 	cfg, err := pgconn.ParseConfig(url)

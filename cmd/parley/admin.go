@@ -17,7 +17,7 @@ import (
 func adminFlags(name string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), "SQLite database file (PARLEY_DB)")
+	db := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), dbUsage)
 	return fs, db
 }
 
@@ -127,4 +127,26 @@ func cliError(err error) error {
 		return fmt.Errorf("%s (%s)", parley.ErrorMessage(err), code)
 	}
 	return err
+}
+
+// migrateCmd brings the database's schema up to this binary's: opening it
+// does (on PostgreSQL under a lock, so servers starting at once are safe).
+func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, dbPath := adminFlags("migrate", getenv, stderr)
+	if rest, err := parseArgs(fs, args); err != nil {
+		return err
+	} else if len(rest) > 0 {
+		return fmt.Errorf("migrate takes no arguments, got %q", rest)
+	}
+	db, err := store.Open(*dbPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.SchemaVersion(context.Background())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: schema version %d\n", store.Describe(*dbPath), v)
+	return nil
 }

@@ -24,15 +24,16 @@ func main() {
 }
 
 const usage = `Usage:
-  parley serve [--addr 127.0.0.1:8080] [--db parley.db] [--sync full|normal] [--shutdown-timeout 10s]
-               [--rate-backend 1000] [--rate-client 20] [--rate-auth-failures 60] [--event-retention 168h]
-               [--webhooks-allow-private]
+  parley serve [--addr 127.0.0.1:8080] [--db parley.db | postgres://...] [--sync full|normal]
+               [--db-max-conns 32] [--shutdown-timeout 10s] [--rate-backend 1000] [--rate-client 20]
+               [--rate-auth-failures 60] [--event-retention 168h] [--webhooks-allow-private]
+  parley migrate [--db parley.db | postgres://...]
   parley apps create [--id ID] [--test] [--db parley.db]
   parley keys rotate APPID [--grace 24h] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
   parley keys list APPID [--db parley.db]
 
-Environment: PARLEY_ADDR, PARLEY_DB, PARLEY_SYNC, PARLEY_SHUTDOWN_TIMEOUT, PARLEY_RATE_BACKEND,
+Environment: PARLEY_ADDR, PARLEY_DB, PARLEY_DB_MAX_CONNS, PARLEY_SYNC, PARLEY_SHUTDOWN_TIMEOUT, PARLEY_RATE_BACKEND,
 PARLEY_RATE_CLIENT, PARLEY_RATE_AUTH_FAILURES, PARLEY_EVENT_RETENTION, PARLEY_WEBHOOKS_ALLOW_PRIVATE,
 and PARLEY_APP_ID with PARLEY_SECRET_KEY to make sure an app and its key exist when serving.
 `
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd, rest := args[0], args[1:]; {
 	case cmd == "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
+	case cmd == "migrate":
+		return migrateCmd(rest, getenv, stdout, stderr)
 	case cmd == "apps" && len(rest) > 0 && rest[0] == "create":
 		return appsCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case cmd == "keys" && len(rest) > 0:
@@ -58,6 +61,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
+
+// dbUsage describes --db.
+const dbUsage = "the SQLite database file, or a postgres:// URL for PostgreSQL (PARLEY_DB)"
 
 func envOr(getenv func(string) string, name, fallback string) string {
 	if v := getenv(name); v != "" {

@@ -34,7 +34,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr(getenv, "PARLEY_ADDR", "127.0.0.1:8080"), "address to listen on (PARLEY_ADDR)")
-	dbPath := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), "SQLite database file (PARLEY_DB)")
+	dbPath := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), dbUsage)
+	maxConns, err := strconv.Atoi(envOr(getenv, "PARLEY_DB_MAX_CONNS", "32"))
+	if err != nil || maxConns < 1 {
+		return fmt.Errorf("PARLEY_DB_MAX_CONNS must be a positive number, not %q", getenv("PARLEY_DB_MAX_CONNS"))
+	}
+	fs.IntVar(&maxConns, "db-max-conns", maxConns, "PostgreSQL: the most connections this process opens (PARLEY_DB_MAX_CONNS)")
 	sync := fs.String("sync", envOr(getenv, "PARLEY_SYNC", "full"), "SQLite synchronous mode: full or normal (PARLEY_SYNC)")
 	shutdownTimeout, err := time.ParseDuration(envOr(getenv, "PARLEY_SHUTDOWN_TIMEOUT", "10s"))
 	if err != nil {
@@ -86,7 +91,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("--shutdown-timeout must not be negative, got %s", shutdownTimeout)
 	}
 	if *dbPath == "" {
-		return errors.New("--db must name a database file")
+		return errors.New("--db must name a database file or a postgres:// URL")
+	}
+	if maxConns < 1 {
+		return fmt.Errorf("--db-max-conns must be positive, got %d", maxConns)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
@@ -94,12 +102,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if (appID == "") != (secret == "") {
 		return errors.New("set both PARLEY_APP_ID and PARLEY_SECRET_KEY, or neither")
 	}
-	release, err := store.LockServer(*dbPath)
-	if err != nil {
-		return err
+	// One server per SQLite file; on PostgreSQL, as many as you like.
+	if !store.IsPostgres(*dbPath) {
+		release, err := store.LockServer(*dbPath)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
-	defer release()
-	db, err := store.Open(*dbPath, store.Options{Synchronous: *sync})
+	db, err := store.Open(*dbPath, store.Options{Synchronous: *sync, MaxConns: maxConns})
 	if err != nil {
 		return err
 	}
@@ -127,7 +138,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath, "sync", *sync, "webhooksAllowPrivate", *allowPrivate)
+	logger.Info("listening", "addr", ln.Addr().String(), "db", store.Describe(*dbPath), "sync", *sync, "webhooksAllowPrivate", *allowPrivate)
 	// Event streams outlive requests: shutting down ends them.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	served := make(chan error, 1)

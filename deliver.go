@@ -244,11 +244,12 @@ func (d *deliverer) busy(id string) map[int64]bool {
 // claimLease is how long a claimed delivery is left to its sender before
 // another round (of any process) may claim it again: longer than an
 // attempt takes.
-const claimLease = DeliveryTimeout + 20*time.Second
+const claimLease = DeliveryTimeout + 5*time.Second
 
 // dispatch claims the endpoint's due deliveries, as many as there is room
-// for, and starts them. What was busy before the due list was read is
-// skipped: its row may be stale.
+// for, and starts them: a claimed delivery left unstarted would wait for
+// its lease. The busy ones are leased, so none is due unless its lease ran
+// out while it was recorded; such a one is skipped.
 func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	room := d.room(h)
 	if room <= 0 {
@@ -259,7 +260,7 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	var events map[int64]*Event
 	err := d.s.store.Update(WithApp(ctx, h.AppID), func(tx Tx) (err error) {
 		now := d.s.now()
-		if due, err = tx.ClaimDue(h.ID, now, now+claimLease.Milliseconds(), room+len(busy)); err != nil {
+		if due, err = tx.ClaimDue(h.ID, now, now+claimLease.Milliseconds(), room); err != nil {
 			return err
 		}
 		due = slices.DeleteFunc(due, func(dl WebhookDelivery) bool { return busy[dl.Pos] })

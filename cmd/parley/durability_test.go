@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/store/pgtest"
 )
 
 // TestMain lets a test run "parley" as a process of its own, to kill it:
@@ -33,7 +35,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // serveProcess starts this test binary as "parley serve" and returns its

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -27,6 +28,24 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 	if err := t.positions(events); err != nil {
 		return err
 	}
+	// One statement a chunk: the rows get consecutive seqs, in order.
+	return t.insertEvents(events, "pos", func(e parley.Event) any { return e.Pos }, func(chunk []parley.Event, res sql.Result) error {
+		last, err := res.LastInsertId()
+		if err != nil {
+			return wrap("append events", err)
+		}
+		for i := range chunk {
+			chunk[i].Seq = last - int64(len(chunk)-1-i)
+		}
+		return nil
+	})
+}
+
+// insertEvents inserts the events a chunk a statement, each row with the
+// column col set to lead(e), and calls inserted (when not nil) with each
+// chunk and its statement's result.
+func (t *tx) insertEvents(events []parley.Event, col string, lead func(parley.Event) any,
+	inserted func([]parley.Event, sql.Result) error) error {
 	const cols = 8
 	for start := 0; start < len(events); start += maxInParams / cols {
 		chunk := events[start:min(len(events), start+maxInParams/cols)]
@@ -36,20 +55,17 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 			if err != nil {
 				return err
 			}
-			args = append(args, e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta, e.Pos)
+			args = append(args, lead(e), e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta)
 		}
-		// One statement a chunk: the rows get consecutive seqs, in order.
 		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
-		res, err := t.exec("append events", `INSERT INTO events (id, app_id, type, data, created_at, user_id, meta, pos) VALUES `+values, args...)
+		res, err := t.exec("append events", `INSERT INTO events (`+col+`, id, app_id, type, data, created_at, user_id, meta) VALUES `+values, args...)
 		if err != nil {
 			return err
 		}
-		last, err := res.LastInsertId()
-		if err != nil {
-			return wrap("append events", err)
-		}
-		for i := range chunk {
-			chunk[i].Seq = last - int64(len(chunk)-1-i)
+		if inserted != nil {
+			if err := inserted(chunk, res); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -60,21 +76,8 @@ func (t *tx) appendUnnumbered(events []parley.Event) error {
 	if err := t.get("take commit order", &order, `SELECT nextval('event_commit_order')`); err != nil {
 		return err
 	}
-	const cols = 8
-	for start := 0; start < len(events); start += maxInParams / cols {
-		chunk := events[start:min(len(events), start+maxInParams/cols)]
-		args := make([]any, 0, len(chunk)*cols)
-		for _, e := range chunk {
-			data, meta, user, err := eventColumnsOf(e)
-			if err != nil {
-				return err
-			}
-			args = append(args, order, e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta)
-		}
-		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
-		if _, err := t.exec("append events", `INSERT INTO events (commit_order, id, app_id, type, data, created_at, user_id, meta) VALUES `+values, args...); err != nil {
-			return err
-		}
+	if err := t.insertEvents(events, "commit_order", func(parley.Event) any { return order }, nil); err != nil {
+		return err
 	}
 	t.job.appended = true
 	return nil

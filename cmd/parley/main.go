@@ -28,6 +28,7 @@ const usage = `Usage:
                [--db-max-conns 32] [--shutdown-timeout 10s] [--rate-backend 1000] [--rate-client 20]
                [--rate-auth-failures 60] [--event-retention 168h] [--webhooks-allow-private]
   parley migrate [--db parley.db | postgres://...]
+  parley copy --to postgres://... [--from parley.db]   (stop the server first; the target must be empty)
   parley apps create [--id ID] [--test] [--db parley.db]
   parley keys rotate APPID [--grace 24h] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd, rest := args[0], args[1:]; {
 	case cmd == "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
+	case cmd == "copy":
+		return copyCmd(ctx, rest, getenv, stdout, stderr)
 	case cmd == "migrate":
 		return migrateCmd(rest, getenv, stdout, stderr)
 	case cmd == "apps" && len(rest) > 0 && rest[0] == "create":

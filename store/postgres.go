@@ -28,6 +28,7 @@ func IsPostgres(addr string) bool {
 // other processes number theirs.
 type pgState struct {
 	url      string
+	token    string   // names this process's sequencer passes in their notices
 	bound    sync.Map // query text with ? to query text with $n
 	appended chan struct{}
 	// progress is closed and replaced after every pass of the sequencer and
@@ -49,13 +50,10 @@ type pgState struct {
 // failure) runs again, up to pgRetries times, after a short random pause.
 const pgRetries = 10
 
-// The lock that makes sequencer passes take turns across processes, and the
-// one that makes migrations do: pg_advisory_xact_lock keys ("parley" in
-// ASCII, then a number).
-const (
-	sequencerLock = 0x7061726c657901
-	migrationLock = 0x7061726c657902
-)
+// The lock that makes migrations take turns across processes: an advisory
+// lock key ("parley" in ASCII, then 2; the sequencer's, taken in
+// parley_number_events, ends in 1).
+const migrationLock = 0x7061726c657902
 
 func openPostgres(url string, opts Options) (*DB, error) {
 	pool, err := sqlx.Open("pgx", url)
@@ -79,7 +77,7 @@ func openPostgres(url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	pg := &pgState{url: url, appended: make(chan struct{}, 1), progress: make(chan struct{}), committed: make(chan struct{}, 1)}
+	pg := &pgState{url: url, token: parley.NewEventID(), appended: make(chan struct{}, 1), progress: make(chan struct{}), committed: make(chan struct{}, 1)}
 	db := &DB{write: pool, read: pool, pg: pg, stop: make(chan struct{}), done: make(chan struct{})}
 	close(db.done) // no writer goroutine: Close waits for nothing
 	run, stop := context.WithCancel(context.Background())
@@ -348,67 +346,12 @@ func (db *DB) sequence(ctx context.Context) {
 
 // sequenceOnce numbers the committed unnumbered events, at most a batch,
 // in (commit_order, rid) order, after each app's last position and the
-// log's last seq, and notifies every listening process.
+// log's last seq, and notifies every listening process: one call of
+// parley_number_events (migration 002), its own transaction.
 func (db *DB) sequenceOnce(ctx context.Context) (int, error) {
-	sx, err := db.write.BeginTxx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer sx.Rollback()
-	if _, err := sx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, sequencerLock); err != nil {
-		return 0, err
-	}
-	var rows []struct {
-		RID   int64  `db:"rid"`
-		AppID string `db:"app_id"`
-	}
-	if err := sx.SelectContext(ctx, &rows, `SELECT rid, app_id FROM events WHERE seq IS NULL
-		ORDER BY commit_order, rid LIMIT $1`, sequenceBatch); err != nil || len(rows) == 0 {
-		return 0, err
-	}
-	apps := []string{""}
-	seen := map[string]bool{"": true}
-	for _, r := range rows {
-		if !seen[r.AppID] {
-			seen[r.AppID] = true
-			apps = append(apps, r.AppID)
-		}
-	}
-	var heads []struct {
-		AppID string `db:"app_id"`
-		Pos   int64  `db:"pos"`
-	}
-	if err := sx.SelectContext(ctx, &heads, `SELECT app_id, pos FROM event_heads WHERE app_id = ANY($1)`, apps); err != nil {
-		return 0, err
-	}
-	last := map[string]int64{}
-	for _, h := range heads {
-		last[h.AppID] = h.Pos
-	}
-	rids, seqs, poss := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows))
-	for i, r := range rows {
-		last[""]++
-		last[r.AppID]++
-		rids[i], seqs[i], poss[i] = r.RID, last[""], last[r.AppID]
-	}
-	if _, err := sx.ExecContext(ctx, `UPDATE events e SET seq = v.seq, pos = v.pos
-		FROM (SELECT unnest($1::bigint[]) AS rid, unnest($2::bigint[]) AS seq, unnest($3::bigint[]) AS pos) v
-		WHERE e.rid = v.rid`, rids, seqs, poss); err != nil {
-		return 0, err
-	}
-	ids, tops := make([]string, 0, len(apps)), make([]int64, 0, len(apps))
-	for _, app := range apps {
-		ids, tops = append(ids, app), append(tops, last[app])
-	}
-	if _, err := sx.ExecContext(ctx, `INSERT INTO event_heads (app_id, pos)
-		SELECT unnest($1::text[]), unnest($2::bigint[])
-		ON CONFLICT (app_id) DO UPDATE SET pos = excluded.pos`, ids, tops); err != nil {
-		return 0, err
-	}
-	if _, err := sx.ExecContext(ctx, `SELECT pg_notify('parley_events', '')`); err != nil {
-		return 0, err
-	}
-	return len(rows), sx.Commit()
+	var n int
+	err := db.write.GetContext(ctx, &n, `SELECT parley_number_events($1, $2)`, sequenceBatch, db.pg.token)
+	return n, err
 }
 
 // listen hears the sequencer passes of every process (LISTEN parley_events)
@@ -439,10 +382,13 @@ func (db *DB) listenOnce(ctx context.Context) error {
 		return err
 	}
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
-		db.pg.advance()
+		if n.Payload != db.pg.token { // this process's passes wake its tailer themselves
+			db.pg.advance()
+		}
 	}
 }
 

@@ -29,7 +29,8 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 		return err
 	}
 	// One statement a chunk: the rows get consecutive seqs, in order.
-	return t.insertEvents(events, "pos", func(e parley.Event) any { return e.Pos }, func(chunk []parley.Event, res sql.Result) error {
+	pos := func(i int) (string, []any) { return "?", []any{events[i].Pos} }
+	return t.insertEvents(events, "pos", pos, func(chunk []parley.Event, res sql.Result) error {
 		last, err := res.LastInsertId()
 		if err != nil {
 			return wrap("append events", err)
@@ -42,23 +43,29 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 }
 
 // insertEvents inserts the events a chunk a statement, each row with the
-// column col set to lead(e), and calls inserted (when not nil) with each
-// chunk and its statement's result.
-func (t *tx) insertEvents(events []parley.Event, col string, lead func(parley.Event) any,
+// column col set to the SQL expression lead(i) gives for the i-th event
+// (with its arguments), and calls inserted (when not nil) with each chunk
+// and its statement's result.
+func (t *tx) insertEvents(events []parley.Event, col string, lead func(i int) (string, []any),
 	inserted func([]parley.Event, sql.Result) error) error {
 	const cols = 8
 	for start := 0; start < len(events); start += maxInParams / cols {
 		chunk := events[start:min(len(events), start+maxInParams/cols)]
 		args := make([]any, 0, len(chunk)*cols)
-		for _, e := range chunk {
+		var values strings.Builder
+		for i, e := range chunk {
 			data, meta, user, err := eventColumnsOf(e)
 			if err != nil {
 				return err
 			}
-			args = append(args, lead(e), e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta)
+			expr, leadArgs := lead(start + i)
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(" + expr + ", ?, ?, ?, ?, ?, ?, ?)")
+			args = append(append(args, leadArgs...), e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta)
 		}
-		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", ")
-		res, err := t.exec("append events", `INSERT INTO events (`+col+`, id, app_id, type, data, created_at, user_id, meta) VALUES `+values, args...)
+		res, err := t.exec("append events", `INSERT INTO events (`+col+`, id, app_id, type, data, created_at, user_id, meta) VALUES `+values.String(), args...)
 		if err != nil {
 			return err
 		}
@@ -72,11 +79,15 @@ func (t *tx) insertEvents(events []parley.Event, col string, lead func(parley.Ev
 }
 
 func (t *tx) appendUnnumbered(events []parley.Event) error {
-	var order int64
-	if err := t.get("take commit order", &order, `SELECT nextval('event_commit_order')`); err != nil {
-		return err
+	// The first row takes the commit order, the others read it again (a
+	// multi-row VALUES is evaluated row by row, in order).
+	order := func(i int) (string, []any) {
+		if i == 0 {
+			return "nextval('event_commit_order')", nil
+		}
+		return "currval('event_commit_order')", nil
 	}
-	if err := t.insertEvents(events, "commit_order", func(parley.Event) any { return order }, nil); err != nil {
+	if err := t.insertEvents(events, "commit_order", order, nil); err != nil {
 		return err
 	}
 	t.job.appended = true

@@ -146,7 +146,7 @@ CREATE SEQUENCE event_commit_order;
 CREATE TABLE events (
 	rid          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	commit_order BIGINT NOT NULL,
-	seq          BIGINT UNIQUE,
+	seq          BIGINT,
 	pos          BIGINT,
 	id           TEXT COLLATE "C" NOT NULL,
 	app_id       TEXT COLLATE "C" NOT NULL,
@@ -156,11 +156,13 @@ CREATE TABLE events (
 	user_id      TEXT COLLATE "C",
 	created_at   BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX events_app_pos ON events (app_id, pos);
+-- The numbered indexes leave unnumbered rows out: an event enters each
+-- index once, when it is numbered.
+CREATE UNIQUE INDEX events_seq ON events (seq) WHERE seq IS NOT NULL;
+CREATE UNIQUE INDEX events_app_pos ON events (app_id, pos) WHERE pos IS NOT NULL;
 CREATE INDEX events_unnumbered ON events (commit_order, rid) WHERE seq IS NULL;
-CREATE INDEX events_user ON events (app_id, user_id, pos) WHERE user_id IS NOT NULL;
-CREATE INDEX events_deleted ON events (app_id, pos) WHERE type = 'conversation.deleted';
-CREATE INDEX events_created ON events (created_at);
+CREATE INDEX events_user ON events (app_id, user_id, pos) WHERE user_id IS NOT NULL AND pos IS NOT NULL;
+CREATE INDEX events_deleted ON events (app_id, pos) WHERE type = 'conversation.deleted' AND pos IS NOT NULL;
 
 -- event_heads hold each app's last position, and under app_id '' the last
 -- global seq: the sequencer's counters, which pruning never moves back.

@@ -248,8 +248,8 @@ const claimLease = DeliveryTimeout + 5*time.Second
 
 // dispatch claims the endpoint's due deliveries, as many as there is room
 // for, and starts them: a claimed delivery left unstarted would wait for
-// its lease. The busy ones are leased, so none is due unless its lease ran
-// out while it was recorded; such a one is skipped.
+// its lease. Those busy here are skipped: leased, or, on an exclusive
+// store, read again before their attempt was recorded.
 func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	room := d.room(h)
 	if room <= 0 {
@@ -258,9 +258,13 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	busy := d.busy(h.ID)
 	var due []WebhookDelivery
 	var events map[int64]*Event
-	err := d.s.store.Update(WithApp(ctx, h.AppID), func(tx Tx) (err error) {
-		now := d.s.now()
-		if due, err = tx.ClaimDue(h.ID, now, now+claimLease.Milliseconds(), room); err != nil {
+	claim := func(tx Tx) (err error) {
+		// Read alone, the busy ones may still be due: room for them too.
+		now, until, limit := d.s.now(), int64(0), room+len(busy)
+		if !d.s.store.Exclusive() {
+			until, limit = now+claimLease.Milliseconds(), room
+		}
+		if due, err = tx.ClaimDue(h.ID, now, until, limit); err != nil {
 			return err
 		}
 		due = slices.DeleteFunc(due, func(dl WebhookDelivery) bool { return busy[dl.Pos] })
@@ -270,7 +274,15 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 		}
 		events, err = tx.EventsAt(h.AppID, positions)
 		return err
-	})
+	}
+	// Alone on its database, the deliverer's own bookkeeping (busy) is
+	// claim enough: a read. Beside other processes, a claim with a lease.
+	var err error
+	if d.s.store.Exclusive() {
+		err = d.s.read(ctx, claim)
+	} else {
+		err = d.s.store.Update(WithApp(ctx, h.AppID), claim)
+	}
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,10 @@ type Storage interface {
 	// UnrevokedKeys is the app's keys that are not revoked, expired ones
 	// included, newest first, possibly cached like SessionFacts.
 	UnrevokedKeys(ctx context.Context, appID string) ([]Key, error)
+	// Exclusive reports whether this process is the database's only
+	// server (SQLite: the server lock), so that what it delivers needs no
+	// claim against other processes.
+	Exclusive() bool
 	// Committed is signalled when events became readable in the log that
 	// were not handed to the broker at their commit: numbered after it, or
 	// written by another process. nil when the store cannot tell; the
@@ -154,7 +158,8 @@ type Tx interface {
 	// ClaimDue takes up to limit of the endpoint's pending deliveries due
 	// at now, the earliest first, and makes them due at until, a lease
 	// that the recorded attempt ends; where several processes deliver,
-	// each delivery is claimed by one.
+	// each delivery is claimed by one. With until 0 it only reads them
+	// (an Exclusive store's deliverer, inside View).
 	ClaimDue(webhookID string, now, until int64, limit int) ([]WebhookDelivery, error)
 	// NextDue is when the endpoint's next pending delivery is due (nil: none).
 	NextDue(webhookID string) (*int64, error)

@@ -299,6 +299,9 @@ func applyMigration(ctx context.Context, db migrator, version int, body string) 
 	return tx.Commit()
 }
 
+// Exclusive: one server per SQLite file (LockServer); PostgreSQL is shared.
+func (db *DB) Exclusive() bool { return db.pg == nil }
+
 // SchemaVersion is the last migration applied.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	var v int

@@ -190,8 +190,8 @@ func (t *tx) ClaimDue(webhookID string, now, until int64, limit int) ([]parley.W
 		t.locking(" FOR UPDATE SKIP LOCKED"), webhookID, now, limit); err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 {
-		return []parley.WebhookDelivery{}, nil
+	if len(rows) == 0 || until == 0 {
+		return deliveries(rows)
 	}
 	positions := make([]int64, len(rows))
 	for i, r := range rows {

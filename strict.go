@@ -26,6 +26,10 @@ func CheckJSON(raw []byte, into any) error {
 	return err
 }
 
+// errNUL refuses the NUL character in any string of a body: PostgreSQL
+// cannot store it, and no text needs it, so neither store takes it.
+var errNUL = errors.New(`strings must not hold the NUL character (\u0000)`)
+
 func isSyntax(err error) bool {
 	var syntax *json.SyntaxError
 	return errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)
@@ -40,6 +44,9 @@ func walkJSON(dec *json.Decoder, t reflect.Type, depth int) error {
 	tok, err := dec.Token()
 	if err != nil {
 		return err
+	}
+	if s, ok := tok.(string); ok && strings.ContainsRune(s, 0) {
+		return errNUL
 	}
 	if (tok == json.Delim('{') || tok == json.Delim('[')) && depth >= MaxJSONDepth {
 		return fmt.Errorf("objects and arrays nest more than %d deep", MaxJSONDepth)
@@ -72,6 +79,9 @@ func walkObject(dec *json.Decoder, t reflect.Type, depth int) error {
 			return err
 		}
 		key, _ := tok.(string)
+		if strings.ContainsRune(key, 0) {
+			return errNUL
+		}
 		if seen[key] {
 			return fmt.Errorf("the field %q is given twice", key)
 		}

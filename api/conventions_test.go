@@ -39,6 +39,15 @@ func TestBodyDiscipline(t *testing.T) {
 			body: `[{"type":"SystemMessage","text":"a","TEXT":"b"}]`}, 400, "request.invalid"},
 		{"nested settings field in another case", req{method: "PATCH", path: "/settings", body: `{"userList":{"PageSize":5}}`}, 400, "request.invalid"},
 		{"embedded field in another case", req{method: "POST", path: "/users/u1/ban", body: `{"Reason":"spam"}`}, 400, "request.invalid"},
+		// The NUL character, which PostgreSQL cannot store, in no string:
+		// both stores refuse it alike.
+		{"NUL in a name", req{method: "PUT", path: "/users/u2", body: `{"name":"a\u0000b"}`}, 400, "request.invalid"},
+		{"NUL in a custom value", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"k":"\u0000"}}`}, 400, "request.invalid"},
+		{"NUL in a custom key", req{method: "PUT", path: "/users/u2", body: `{"name":"A","custom":{"\u0000":"v"}}`}, 400, "request.invalid"},
+		{"NUL in a message", req{method: "POST", path: "/conversations/c/messages", body: `[{"type":"SystemMessage","text":"a\u0000"}]`}, 400, "request.invalid"},
+		{"NUL in a reason", req{method: "POST", path: "/users/u1/ban", body: `{"reason":"\u0000"}`}, 400, "request.invalid"},
+		{"NUL in a search", req{method: "GET", path: "/users/search?q=a%00b"}, 400, "request.invalid"},
+		{"NUL in a path", req{method: "GET", path: "/users/u%00"}, 400, "request.invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -34,6 +35,19 @@ func secureHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuseNUL answers 400 to a request whose path or query holds the NUL
+// character (%00): no id or search has it, and PostgreSQL cannot store
+// it; bodies are checked where they are decoded (parley.CheckJSON).
+func (s *Server) refuseNUL(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") || strings.ContainsRune(r.URL.RawQuery, 0) {
+			s.writeError(w, r, parley.Errorf(parley.EInvalid, "The path and query must not hold the NUL character (%%00)."))
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -320,6 +320,13 @@ func (c *copier) table(t copyTable) (int64, error) {
 					return copied, fmt.Errorf("the row %v has no %s", pick(row, keyAt), t.cols[i])
 				}
 			}
+			// Parley refuses it in requests now; older data may hold it.
+			for i, v := range row {
+				if text, ok := v.(string); ok && strings.ContainsRune(text, 0) {
+					return copied, fmt.Errorf("the row %v holds the NUL character in %s, which PostgreSQL cannot store: "+
+						"remove it in the SQLite file (replace(%s, char(0), '')) and copy again", pick(row, keyAt), t.cols[i], t.cols[i])
+				}
+			}
 		}
 		n, err := c.dst.CopyFrom(c.ctx, pgx.Identifier{t.name}, target, pgx.CopyFromRows(page))
 		if err != nil {

@@ -518,3 +518,26 @@ func BenchmarkCopyMillionMessages(b *testing.B) {
 	}
 	b.ReportMetric(took.Seconds()/float64(b.N), "s/copy")
 }
+
+// TestCopyRefusesNUL: text with the NUL character, which requests may no
+// longer carry but older SQLite files may hold, is named, not half copied.
+func TestCopyRefusesNUL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "parley.db")
+	st, err := store.Open(path, store.Options{})
+	must(t, err)
+	svc := parley.NewService(st, nil)
+	must(t, svc.CreateApp(ctx, "app1", auth.NewKey("app1", false, time.Now())))
+	must(t, svc.PutUsers(ctx, "app1", map[string]*parley.UserPatch{"alice": {Name: parley.Some("Alice")}}))
+	must(t, st.Close())
+	raw, err := sqlx.Open("sqlite3", path)
+	must(t, err)
+	_, err = raw.Exec(`UPDATE users SET name = 'Al' || char(0) || 'ice' WHERE id = 'alice'`)
+	must(t, err)
+	must(t, raw.Close())
+	_, err = store.Copy(ctx, path, pgtest.Database(t), nil)
+	if err == nil || !strings.Contains(err.Error(), "NUL character in name") {
+		t.Fatalf("got %v, want the NUL named", err)
+	}
+}

@@ -14,6 +14,9 @@ import (
 // one writer, and a second would share the file behind its back. The admin
 // commands take no lock and run beside a server.
 func LockServer(path string) (release func() error, err error) {
+	if err := checkAddress(path); err != nil {
+		return nil, err
+	}
 	if err := checkWritable(path); err != nil {
 		return nil, err
 	}

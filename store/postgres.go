@@ -23,6 +23,25 @@ func IsPostgres(addr string) bool {
 	return strings.HasPrefix(addr, "postgres://") || strings.HasPrefix(addr, "postgresql://")
 }
 
+// checkAddress refuses a --db value that is meant for a database server but
+// would be taken for a SQLite file name: another URL scheme (or a mistyped
+// one), or a PostgreSQL keyword string. The value is not repeated: it may
+// hold a password.
+func checkAddress(addr string) error {
+	if IsPostgres(addr) {
+		return nil
+	}
+	if strings.Contains(addr, "://") {
+		return errors.New("--db: a database URL must start with postgres:// or postgresql:// (anything else is a SQLite file name)")
+	}
+	for _, kw := range []string{"host=", "dbname=", "user=", "password="} {
+		if strings.Contains(addr, kw) {
+			return errors.New("--db: this looks like a PostgreSQL keyword string; give a postgres:// URL instead")
+		}
+	}
+	return nil
+}
+
 // pgState is what a PostgreSQL DB has beside its pool: the bound queries,
 // the sequencer that numbers committed events, and the listener that hears
 // other processes number theirs.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,10 +106,22 @@ func TestAppsAndKeys(t *testing.T) {
 		{"apps", "create", "--id", "bad id", "--db", db},
 		{"frobnicate"},
 		{},
+		// Meant for a database server, not a file: refused without
+		// repeating the password, and no file made.
+		{"migrate", "--db", "host=127.0.0.1 password=s3cret dbname=parley"},
+		{"migrate", "--db", "Postgres://parley:s3cret@127.0.0.1/parley"},
+		{"keys", "list", "shop", "--db", "mysql://parley:s3cret@127.0.0.1/parley"},
+		{"serve", "--db", "postgress://parley:s3cret@127.0.0.1/parley"},
 	} {
-		if _, err := runCLI(t, nil, args...); err == nil {
+		_, err := runCLI(t, nil, args...)
+		if err == nil {
 			t.Errorf("%v succeeded", args)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: the error shows the password: %v", args, err)
 		}
+	}
+	if entries, _ := os.ReadDir("."); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.Contains(e.Name(), "s3cret") }) {
+		t.Error("a database file was made of a URL")
 	}
 }
 

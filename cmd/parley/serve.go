@@ -138,7 +138,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "db", store.Describe(*dbPath), "sync", *sync, "webhooksAllowPrivate", *allowPrivate)
+	attrs := []any{"addr", ln.Addr().String(), "db", store.Describe(*dbPath)}
+	if !store.IsPostgres(*dbPath) {
+		attrs = append(attrs, "sync", *sync)
+	}
+	logger.Info("listening", append(attrs, "webhooksAllowPrivate", *allowPrivate)...)
 	// Event streams outlive requests: shutting down ends them.
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	served := make(chan error, 1)

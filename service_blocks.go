@@ -20,8 +20,10 @@ func (s *Service) Block(ctx context.Context, appID, blocker, blocked string, by 
 		return errBlockSelf()
 	}
 	return s.write(ctx, appID, func(w *change) error {
+		// The blocked user's row is held for update: a send of theirs,
+		// which holds it for share, commits wholly before or after.
 		for _, id := range []string{blocker, blocked} {
-			if _, err := liveUser(w, appID, id, false); err != nil {
+			if _, err := liveUser(w, appID, id, id == blocked); err != nil {
 				return err
 			}
 		}

@@ -389,6 +389,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		return nil, Invalid("participants", fmt.Sprintf("a client adds at most %d users per call", MaxClientParticipants))
 	}
 	var out *Membership
+	spent := false // the adds were taken from the budget (limitAdds)
 	err := s.write(ctx, appID, func(w *change) error {
 		settings, err := w.Settings(appID)
 		if err != nil {
@@ -458,8 +459,11 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		if err := w.checkBlocks(by.UserID, current, added); err != nil {
 			return err
 		}
-		if err := s.limitAdds(w, by, added); err != nil {
-			return err
+		if !spent { // a write run again spends nothing more
+			if err := s.limitAdds(w, by, added); err != nil {
+				return err
+			}
+			spent = true
 		}
 		created, at := c == nil, len(w.events)
 		if created {

@@ -107,6 +107,11 @@ func (s *Service) restrict(w *change, by Caller, userID string, r *Restriction, 
 // whatever the number of conversations.
 func (s *Service) Ban(ctx context.Context, appID string, by Caller, userID string, r Restriction, removeFromConversations bool) error {
 	return s.write(ctx, appID, func(w *change) error {
+		if removeFromConversations {
+			if err := w.LockMemberships(appID, userID); err != nil {
+				return err
+			}
+		}
 		u, err := s.restrict(w, by, userID, &r, Errorf(EBanSelf, "You cannot ban yourself."))
 		if err != nil {
 			return err
@@ -257,6 +262,9 @@ func (s *Service) Erase(ctx context.Context, appID, userID string, eraseMessages
 // erase reports whether it erased anything.
 func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages bool, by Actor) (erased bool, err error) {
 	err = s.write(ctx, appID, func(w *change) error {
+		if err := w.LockMemberships(appID, userID); err != nil {
+			return err
+		}
 		u, err := w.LockUser(appID, userID)
 		if err != nil {
 			return err

@@ -168,6 +168,11 @@ func (s *Service) SyncMe(ctx context.Context, appID string, by Caller, p *UserPa
 		if !settings.BrowserUserSync {
 			return Errorf(EUsersSyncDisabled, "User sync from clients is off for this app: the backend manages users.")
 		}
+		// The row this write changes, held for update before anything reads
+		// it for share: two syncs of one user take turns, not deadlock.
+		if _, err := w.LockUser(appID, by.UserID); err != nil && ErrorCode(err) != EUserNotFound {
+			return err
+		}
 		if err := w.notSilenced(by.UserID); err != nil {
 			return err
 		}

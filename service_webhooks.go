@@ -272,7 +272,11 @@ func (s *Service) Replay(ctx context.Context, appID, id string, since int64) (in
 	total := 0
 	for after := int64(0); ; {
 		var n int
+		var last int64
+		// The write may run again: it reads after, and moves it only once
+		// it committed.
 		err := s.write(ctx, appID, func(c *change) error {
+			n = 0
 			w, err := c.Webhook(appID, id)
 			if err != nil {
 				return err
@@ -281,9 +285,12 @@ func (s *Service) Replay(ctx context.Context, appID, id string, since int64) (in
 			if err != nil || len(events) == 0 {
 				return err
 			}
-			n, after = len(events), events[len(events)-1].Pos
+			n, last = len(events), events[len(events)-1].Pos
 			return c.QueueDeliveries(id, events, c.now)
 		})
+		if err == nil {
+			after = last
+		}
 		total += n
 		if err != nil || n < replayStep {
 			s.kickDeliveries()

@@ -295,6 +295,12 @@ type Tx interface {
 	SetMember(appID string, c *Conversation, userID string, p Participant, frozen *int64, now int64) error
 	// RemoveMember marks the membership removed by an admin with the freeze point.
 	RemoveMember(c *Conversation, userID string, frozen *int64, now int64) error
+	// LockMemberships holds, in key order, the rows of the conversations the
+	// user takes part in (FOR UPDATE where the database has row locks). A
+	// ban or an erasure takes them before the user's row: every write that
+	// touches a conversation and its people locks the conversation first,
+	// then the users, and one order is what keeps them from deadlocking.
+	LockMemberships(appID, userID string) error
 	// RemoveEverywhere removes the user from every conversation they take
 	// part in, freezing each view at its conversation's last message (or
 	// where it was frozen: the rule of Freeze, in one statement), marking

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	parley "github.com/parley-chat/parley"
 )
 
@@ -111,6 +113,16 @@ func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, 
 // RemoveEverywhere is one statement whatever the number of conversations.
 // Each membership keeps its access; its view freezes at the conversation's
 // last message, or stays frozen where it was (access None).
+// LockMemberships: SQLite's one writer needs no lock.
+func (t *tx) LockMemberships(appID, userID string) error {
+	if t.locking("x") == "" {
+		return nil
+	}
+	var pks []int64
+	return t.sel("lock memberships", &pks, `SELECT c.pk FROM participants p JOIN conversations c ON c.pk = p.conv_pk
+		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.pk FOR UPDATE OF c`, appID, userID)
+}
+
 func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error) {
 	var ban sql.NullInt64
 	if banID != "" {
@@ -136,15 +148,25 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 	if len(rows) == 0 {
 		return []string{}, nil
 	}
-	ids := make([]string, len(rows))
+	ids, pks := make([]string, len(rows)), make([]int64, len(rows))
 	for i, r := range rows {
-		ids[i] = r.ID
+		ids[i], pks[i] = r.ID, r.PK
 	}
 	sort.Strings(ids)
-	_, err := t.exec("remove everywhere", `UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
-		frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
-		WHERE app_id = ? AND user_id = ? AND removed_at IS NULL`, now, ban, appID, userID)
-	return ids, err
+	// Exactly the memberships listed, whose conversations are held: the
+	// ones the events name.
+	for chunk := range slices.Chunk(pks, maxInParams) {
+		q, args, err := sqlx.In(`UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
+			frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
+			WHERE app_id = ? AND user_id = ? AND removed_at IS NULL AND conv_pk IN (?)`, now, ban, appID, userID, chunk)
+		if err != nil {
+			return nil, wrap("remove everywhere", err)
+		}
+		if _, err := t.exec("remove everywhere", q, args...); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // RestoreBanned brings memberships back with their earlier access: live

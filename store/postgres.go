@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -183,7 +184,7 @@ func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < pgRetries; attempt++ {
 		if attempt > 0 {
-			pause := time.Duration(1+attempt*attempt) * time.Millisecond
+			pause := time.Duration(1+attempt*attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(5*time.Millisecond)))
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
@@ -202,7 +203,10 @@ func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
 			return asConflict(err)
 		}
 	}
-	return asConflict(err)
+	// Still aborted for others after every try: the database is too busy
+	// now, which the caller may try again later.
+	slog.Warn("store: a write was aborted for other transactions on every try", slog.Any("err", err))
+	return parley.ErrStorageUnavailable("The database is busy; try again.")
 }
 
 func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err error) {
@@ -325,7 +329,8 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-// sequenceBatch bounds the events one sequencer pass numbers.
+// sequenceBatch bounds the events one sequencer pass numbers, give or take
+// the rest of the last write.
 const sequenceBatch = 5000
 
 // sequence numbers committed events, woken by this process's commits, by
@@ -349,7 +354,7 @@ func (db *DB) sequence(ctx context.Context) {
 			}
 			continue
 		}
-		if n == sequenceBatch {
+		if n >= sequenceBatch {
 			db.pg.advance()
 			continue
 		}

@@ -86,7 +86,7 @@ func (t *tx) Erased(appID string, ids []string) (map[string]bool, error) {
 			ID      string `db:"id"`
 			Deleted bool   `db:"deleted"`
 		}
-		if err := t.in("read users", &rows, `SELECT id, deleted FROM users WHERE app_id = ? AND id IN (?)`, appID, chunk); err != nil {
+		if err := t.in("read users", &rows, `SELECT id, deleted FROM users WHERE app_id = ? AND id IN (?)`+t.forShare(), appID, chunk); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {

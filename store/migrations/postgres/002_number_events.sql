@@ -1,5 +1,5 @@
 -- The sequencer's pass as one function: one round trip numbers a batch of
--- committed events, moves the heads and notifies every listening process
+-- committed events (whole writes), moves the heads and notifies every listening process
 -- (with the caller's token, so that it can ignore its own notice). It
 -- takes an advisory lock for the transaction: passes of several processes
 -- take turns, and a pass sees everything the previous one numbered.
@@ -12,7 +12,11 @@ BEGIN
 		SELECT rid, app_id,
 			row_number() OVER (ORDER BY commit_order, rid) AS g,
 			row_number() OVER (PARTITION BY app_id ORDER BY commit_order, rid) AS a
-		FROM (SELECT rid, app_id, commit_order FROM events WHERE seq IS NULL ORDER BY commit_order, rid LIMIT batch) u
+		FROM events
+		-- At most about a batch, in whole writes: through the commit order of
+		-- the batch-th event, so that no write's events straddle two passes.
+		WHERE seq IS NULL AND commit_order <= (SELECT max(commit_order) FROM
+			(SELECT commit_order FROM events WHERE seq IS NULL ORDER BY commit_order, rid LIMIT batch) b)
 	), heads AS (
 		SELECT app_id, pos FROM event_heads WHERE app_id = '' OR app_id IN (SELECT app_id FROM todo)
 	), numbered AS (

@@ -243,6 +243,9 @@ func (db *DB) viewPG(ctx context.Context, fn func(parley.Tx) error) error {
 		wait := db.pg.next()
 		err := db.viewOnce(ctx, fn)
 		if !errors.Is(err, errUnsettled) {
+			if unavailable(err) { // PostgreSQL out of reach: 503, not 500
+				return parley.ErrStorageUnavailable("The database cannot be read now; try again later.")
+			}
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -346,11 +349,11 @@ func (db *DB) sequence(ctx context.Context) {
 		db.pg.mu.Unlock()
 		n, err := db.sequenceOnce(ctx)
 		if err != nil && ctx.Err() == nil {
-			slog.Warn("store: numbering events failed; trying again", slog.Any("err", err))
+			slog.Warn("store: numbering events failed; trying again in a second", slog.Any("err", err))
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(time.Second):
 			}
 			continue
 		}

@@ -97,3 +97,36 @@ func TestNumberingKeepsWritesTogether(t *testing.T) {
 		i += sizes[w]
 	}
 }
+
+// TestPostgresOutage: while PostgreSQL is out of reach, writes and reads
+// answer storage.unavailable (503 with Retry-After), not an internal error.
+func TestPostgresOutage(t *testing.T) {
+	t.Parallel()
+	srv, err := pgtest.Start(pgtest.Options{})
+	if err != nil {
+		pgtest.Shared(t) // fails under CI=true, skips elsewhere, saying what to install
+		t.Fatal(err)
+	}
+	url, err := srv.CreateDatabase(context.Background())
+	if err != nil {
+		srv.Stop()
+		t.Fatal(err)
+	}
+	db, err := store.Open(url, store.Options{MaxConns: 2})
+	if err != nil {
+		srv.Stop()
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv.Stop()
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"write": db.Update(ctx, func(tx parley.Tx) error { return tx.InsertApp("app1", parley.DefaultSettings(), 1) }),
+		"read":  db.View(ctx, func(tx parley.Tx) error { _, err := tx.CountApps(); return err }),
+		"ping":  db.Ping(ctx),
+	} {
+		if code := parley.ErrorCode(err); code != parley.EStorageUnavailable {
+			t.Errorf("%s while PostgreSQL is down: %v (%s), want storage.unavailable", name, err, code)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -153,8 +155,13 @@ func unavailable(err error) bool {
 		return strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") ||
 			pe.Code == "25006"
 	}
+	// PostgreSQL out of reach, or the connection lost in the middle.
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) {
+	var ne net.Error
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller's, not the database's
+	}
+	if errors.As(err, &ce) || errors.Is(err, driver.ErrBadConn) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
 	var se sqlite3.Error

@@ -39,17 +39,13 @@ func (c *testClock) Set(t time.Time) {
 	c.now = t
 }
 
-// pgServer starts a PostgreSQL of the test's own, stopped when it ends:
-// this package has no TestMain to stop pgtest's shared server. Without
-// PostgreSQL the test fails under CI=true and is skipped elsewhere.
+// pgServer starts a PostgreSQL of the test's own, stopped when it ends (the
+// benchmark's is durable, unlike the tests' shared one).
 func pgServer(tb testing.TB, opts pgtest.Options) *pgtest.Server {
 	tb.Helper()
 	s, err := pgtest.Start(opts)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL: %v", err)
-		}
-		tb.Skipf("PostgreSQL is not available here (%v); %s", err, pgtest.Install)
+		pgtest.Unavailable(tb, err)
 	}
 	tb.Cleanup(s.Stop)
 	return s
@@ -275,7 +271,7 @@ func countsOf(counts store.Counts) map[string]int64 {
 func TestCopy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	server := pgServer(t, pgtest.Options{})
+	server := pgtest.Shared(t)
 	src := newSource(t)
 	before := answers(t, src.service(t, src.path), src)
 	target := pgDatabase(t, server)

@@ -200,12 +200,19 @@ func StartShared() error {
 func Shared(tb testing.TB) *Server {
 	tb.Helper()
 	if err := StartShared(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL: %v", err)
-		}
-		tb.Skipf("PostgreSQL is not available here (%v); %s", err, Install)
+		Unavailable(tb, err)
 	}
 	return shared
+}
+
+// Unavailable ends a test that needs PostgreSQL and could not start it:
+// failed under CI=true, skipped elsewhere, saying what to install.
+func Unavailable(tb testing.TB, err error) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("PostgreSQL: %v", err)
+	}
+	tb.Skipf("PostgreSQL is not available here (%v); %s", err, Install)
 }
 
 // Database makes a fresh database on the shared server for the test, dropped

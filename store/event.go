@@ -45,7 +45,8 @@ func (t *tx) AppendEvents(events []parley.Event) error {
 // insertEvents inserts the events a chunk a statement, each row with the
 // column col set to the SQL expression lead(i) gives for the i-th event
 // (with its arguments), and calls inserted (when not nil) with each chunk
-// and its statement's result.
+// and its statement's result; without inserted, the statements may wait
+// for the commit (tx.write).
 func (t *tx) insertEvents(events []parley.Event, col string, lead func(i int) (string, []any),
 	inserted func([]parley.Event, sql.Result) error) error {
 	const cols = 8
@@ -65,14 +66,19 @@ func (t *tx) insertEvents(events []parley.Event, col string, lead func(i int) (s
 			values.WriteString("(" + expr + ", ?, ?, ?, ?, ?, ?, ?)")
 			args = append(append(args, leadArgs...), e.ID, e.AppID, e.Type, data, e.CreatedAt, user, meta)
 		}
-		res, err := t.exec("append events", `INSERT INTO events (`+col+`, id, app_id, type, data, created_at, user_id, meta) VALUES `+values.String(), args...)
+		q := `INSERT INTO events (` + col + `, id, app_id, type, data, created_at, user_id, meta) VALUES ` + values.String()
+		if inserted == nil { // nothing read back: it may go with the commit
+			if err := t.write("append events", q, args...); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := t.exec("append events", q, args...)
 		if err != nil {
 			return err
 		}
-		if inserted != nil {
-			if err := inserted(chunk, res); err != nil {
-				return err
-			}
+		if err := inserted(chunk, res); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 			key = keys[i]
 		}
 		if key != nil {
-			if _, err := t.exec("release idempotency key", `UPDATE messages SET idempotency_key = NULL
+			if err := t.write("release idempotency key", `UPDATE messages SET idempotency_key = NULL
 				WHERE conv_pk = ? AND COALESCE(sender_id, '') = COALESCE(?, '') AND idempotency_key = ?`, c.PK, m.SenderID, *key); err != nil {
 				return err
 			}
@@ -63,7 +63,7 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 		if custom == nil {
 			custom = parley.Custom{}
 		}
-		if _, err := t.exec("insert message", `INSERT INTO messages (id, conv_pk, seq, type, sender_id, text, custom,
+		if err := t.write("insert message", `INSERT INTO messages (id, conv_pk, seq, type, sender_id, text, custom,
 			referenced_message_id, origin, created_at, edited_at, deleted, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, c.PK, m.Seq, m.Type, m.SenderID, m.Text, jsonText(custom), m.ReferencedMessageID, m.Origin, m.CreatedAt,
 			m.EditedAt, m.Deleted, key); err != nil {
@@ -74,7 +74,7 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 		return nil
 	}
 	last := msgs[len(msgs)-1].Seq
-	if _, err := t.exec("advance sequence", `UPDATE conversations SET last_seq = ? WHERE pk = ?`, last, c.PK); err != nil {
+	if err := t.write("advance sequence", `UPDATE conversations SET last_seq = ? WHERE pk = ?`, last, c.PK); err != nil {
 		return err
 	}
 	c.LastSeq = last

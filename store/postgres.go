@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -210,27 +211,43 @@ func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
 }
 
 func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err error) {
-	// Statements run on the caller's context until commit: a write given up
-	// while it runs rolls back entirely, which PostgreSQL does cleanly.
-	sx, err := db.write.BeginTxx(ctx, nil)
+	// A connection of its own, whose transaction this function begins and
+	// ends itself: the statements the write does not wait for go with its
+	// COMMIT in one round trip (tx.write). Statements run on the caller's
+	// context: a write given up while it runs rolls back entirely, which
+	// PostgreSQL does cleanly.
+	conn, err := db.write.Connx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin write: %w", err)
 	}
-	defer sx.Rollback()
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return nil, fmt.Errorf("begin write: %w", err)
+	}
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
+			// Never hand the pool a connection in a transaction.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
 	j = &job{ctx: ctx, fn: fn}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in write: %v", r)
 		}
 	}()
-	if err := fn(&tx{ctx: ctx, sx: sx, db: db, job: j}); err != nil {
+	t := &tx{ctx: ctx, sx: conn, db: db, job: j, pgConn: conn}
+	if err := fn(t); err != nil {
 		return nil, err
 	}
-	// The commit must happen even if the caller leaves now: it may already
-	// be told nothing else.
-	if err := sx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	if err := t.flush(true); err != nil {
+		return nil, err
 	}
+	done = true
 	return j, nil
 }
 

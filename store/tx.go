@@ -11,20 +11,39 @@ import (
 	"net"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"github.com/mattn/go-sqlite3"
 
 	parley "github.com/parley-chat/parley"
 )
 
-// tx is one transaction: a job's savepoint inside the writer's batch, or a
-// read snapshot of View (job nil).
+// tx is one transaction: a job's savepoint inside the writer's batch, a
+// PostgreSQL write on its connection, or a read snapshot of View (job nil).
 type tx struct {
 	ctx context.Context
-	sx  *sqlx.Tx
+	sx  querier
 	db  *DB
 	job *job
+	// pgConn is a PostgreSQL write's connection; later holds the statements
+	// it sends with the next one or with the commit (see later).
+	pgConn *sqlx.Conn
+	later  []deferred
+}
+
+// querier runs statements: a transaction, or a connection in one.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	GetContext(ctx context.Context, dest any, q string, args ...any) error
+	SelectContext(ctx context.Context, dest any, q string, args ...any) error
+}
+
+// deferred is a statement bound for PostgreSQL, waiting to be sent.
+type deferred struct {
+	what, q string
+	args    []any
 }
 
 var _ parley.Tx = (*tx)(nil)
@@ -67,9 +86,61 @@ func (t *tx) locking(clause string) string {
 
 // exec runs a statement; what names it in errors.
 func (t *tx) exec(what, q string, args ...any) (sql.Result, error) {
+	if err := t.flush(false); err != nil {
+		return nil, err
+	}
 	q, args = t.bind(q, args)
 	res, err := t.sx.ExecContext(t.ctx, q, args...)
 	return res, wrap(what, err)
+}
+
+// write runs a statement whose result the write does not need. On
+// PostgreSQL it waits, in order, to go with the next statement that needs
+// one or with the commit, in one round trip (a pipeline): a send's
+// message, sequence number and events travel with its COMMIT. A failure
+// shows then, and fails the write as it would have now.
+func (t *tx) write(what, q string, args ...any) error {
+	if t.pgConn == nil {
+		_, err := t.exec(what, q, args...)
+		return err
+	}
+	q, args = t.bind(q, args)
+	t.later = append(t.later, deferred{what: what, q: q, args: args})
+	return nil
+}
+
+// flush sends the statements waiting (see write), and COMMIT after them
+// when commit is set, in one pipeline.
+func (t *tx) flush(commit bool) error {
+	if t.pgConn == nil || (len(t.later) == 0 && !commit) {
+		return nil
+	}
+	later := t.later
+	t.later = nil
+	return t.pgConn.Raw(func(dc any) error {
+		conn := dc.(*stdlib.Conn).Conn()
+		b := &pgx.Batch{}
+		for _, d := range later {
+			b.Queue(d.q, d.args...)
+		}
+		if commit {
+			b.Queue("COMMIT")
+		}
+		res := conn.SendBatch(t.ctx, b)
+		for _, d := range later {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
+				return wrap(d.what, err)
+			}
+		}
+		if commit {
+			if _, err := res.Exec(); err != nil {
+				res.Close()
+				return fmt.Errorf("commit: %w", err)
+			}
+		}
+		return res.Close()
+	})
 }
 
 // changed runs a statement and reports whether it touched a row.
@@ -84,11 +155,17 @@ func (t *tx) changed(what, q string, args ...any) (bool, error) {
 
 // get reads one row; a missing row is an error that notFound recognises.
 func (t *tx) get(what string, dest any, q string, args ...any) error {
+	if err := t.flush(false); err != nil {
+		return err
+	}
 	q, args = t.bind(q, args)
 	return wrap(what, t.sx.GetContext(t.ctx, dest, q, args...))
 }
 
 func (t *tx) sel(what string, dest any, q string, args ...any) error {
+	if err := t.flush(false); err != nil {
+		return err
+	}
 	q, args = t.bind(q, args)
 	return wrap(what, t.sx.SelectContext(t.ctx, dest, q, args...))
 }

@@ -29,7 +29,7 @@ func TestConflicts(t *testing.T) {
 		{"raw error returned by the write",
 			func(tx parley.Tx) error { return nil },
 			func(tx parley.Tx) error {
-				_, err := sqlOf(tx).sx.Exec(`INSERT INTO apps (id, settings, created_at) VALUES (?, '{}', 1)`, testApp)
+				_, err := sqlOf(tx).sx.ExecContext(context.Background(), `INSERT INTO apps (id, settings, created_at) VALUES (?, '{}', 1)`, testApp)
 				return err
 			}},
 	}

@@ -117,6 +117,12 @@ func (t *tx) flush(commit bool) error {
 	}
 	later := t.later
 	t.later = nil
+	ctx := t.ctx
+	if commit {
+		// Once the commit is on its way, a caller hanging up must not leave
+		// it unknown whether the write committed.
+		ctx = context.WithoutCancel(ctx)
+	}
 	return t.pgConn.Raw(func(dc any) error {
 		conn := dc.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
@@ -126,7 +132,7 @@ func (t *tx) flush(commit bool) error {
 		if commit {
 			b.Queue("COMMIT")
 		}
-		res := conn.SendBatch(t.ctx, b)
+		res := conn.SendBatch(ctx, b)
 		for _, d := range later {
 			if _, err := res.Exec(); err != nil {
 				res.Close()

@@ -140,9 +140,16 @@ func (t *tx) flush(commit bool) error {
 			}
 		}
 		if commit {
-			if _, err := res.Exec(); err != nil {
+			tag, err := res.Exec()
+			if err != nil {
 				res.Close()
 				return fmt.Errorf("commit: %w", err)
+			}
+			// PostgreSQL answers COMMIT in a failed transaction with
+			// ROLLBACK and no error: nothing was written.
+			if tag.String() != "COMMIT" {
+				res.Close()
+				return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
 			}
 		}
 		return res.Close()

@@ -23,9 +23,12 @@ func TestPipelinedCommitOfAFailedTransaction(t *testing.T) {
 	ctx := context.Background()
 	err = db.Update(ctx, func(ptx parley.Tx) error {
 		tx := ptx.(*tx)
+		if err := tx.InsertApp("a1", parley.DefaultSettings(), 1); err != nil {
+			return err
+		}
 		var n int
 		_ = tx.get("fail", &n, `SELECT 1 / 0`) // swallowed: the transaction is aborted
-		return tx.write("insert app", `INSERT INTO apps (id, settings, created_at) VALUES ('a1', '{}', 1)`)
+		return nil
 	})
 	if err == nil {
 		t.Fatal("a write whose transaction failed reported success")

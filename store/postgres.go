@@ -213,9 +213,9 @@ func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
 func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err error) {
 	// A connection of its own, whose transaction this function begins and
 	// ends itself: the statements the write does not wait for go with its
-	// COMMIT in one round trip (tx.write). Statements run on the caller's
-	// context: a write given up while it runs rolls back entirely, which
-	// PostgreSQL does cleanly.
+	// COMMIT in one round trip (tx.write). Until then statements run on the
+	// caller's context: a write given up while it runs rolls back entirely.
+	// The last round trip does not stop for the caller (tx.flush).
 	conn, err := db.write.Connx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin write: %w", err)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -109,6 +110,10 @@ func (t *tx) write(what, q string, args ...any) error {
 	return nil
 }
 
+// commitTimeout bounds what a PostgreSQL write's last round trip (its
+// waiting statements and COMMIT) may take once the caller stopped waiting.
+const commitTimeout = 10 * time.Second
+
 // flush sends the statements waiting (see write), and COMMIT after them
 // when commit is set, in one pipeline.
 func (t *tx) flush(commit bool) error {
@@ -120,8 +125,11 @@ func (t *tx) flush(commit bool) error {
 	ctx := t.ctx
 	if commit {
 		// Once the commit is on its way, a caller hanging up must not leave
-		// it unknown whether the write committed.
-		ctx = context.WithoutCancel(ctx)
+		// it unknown whether the write committed; a lock waited for that
+		// long still ends it.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
 	}
 	return t.pgConn.Raw(func(dc any) error {
 		conn := dc.(*stdlib.Conn).Conn()

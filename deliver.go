@@ -256,12 +256,13 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 		return nil
 	}
 	busy := d.busy(h.ID)
+	exclusive := d.s.store.Exclusive()
 	var due []WebhookDelivery
 	var events map[int64]*Event
 	claim := func(tx Tx) (err error) {
 		// Read alone, the busy ones may still be due: room for them too.
 		now, until, limit := d.s.now(), int64(0), room+len(busy)
-		if !d.s.store.Exclusive() {
+		if !exclusive {
 			until, limit = now+claimLease.Milliseconds(), room
 		}
 		if due, err = tx.ClaimDue(h.ID, now, until, limit); err != nil {
@@ -278,7 +279,7 @@ func (d *deliverer) dispatch(ctx context.Context, h Webhook) error {
 	// Alone on its database, the deliverer's own bookkeeping (busy) is
 	// claim enough: a read. Beside other processes, a claim with a lease.
 	var err error
-	if d.s.store.Exclusive() {
+	if exclusive {
 		err = d.s.read(ctx, claim)
 	} else {
 		err = d.s.store.Update(WithApp(ctx, h.AppID), claim)

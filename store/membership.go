@@ -115,7 +115,7 @@ func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, 
 // last message, or stays frozen where it was (access None).
 // LockMemberships: SQLite's one writer needs no lock.
 func (t *tx) LockMemberships(appID, userID string) error {
-	if t.locking("x") == "" {
+	if !t.rowLocks() {
 		return nil
 	}
 	var pks []int64

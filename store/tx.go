@@ -67,7 +67,7 @@ func (t *tx) bind(q string, args []any) (string, []any) {
 	if t.db.pg == nil {
 		return q, args
 	}
-	return t.db.pg.rebind(q), pgArgs(args)
+	return t.db.bound(q), pgArgs(args)
 }
 
 // pg reports whether the transaction runs on PostgreSQL.
@@ -79,11 +79,15 @@ func (t *tx) forUpdate() string { return t.locking(" FOR UPDATE") }
 func (t *tx) forShare() string  { return t.locking(" FOR SHARE") }
 
 func (t *tx) locking(clause string) string {
-	if t.db.pg == nil || t.job == nil {
+	if !t.rowLocks() {
 		return ""
 	}
 	return clause
 }
+
+// rowLocks reports whether the transaction takes row locks: a write on
+// PostgreSQL.
+func (t *tx) rowLocks() bool { return t.db.pg != nil && t.job != nil }
 
 // exec runs a statement; what names it in errors.
 func (t *tx) exec(what, q string, args ...any) (sql.Result, error) {

@@ -18,6 +18,14 @@ package main
 // each took during each run and by request (from /proc), and the load
 // average; the CPU a send takes (servers and PostgreSQL) is reported too,
 // a figure that the machine's other work disturbs less than the rates.
+//
+// The same run also drives a floor: a bare durable send transaction (lock
+// a conversation row, bump its sequence, insert a message and an event,
+// commit) sent by this process straight to PostgreSQL in one pipelined
+// round trip, with no HTTP, authentication, checks or event numbering.
+// Its PostgreSQL CPU per transaction, beside the CPU budget a send has on
+// this machine at 0.8 of the SQLite rate, shows how far any PostgreSQL
+// design can go here.
 
 import (
 	"context"
@@ -27,6 +35,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +43,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley/store/pgtest"
 )
@@ -111,6 +123,51 @@ func pgBenchSend(s *benchServer, c int) error {
 func pgBenchRead(s *benchServer, c int) error {
 	_, err := s.do("GET", fmt.Sprintf("/conversations/r%02d/messages?limit=30", c), nil)
 	return err
+}
+
+// pgFloorSchema is what a send must write at the least: a conversation's
+// row to lock and bump, a message with its two unique keys, an event.
+const pgFloorSchema = `
+CREATE TABLE conv (pk BIGINT PRIMARY KEY, last_seq BIGINT NOT NULL);
+CREATE TABLE msg (pk BIGSERIAL PRIMARY KEY, conv BIGINT NOT NULL, seq BIGINT NOT NULL,
+	id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, created BIGINT NOT NULL, UNIQUE (conv, seq));
+CREATE TABLE ev (rid BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, app TEXT NOT NULL, data TEXT NOT NULL);
+INSERT INTO conv SELECT g, 0 FROM generate_series(0, 63) g;`
+
+// pgFloor opens a pool on the empty database url, creates the floor's
+// tables, and returns the floor's send: client c's conversation gets one
+// message and one event in one durable transaction, sent in one pipelined
+// round trip.
+func pgFloor(b *testing.B, url string) func(*benchServer, int) error {
+	b.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = pgBenchClients
+	ctx := context.Background()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, pgFloorSchema); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	return func(_ *benchServer, c int) error {
+		id := "msg_" + strconv.FormatInt(n.Add(1), 36)
+		batch := &pgx.Batch{}
+		batch.Queue("BEGIN")
+		batch.Queue("SELECT last_seq FROM conv WHERE pk = $1 FOR UPDATE", c)
+		batch.Queue("UPDATE conv SET last_seq = last_seq + 1 WHERE pk = $1", c)
+		batch.Queue("INSERT INTO msg (conv, seq, id, body, created) SELECT pk, last_seq, $2, 'durable', $3 FROM conv WHERE pk = $1",
+			c, id, time.Now().UnixMilli())
+		batch.Queue("INSERT INTO ev (app, data) VALUES ('bench', $1)",
+			`{"type":"message.sent","data":{"conversationId":"c","message":{"id":"`+id+`","text":"durable"}}}`)
+		batch.Queue("COMMIT")
+		return pool.SendBatch(ctx, batch).Close()
+	}
 }
 
 // setup creates, through the first server, the users u00..u63, the send
@@ -265,6 +322,24 @@ func BenchmarkPostgresTwoProcesses(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		// The floor sends only, into a database of its own on the same server.
+		var floor *pgBenchTarget
+		var floorSend func(*benchServer, int) error
+		if pg != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			floorURL, err := pg.CreateDatabase(ctx)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			floor = &pgBenchTarget{name: "floor", servers: []*benchServer{nil}}
+			floorSend = pgFloor(b, floorURL)
+			if _, err := floor.drive(pgBenchWarmup, floorSend); err != nil {
+				b.Fatal(err)
+			}
+			targets = append(targets, floor)
+			portOf[floor] = port
+		}
 
 		type kind struct {
 			name string
@@ -277,14 +352,21 @@ func BenchmarkPostgresTwoProcesses(b *testing.B) {
 		b.StartTimer()
 		for r := range pgBenchRounds {
 			for _, k := range kinds {
-				order := targets
+				order := slices.Clone(targets)
 				if r%2 == 1 {
-					order = []*pgBenchTarget{pg2, lite}
+					slices.Reverse(order)
 				}
 				for _, t := range order {
+					op := k.op
+					if t == floor {
+						if k.name != "send" {
+							continue
+						}
+						op = floorSend
+					}
 					all := append(append([]*benchServer{}, lite.servers...), pg2.servers...)
 					before := pgBenchCPU(all, portOf[t])
-					run, err := t.drive(k.dur, k.op)
+					run, err := t.drive(k.dur, op)
 					if err != nil {
 						b.Fatalf("%s %s: %v", k.name, t.name, err)
 					}
@@ -333,6 +415,21 @@ func BenchmarkPostgresTwoProcesses(b *testing.B) {
 		b.Logf("sends/s: SQLite %.0f, two PostgreSQL processes %.0f, ratio %.2f (goal 0.8); pages/s: SQLite %.0f, PostgreSQL %.0f, ratio %.2f",
 			med("send sqlite", rate), med("send pg2", rate), ratio("send"),
 			med("read sqlite", rate), med("read pg2", rate), ratio("read"))
+		if floor != nil {
+			pgCPU := func(r pgBenchRun) float64 { return 1000 * r.cpu["postgres"] / float64(max(1, r.ops)) }
+			clientCPU := func(r pgBenchRun) float64 { return 1000 * r.cpu["client"] / float64(max(1, r.ops)) }
+			parleyCPU := func(r pgBenchRun) float64 { return 1000 * r.cpu["parley"] / float64(max(1, r.ops)) }
+			// What the cores give each send at 0.8 of the SQLite rate.
+			budget := 1000 * float64(runtime.NumCPU()) / (0.8 * med("send sqlite", rate))
+			b.Logf("floor: a bare durable send transaction in one pipelined round trip: %.0f/s, PostgreSQL CPU %.3f ms each.\n"+
+				"The CPU a send may take at 0.8 of the SQLite rate on %d cores: %.3f ms, for the server, PostgreSQL and the client;\n"+
+				"the SQLite server took %.3f ms a send and the client %.3f ms, so the floor leaves %.3f ms for everything else.",
+				med("send floor", rate), med("send floor", pgCPU), runtime.NumCPU(), budget,
+				med("send sqlite", parleyCPU), med("send sqlite", clientCPU), budget-med("send floor", pgCPU))
+			b.ReportMetric(med("send floor", rate), "floor-sends/s")
+			b.ReportMetric(med("send floor", pgCPU), "floor-pg-cpu-ms/send")
+			b.ReportMetric(budget, "budget-cpu-ms/send")
+		}
 		b.ReportMetric(med("send sqlite", rate), "sqlite-sends/s")
 		b.ReportMetric(med("send pg2", rate), "pg2-sends/s")
 		b.ReportMetric(ratio("send"), "pg2/sqlite-sends")
@@ -350,10 +447,8 @@ func BenchmarkPostgresTwoProcesses(b *testing.B) {
 		b.ReportMetric(ratio("read"), "pg2/sqlite-pages")
 		b.ReportMetric(med("read sqlite", p99), "sqlite-page-p99-ms")
 		b.ReportMetric(med("read pg2", p99), "pg2-page-p99-ms")
-		for _, t := range targets {
-			for _, s := range t.servers {
-				s.stop()
-			}
+		for _, s := range append(lite.servers, pg2.servers...) {
+			s.stop()
 		}
 	}
 }

@@ -2,11 +2,14 @@ package api_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 
+	parley "github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/api"
 )
 
@@ -65,5 +68,72 @@ func TestRouteCoverage(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("the walk found no route under /v1")
+	}
+}
+
+// TestSpecForTools checks what the tools people feed openapi.yaml to
+// (Redocly, Prism, client generators) rely on and a loader alone lets
+// through: an operationId on every operation, unique; no YAML merge keys,
+// which YAML 1.2 parsers ignore; null among the values of a nullable enum,
+// without which validators refuse the null; every tag declared.
+func TestSpecForTools(t *testing.T) {
+	t.Parallel()
+	doc, err := specDoc()
+	if err != nil {
+		t.Fatalf("load openapi.yaml: %v", err)
+	}
+	if strings.Contains(string(parley.OpenAPI), "<<:") {
+		t.Error("openapi.yaml uses a YAML merge key (<<:): YAML 1.2 parsers drop what it merges")
+	}
+	declared := map[string]bool{}
+	for _, tag := range doc.Tags {
+		declared[tag.Name] = true
+	}
+	ids := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch prev, seen := ids[op.OperationID]; {
+			case op.OperationID == "":
+				t.Errorf("%s has no operationId", where)
+			case seen:
+				t.Errorf("%s and %s share the operationId %q", prev, where, op.OperationID)
+			default:
+				ids[op.OperationID] = where
+			}
+			for _, tag := range op.Tags {
+				if !declared[tag] {
+					t.Errorf("%s: tag %q is not declared", where, tag)
+				}
+			}
+		}
+	}
+	var nullable func(where string, s *openapi3.Schema, seen map[*openapi3.Schema]bool)
+	nullable = func(where string, s *openapi3.Schema, seen map[*openapi3.Schema]bool) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		if s.Nullable && len(s.Enum) > 0 && !slices.Contains(s.Enum, nil) {
+			t.Errorf("%s: a nullable enum without null among its values", where)
+		}
+		for name, p := range s.Properties {
+			nullable(where+"."+name, p.Value, seen)
+		}
+		for _, list := range [][]*openapi3.SchemaRef{s.AllOf, s.OneOf, s.AnyOf} {
+			for _, r := range list {
+				nullable(where, r.Value, seen)
+			}
+		}
+		if s.Items != nil {
+			nullable(where+"[]", s.Items.Value, seen)
+		}
+		if s.AdditionalProperties.Schema != nil {
+			nullable(where+"{}", s.AdditionalProperties.Schema.Value, seen)
+		}
+	}
+	seen := map[*openapi3.Schema]bool{}
+	for name, s := range doc.Components.Schemas {
+		nullable(name, s.Value, seen)
 	}
 }

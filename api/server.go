@@ -50,6 +50,9 @@ type Server struct {
 	// requests that Shutdown waits for.
 	streams      context.Context
 	closeStreams context.CancelFunc
+
+	// router is what Handler returns; a batch runs its operations through it.
+	router http.Handler
 }
 
 // CloseStreams ends every event stream and pending long poll.
@@ -78,6 +81,7 @@ func (s *Server) Handler() http.Handler {
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireApp, s.requireAdmin)
+		r.Post("/v1/{appId}/batch", s.batch)
 		r.Get("/v1/{appId}/settings", s.getSettings)
 		r.Patch("/v1/{appId}/settings", s.patchSettings)
 
@@ -155,6 +159,7 @@ func (s *Server) Handler() http.Handler {
 		r.Put("/v1/{appId}/me/blocks/{userId}", s.putMeBlock)
 		r.Delete("/v1/{appId}/me/blocks/{userId}", s.deleteMeBlock)
 	})
+	s.router = r
 	return r
 }
 

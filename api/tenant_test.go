@@ -48,6 +48,7 @@ var adminRoutes = []struct {
 	{"POST", "/webhooks/{webhook}/deliveries/{event}/retry", nil},
 	{"POST", "/webhooks/{webhook}/replay", map[string]any{"since": 0}},
 	{"DELETE", "/webhooks/{webhook}", nil},
+	{"POST", "/batch", []any{[]any{1, "GET", "/users/alice"}}},
 	// Last: they take the scene with them.
 	{"DELETE", "/users/zed", nil},
 	{"DELETE", "/conversations/c", nil},

@@ -8,12 +8,14 @@ const (
 	SystemMessage = "SystemMessage"
 	OriginREST    = "rest"
 	OriginWeb     = "web"
+	OriginImport  = "import"
 )
 
 // Limits of messages.
 const (
 	MaxTextRunes    = 10000
 	MaxMessageBatch = 10
+	MaxImportBatch  = 100
 	// IdempotencyWindow is how long an idempotencyKey answers its first message (ms).
 	IdempotencyWindow int64 = 24 * 60 * 60 * 1000
 )
@@ -56,6 +58,44 @@ func (m *NewMessage) Validate() error {
 		return Invalid("sender", "is not allowed for a SystemMessage")
 	}
 	return nil
+}
+
+// ImportedMessage is a message from another system, with the time it was
+// sent there. TalkJS's import calls that time timestamp: either name is
+// taken, not both.
+type ImportedMessage struct {
+	Type           string   `json:"type" validate:"required,oneof=UserMessage SystemMessage"`
+	Text           string   `json:"text" validate:"required,max=10000"`
+	Sender         *string  `json:"sender" validate:"omitnil,userid"`
+	Custom         Custom   `json:"custom" validate:"custom"`
+	CreatedAt      *int64   `json:"createdAt" validate:"omitnil,min=0"`
+	Timestamp      *int64   `json:"timestamp" validate:"omitnil,min=0"`
+	ReadBy         []string `json:"readBy" validate:"max=1000,dive,userid"`
+	IdempotencyKey *string  `json:"idempotencyKey" validate:"omitnil,min=1,max=255"`
+}
+
+// Validate checks what struct tags cannot: the sender goes with the type,
+// and the time is given once.
+func (m *ImportedMessage) Validate() error {
+	switch {
+	case m.Type == UserMessage && m.Sender == nil:
+		return Invalid("sender", "is required for a UserMessage")
+	case m.Type == SystemMessage && m.Sender != nil:
+		return Invalid("sender", "is not allowed for a SystemMessage")
+	case m.CreatedAt == nil && m.Timestamp == nil:
+		return Invalid("createdAt", "is required (ms since the Unix epoch)")
+	case m.CreatedAt != nil && m.Timestamp != nil:
+		return Invalid("timestamp", "is another name for createdAt: send one of them")
+	}
+	return nil
+}
+
+// At is when the message was sent.
+func (m *ImportedMessage) At() int64 {
+	if m.CreatedAt != nil {
+		return *m.CreatedAt
+	}
+	return *m.Timestamp
 }
 
 // ValidateText checks a message text: 1 to 10,000 characters.

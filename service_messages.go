@@ -1,7 +1,11 @@
 package parley
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"math"
+	"slices"
 	"strconv"
 )
 
@@ -11,6 +15,10 @@ type MessageService interface {
 	// order. The caller's surface decides the refusals and the origin; a
 	// client sends one message, as itself.
 	SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, by Caller) ([]string, error)
+	// ImportMessages stores messages from another system with the times
+	// they were sent there, every one or none, and returns their ids in
+	// the order given.
+	ImportMessages(ctx context.Context, appID, convID string, msgs []ImportedMessage) ([]string, error)
 	// MessagesFor lists what a participant may read, newest first.
 	MessagesFor(ctx context.Context, appID, convID, userID string, page Page) ([]Message, error)
 	Messages(ctx context.Context, appID, convID string, page Page) ([]Message, error)
@@ -114,6 +122,137 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 		return nil, err
 	}
 	return ids, nil
+}
+
+// ImportMessages implements MessageService. The messages take their places
+// in the conversation's sequence in the order of their times (the order
+// given among equal times), after its messages so far: a message older
+// than the conversation's newest is refused, so the sequence stays in time
+// order. The write rules are not applied (this is history), but senders
+// must be users of the app, and readers (readBy, whose read pointers move
+// forward to the message) participants now.
+// Imports emit no events and no webhooks: a client learns of them when it
+// next reads. An idempotencyKey answers its message for good, not just for
+// a day, so that an interrupted import can be sent again.
+func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs []ImportedMessage) ([]string, error) {
+	if len(msgs) < 1 || len(msgs) > MaxImportBatch {
+		return nil, Errorf(EInvalid, "Import 1 to %d messages at a time.", MaxImportBatch)
+	}
+	now := s.now()
+	for i := range msgs {
+		field := strconv.Itoa(i) + "."
+		if err := Check(&msgs[i], field); err != nil {
+			return nil, err
+		}
+		if msgs[i].At() > now {
+			return nil, Invalid(field+"createdAt", "must not be in the future")
+		}
+	}
+	order := make([]int, len(msgs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(msgs[a].At(), msgs[b].At()) })
+	ids := make([]string, len(msgs))
+	err := s.write(ctx, appID, func(w *change) error {
+		c, err := w.LockConversation(appID, convID)
+		if err != nil {
+			return err
+		}
+		if err := w.importedPeople(c, msgs); err != nil {
+			return err
+		}
+		newest := []Conversation{*c}
+		if err := w.Complete(newest, nil); err != nil {
+			return err
+		}
+		var fresh []Message
+		var keys []*string
+		var readers [][]string
+		inBatch := map[string]string{} // sender and key to the id imported in this batch
+		for _, i := range order {
+			m := msgs[i]
+			field := strconv.Itoa(i) + "."
+			sender := ""
+			if m.Sender != nil {
+				sender = *m.Sender
+			}
+			if m.IdempotencyKey != nil {
+				k := sender + "\x00" + *m.IdempotencyKey
+				if ids[i] = inBatch[k]; ids[i] != "" {
+					continue
+				}
+				if ids[i], err = w.IdempotentMessage(c, sender, *m.IdempotencyKey, math.MinInt64); err != nil {
+					return err
+				} else if ids[i] != "" {
+					continue
+				}
+			}
+			if last := newest[0].LastMessage; last != nil && m.At() < last.CreatedAt {
+				return Invalid(field+"createdAt", "is before the conversation's newest message: import a conversation's messages oldest first, before new ones arrive")
+			}
+			ids[i] = NewMessageID()
+			if m.IdempotencyKey != nil {
+				inBatch[sender+"\x00"+*m.IdempotencyKey] = ids[i]
+			}
+			custom := m.Custom
+			if custom == nil {
+				custom = Custom{}
+			}
+			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
+				Custom: custom, Origin: OriginImport, CreatedAt: m.At(), ReadBy: []string{}, Seq: c.LastSeq + int64(len(fresh)) + 1})
+			keys = append(keys, m.IdempotencyKey)
+			readers = append(readers, m.ReadBy)
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		if err := w.InsertMessages(c, fresh, keys); err != nil {
+			return err
+		}
+		for i, m := range fresh {
+			for _, u := range readers[i] {
+				if _, err := w.SetReadPointer(c, u, m.Seq, m.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// importedPeople checks the people an import names: each sender a user of
+// the app, each reader a participant.
+func (w *change) importedPeople(c *Conversation, msgs []ImportedMessage) error {
+	checked := map[string]bool{}
+	for i, m := range msgs {
+		field := strconv.Itoa(i) + "."
+		if m.Sender != nil && !checked[*m.Sender] {
+			if _, err := liveUser(w, w.app, *m.Sender, false); ErrorCode(err) == EUserNotFound {
+				return &Error{Code: EUserNotFound, Message: ErrorMessage(err), Fields: map[string]string{field + "sender": "unknown user"}}
+			} else if err != nil {
+				return err
+			}
+			checked[*m.Sender] = true
+		}
+		if len(m.ReadBy) == 0 {
+			continue
+		}
+		members, err := w.Members(c, m.ReadBy)
+		if err != nil {
+			return err
+		}
+		for _, u := range m.ReadBy {
+			if !members[u].Current() {
+				return Invalid(field+"readBy", fmt.Sprintf("%q is not a participant of this conversation", u))
+			}
+		}
+	}
+	return nil
 }
 
 // checkSender applies the write rules to a sender.

@@ -44,6 +44,31 @@ func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) {
 	ok(w, out)
 }
 
+// importMessages answers POST /import/conversations/{id}/messages: like a
+// send, the new ids in the order given.
+func (s *Server) importMessages(w http.ResponseWriter, r *http.Request) {
+	convID, err := conversationIDParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var msgs []parley.ImportedMessage
+	if err := decode(w, r, &msgs, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ids, err := s.Messages.ImportMessages(r.Context(), appID(r), convID, msgs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]sentID, len(ids))
+	for i, id := range ids {
+		out[i] = sentID{id}
+	}
+	ok(w, out)
+}
+
 func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	convID, err := conversationIDParam(r)
 	if err != nil {

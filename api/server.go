@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/v1/{appId}/conversations/{conversationId}/readBy/{userId}", s.markReadBy)
 		r.Get("/v1/{appId}/conversations/{conversationId}/messages", s.listMessages)
 		r.Post("/v1/{appId}/conversations/{conversationId}/messages", s.postMessages)
+		r.Post("/v1/{appId}/import/conversations/{conversationId}/messages", s.importMessages)
 		r.Get("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.getMessage)
 		r.Patch("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.patchMessage)
 		r.Delete("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.deleteMessage)

@@ -17,8 +17,9 @@ type MessageService interface {
 	SendMessages(ctx context.Context, appID, convID string, msgs []NewMessage, by Caller) ([]string, error)
 	// ImportMessages stores messages from another system with the times
 	// they were sent there, every one or none, and returns their ids in
-	// the order given.
-	ImportMessages(ctx context.Context, appID, convID string, msgs []ImportedMessage) ([]string, error)
+	// the order given and how many it stored (an idempotency key may
+	// answer an earlier import's message).
+	ImportMessages(ctx context.Context, appID, convID string, msgs []ImportedMessage) ([]string, int, error)
 	// MessagesFor lists what a participant may read, newest first.
 	MessagesFor(ctx context.Context, appID, convID, userID string, page Page) ([]Message, error)
 	Messages(ctx context.Context, appID, convID string, page Page) ([]Message, error)
@@ -134,18 +135,18 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 // Imports emit no events and no webhooks: a client learns of them when it
 // next reads. An idempotencyKey answers its message for good, not just for
 // a day, so that an interrupted import can be sent again.
-func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs []ImportedMessage) ([]string, error) {
+func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs []ImportedMessage) ([]string, int, error) {
 	if len(msgs) < 1 || len(msgs) > MaxImportBatch {
-		return nil, Errorf(EInvalid, "Import 1 to %d messages at a time.", MaxImportBatch)
+		return nil, 0, Errorf(EInvalid, "Import 1 to %d messages at a time.", MaxImportBatch)
 	}
 	now := s.now()
 	for i := range msgs {
 		field := strconv.Itoa(i) + "."
 		if err := Check(&msgs[i], field); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if msgs[i].At() > now {
-			return nil, Invalid(field+"createdAt", "must not be in the future")
+			return nil, 0, Invalid(field+"createdAt", "must not be in the future")
 		}
 	}
 	order := make([]int, len(msgs))
@@ -154,7 +155,9 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(msgs[a].At(), msgs[b].At()) })
 	ids := make([]string, len(msgs))
+	stored := 0
 	err := s.write(ctx, appID, func(w *change) error {
+		stored = 0
 		c, err := w.LockConversation(appID, convID)
 		if err != nil {
 			return err
@@ -210,6 +213,7 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 		if err := w.InsertMessages(c, fresh, keys); err != nil {
 			return err
 		}
+		stored = len(fresh)
 		for i, m := range fresh {
 			for _, u := range readers[i] {
 				if _, err := w.SetReadPointer(c, u, m.Seq, m.ID); err != nil {
@@ -220,9 +224,9 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return ids, nil
+	return ids, stored, nil
 }
 
 // importedPeople checks the people an import names: each sender a user of

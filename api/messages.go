@@ -57,7 +57,7 @@ func (s *Server) importMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ids, err := s.Messages.ImportMessages(r.Context(), appID(r), convID, msgs)
+	ids, _, err := s.Messages.ImportMessages(r.Context(), appID(r), convID, msgs)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -29,6 +29,7 @@ const usage = `Usage:
                [--rate-auth-failures 60] [--event-retention 168h] [--webhooks-allow-private]
   parley migrate [--db parley.db | postgres://...]
   parley copy --to postgres://... [--from parley.db]   (stop the server first; the target must be empty)
+  parley migrate-from --app APPID --key KEY [--url https://api.talkjs.com] [--to-app ID] [--state FILE] [--db parley.db]
   parley apps create [--id ID] [--test] [--db parley.db]
   parley keys rotate APPID [--grace 24h] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return copyCmd(ctx, rest, getenv, stdout, stderr)
 	case cmd == "migrate":
 		return migrateCmd(rest, getenv, stdout, stderr)
+	case cmd == "migrate-from":
+		return migrateFromCmd(ctx, rest, getenv, stdout, stderr)
 	case cmd == "apps" && len(rest) > 0 && rest[0] == "create":
 		return appsCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case cmd == "keys" && len(rest) > 0:

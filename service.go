@@ -92,12 +92,14 @@ type Service struct {
 	WebhookPolicy WebhookPolicy
 	// deliveries wakes the deliverer when endpoints or deliveries change.
 	deliveries chan struct{}
+	// presence counts this process's open streams (see KeepPresence).
+	presence *presence
 }
 
 // NewService returns a service over st that publishes committed events to
 // events (nil: to nobody).
 func NewService(st Storage, events *Broker) *Service {
-	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1)}
+	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1), presence: newPresence()}
 	s.adds = NewBuckets(func() time.Time { return s.Now() })
 	return s
 }

@@ -200,8 +200,10 @@ func (s *Service) SyncMe(ctx context.Context, appID string, by Caller, p *UserPa
 func (s *Service) User(ctx context.Context, appID, userID string) (*User, error) {
 	var u *User
 	err := s.read(ctx, func(tx Tx) (err error) {
-		u, err = tx.User(appID, userID)
-		return err
+		if u, err = tx.User(appID, userID); err != nil {
+			return err
+		}
+		return s.markOnline(tx, appID, u)
 	})
 	if err != nil {
 		return nil, err
@@ -218,7 +220,10 @@ func (s *Service) UserFor(ctx context.Context, appID string, by Caller, userID s
 		} else {
 			u, err = tx.User(appID, userID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.markOnline(tx, appID, u)
 	})
 	if err != nil {
 		return nil, err
@@ -230,8 +235,10 @@ func (s *Service) UserFor(ctx context.Context, appID string, by Caller, userID s
 func (s *Service) Users(ctx context.Context, appID string, page Page) ([]User, error) {
 	var out []User
 	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.Users(appID, page, true)
-		return err
+		if out, err = tx.Users(appID, page, true); err != nil {
+			return err
+		}
+		return s.markAllOnline(tx, appID, out)
 	})
 	return liveAll(out, s.now()), err
 }
@@ -244,8 +251,10 @@ func (s *Service) LiveUsers(ctx context.Context, appID string, by Caller, page P
 			return err
 		}
 		var err error
-		out, err = tx.Users(appID, page, false)
-		return err
+		if out, err = tx.Users(appID, page, false); err != nil {
+			return err
+		}
+		return s.markAllOnline(tx, appID, out)
 	})
 	return liveAll(out, s.now()), err
 }
@@ -254,8 +263,10 @@ func (s *Service) LiveUsers(ctx context.Context, appID string, by Caller, page P
 func (s *Service) UsersByIDs(ctx context.Context, appID string, by Caller, ids []string) ([]User, error) {
 	var out []User
 	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.UsersByIDs(appID, ids)
-		return err
+		if out, err = tx.UsersByIDs(appID, ids); err != nil {
+			return err
+		}
+		return s.markAllOnline(tx, appID, out)
 	})
 	return s.visible(out, by), err
 }
@@ -264,8 +275,10 @@ func (s *Service) UsersByIDs(ctx context.Context, appID string, by Caller, ids [
 func (s *Service) UsersByExternalIDs(ctx context.Context, appID string, by Caller, ids []string) ([]User, error) {
 	var out []User
 	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.UsersByExternalIDs(appID, ids)
-		return err
+		if out, err = tx.UsersByExternalIDs(appID, ids); err != nil {
+			return err
+		}
+		return s.markAllOnline(tx, appID, out)
 	})
 	return s.visible(out, by), err
 }

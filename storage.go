@@ -326,6 +326,16 @@ type Tx interface {
 	SetReadPointer(c *Conversation, userID string, seq int64, msgID string) (bool, error)
 	// ReadPointers are the user's read pointers, message id by conversation id.
 	ReadPointers(appID, userID string) (map[string]string, error)
+
+	// SetPresence records whether process has a stream of the user open,
+	// as of now.
+	SetPresence(appID, userID, process string, open bool, now int64) error
+	// RefreshPresence marks process's open streams seen now, and forgets
+	// every row last seen before forgetBefore.
+	RefreshPresence(process string, now, forgetBefore int64) error
+	// Online are the users among userIDs with a stream open on a process
+	// that was seen at openSince or later, or closed at closedSince or later.
+	Online(appID string, userIDs []string, openSince, closedSince int64) (map[string]bool, error)
 	// CurrentConversationIDs lists the conversations the user takes part in
 	// now, newest joined first.
 	// At most limit of them.

@@ -63,6 +63,8 @@ type Stream struct {
 	notify atomic.Pointer[func()]
 	// Start is the cursor the stream starts after.
 	Start string
+	// present: the stream counts its user online until it closes.
+	present atomic.Bool
 }
 
 // ErrSlowConsumer ends a stream whose client did not take its events.
@@ -104,6 +106,8 @@ func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredent
 	if since != "" {
 		st.Start = since
 	}
+	st.present.Store(true)
+	s.presence.change(st.feed.App, st.feed.User, +1)
 	return st, nil
 }
 
@@ -219,6 +223,9 @@ func (st *Stream) ConversationIDs() []string { return st.feed.ConversationIDs() 
 func (st *Stream) Close() {
 	if st.sub != nil {
 		st.sub.Close()
+	}
+	if st.present.CompareAndSwap(true, false) {
+		st.s.presence.change(st.feed.App, st.feed.User, -1)
 	}
 	if st.expiry != nil {
 		st.expiry.Stop()

@@ -37,6 +37,9 @@ type User struct {
 	LastSeenAt       *int64      `json:"-"`
 	Deleted          bool        `json:"deleted"`
 	Moderation       *Moderation `json:"moderation"` // nil when unrestricted or when the restriction expired
+	// Online is whether the user has a live stream open now: set by the
+	// reads that answer REST calls, nil (left out) elsewhere, in events.
+	Online *bool `json:"isOnline,omitempty"`
 }
 
 // UserView is a user as the backend sees them, and as events carry them:

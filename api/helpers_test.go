@@ -199,8 +199,10 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 	tailing, stopTail := context.WithCancel(context.Background())
 	tailed := make(chan struct{})
 	go func() { defer close(tailed); svc.TailEvents(tailing, 250*time.Millisecond) }()
+	present := make(chan struct{})
+	go func() { defer close(present); svc.KeepPresence(tailing) }()
 	e := &env{t: t, st: st, svc: svc, api: s, addr: addr, srv: srv, clock: c, closing: &sync.Once{},
-		stopTail: func() { stopTail(); <-tailed }}
+		stopTail: func() { stopTail(); <-tailed; <-present }}
 	t.Cleanup(e.close)
 	e.app, e.key = e.newApp("app1")
 	return e

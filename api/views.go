@@ -26,12 +26,13 @@ type publicUserView struct {
 	Inactive         bool     `json:"inactive"`
 	Deleted          bool     `json:"deleted"`
 	CreatedAt        int64    `json:"createdAt"`
+	IsOnline         *bool    `json:"isOnline,omitempty"`
 }
 
 func newPublicUserView(u *parley.User, now int64) publicUserView {
 	return publicUserView{ID: u.ID, Name: u.Name, PhotoURL: u.PhotoURL, Role: u.Role, WelcomeMessage: u.WelcomeMessage,
 		Locale: u.Locale, AvailabilityText: u.AvailabilityText, Badges: nonNil(u.Badges), ExternalID: u.ExternalID,
-		Inactive: u.Inactive(now), Deleted: u.Deleted, CreatedAt: u.CreatedAt}
+		Inactive: u.Inactive(now), Deleted: u.Deleted, CreatedAt: u.CreatedAt, IsOnline: u.Online}
 }
 
 // list is the envelope of every list.

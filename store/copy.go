@@ -73,10 +73,11 @@ var copyTables = []copyTable{
 }
 
 // copySkipped are the tables Copy does not move: the target's migrations
-// are its own, health is a readiness probe's scratch row, and PostgreSQL's
+// are its own, health is a readiness probe's scratch row, presence is who
+// has a stream open on the servers now (none, while copying), and PostgreSQL's
 // event log counters are derived from what is copied (and from SQLite's
 // sqlite_sequence, one of its internal tables, which are all left alone).
-var copySkipped = []string{"schema_migrations", "health", "event_heads"}
+var copySkipped = []string{"schema_migrations", "health", "event_heads", "presence"}
 
 // TableCount is how many rows of a table Copy moved.
 type TableCount struct {

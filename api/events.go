@@ -29,7 +29,9 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, poll func(cont
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
+	s.Metrics.streamOpened(longPollStream)
 	page, err := poll(ctx, q)
+	s.Metrics.streamClosed(longPollStream)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -210,11 +210,12 @@ func TestServeEnsuresEnvironmentApp(t *testing.T) {
 		}
 	}
 	for name, vars := range map[string]map[string]string{
-		"id without key": {"PARLEY_APP_ID": "x", "PARLEY_DB": db},
-		"key without id": {"PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
-		"malformed key":  {"PARLEY_APP_ID": "x", "PARLEY_SECRET_KEY": "hunter2", "PARLEY_DB": db},
-		"key of another": {"PARLEY_APP_ID": "other", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
-		"bad sync":       {"PARLEY_SYNC": "off", "PARLEY_DB": db},
+		"id without key":      {"PARLEY_APP_ID": "x", "PARLEY_DB": db},
+		"key without id":      {"PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
+		"malformed key":       {"PARLEY_APP_ID": "x", "PARLEY_SECRET_KEY": "hunter2", "PARLEY_DB": db},
+		"key of another":      {"PARLEY_APP_ID": "other", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
+		"bad sync":            {"PARLEY_SYNC": "off", "PARLEY_DB": db},
+		"bad metrics address": {"PARLEY_METRICS_ADDR": "nowhere:none", "PARLEY_DB": db},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{})

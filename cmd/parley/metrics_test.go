@@ -78,21 +78,25 @@ func TestServeMetrics(t *testing.T) {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
 			_, secret, vars := shopEnv(t)
+			args := []string{"--webhooks-allow-private", "--rate-auth-failures", "1"}
+			// The flag on one, the environment on the other.
 			if db == "postgres" {
 				vars["PARLEY_DB"] = pgtest.Database(t)
+				args = append(args, "--metrics-addr", "127.0.0.1:0")
+			} else {
+				vars["PARLEY_METRICS_ADDR"] = "127.0.0.1:0"
 			}
-			testServeMetrics(t, secret, vars)
+			testServeMetrics(t, secret, vars, args)
 		})
 	}
 }
 
-func testServeMetrics(t *testing.T, secret string, vars map[string]string) {
+func testServeMetrics(t *testing.T, secret string, vars map[string]string, args []string) {
 	sqlite := !strings.HasPrefix(vars["PARLEY_DB"], "postgres")
 	var hooked atomic.Int64
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hooked.Add(1) }))
 	defer receiver.Close()
-	base, metrics, _, stop := startServeMetrics(t, vars,
-		"--metrics-addr", "127.0.0.1:0", "--webhooks-allow-private", "--rate-auth-failures", "1")
+	base, metrics, _, stop := startServeMetrics(t, vars, args...)
 	stop = sync.OnceValue(stop)
 	defer stop()
 	if metrics == "" {

@@ -30,8 +30,8 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, poll func(cont
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	s.Metrics.streamOpened(longPollStream)
+	defer s.Metrics.streamClosed(longPollStream)
 	page, err := poll(ctx, q)
-	s.Metrics.streamClosed(longPollStream)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -461,7 +461,7 @@ func (d *deliverer) record() {
 			byApp[r.hook.AppID] = append(byApp[r.hook.AppID], r)
 		}
 		for app, rs := range byApp {
-			if err := d.s.write(context.Background(), app, func(c *change) error { return recordAttempts(c, rs) }); err != nil {
+			if err := d.s.write(context.Background(), app, func(c *change) error { return recordAttempts(c, rs, d.s.Observer.Delivery) }); err != nil {
 				d.s.logf("webhooks: record attempts: %v", err)
 			}
 		}
@@ -479,8 +479,9 @@ func (d *deliverer) record() {
 
 // recordAttempts stores attempts: a 2xx delivers; a failure waits for its
 // retry, or fails for good after the last. An endpoint without a success
-// for DisableAfter is disabled.
-func recordAttempts(c *change, rs []result) error {
+// for DisableAfter is disabled. observe (if not nil) hears each outcome
+// once the attempts are committed.
+func recordAttempts(c *change, rs []result, observe func(outcome string)) error {
 	hooks := map[string]*Webhook{}
 	for _, r := range rs {
 		h := hooks[r.hook.ID]
@@ -511,6 +512,16 @@ func recordAttempts(c *change, rs []result) error {
 		}
 		if err := c.RecordAttempt(h.ID, r.d.Pos, r.attempt, status, next); err != nil {
 			return err
+		}
+		if observe != nil {
+			outcome := OutcomeDelivered
+			switch status {
+			case DeliveryPending:
+				outcome = OutcomeRetry
+			case DeliveryFailed:
+				outcome = OutcomeFailed
+			}
+			c.AfterCommit(func() { observe(outcome) })
 		}
 	}
 	for _, h := range hooks {

@@ -94,7 +94,26 @@ type Service struct {
 	deliveries chan struct{}
 	// presence counts this process's open streams (see KeepPresence).
 	presence *presence
+	// Observer hears what the background work does, for metrics. Set it
+	// before DeliverWebhooks starts.
+	Observer Observer
 }
+
+// Observer hears what the service does in the background, for metrics; a
+// nil field is not called. The service knows nothing of what records them.
+type Observer struct {
+	// Delivery is told of every recorded webhook attempt, once recorded:
+	// OutcomeDelivered, OutcomeRetry (failed, to be tried again) or
+	// OutcomeFailed (failed for good).
+	Delivery func(outcome string)
+}
+
+// The outcomes of a webhook attempt, as an Observer hears them.
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetry     = "retry"
+	OutcomeFailed    = "failed"
+)
 
 // NewService returns a service over st that publishes committed events to
 // events (nil: to nobody).

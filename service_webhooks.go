@@ -299,6 +299,16 @@ func (s *Service) Replay(ctx context.Context, appID, id string, since int64) (in
 	}
 }
 
+// PendingDeliveries counts the webhook deliveries waiting to be made, of
+// every app: the deliverer's queue. On PostgreSQL, every process's.
+func (s *Service) PendingDeliveries(ctx context.Context) (n int64, err error) {
+	err = s.read(ctx, func(tx Tx) error {
+		n, err = tx.PendingDeliveries()
+		return err
+	})
+	return n, err
+}
+
 // kickDeliveries wakes the deliverer: endpoints or deliveries changed.
 func (s *Service) kickDeliveries() {
 	if s.deliveries != nil {

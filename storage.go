@@ -163,6 +163,8 @@ type Tx interface {
 	ClaimDue(webhookID string, now, until int64, limit int) ([]WebhookDelivery, error)
 	// NextDue is when the endpoint's next pending delivery is due (nil: none).
 	NextDue(webhookID string) (*int64, error)
+	// PendingDeliveries counts the pending deliveries of every endpoint.
+	PendingDeliveries() (int64, error)
 	// RecordAttempt appends an attempt to a delivery and sets its state.
 	RecordAttempt(webhookID string, pos int64, a Attempt, status string, next *int64) error
 	// Deliveries pages an endpoint's deliveries, newest event first, of a

@@ -67,7 +67,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, cred
 		s.authFailed(w, r, err)
 		return nil, err
 	}
-	if err := s.spend(w, "user\x00"+app+"\x00"+p.UserID, s.Limits.Client); err != nil {
+	if err := s.spend(w, "user\x00"+app+"\x00"+p.UserID, s.Limits.Client, clientLimit); err != nil {
 		return nil, err
 	}
 	if err := sess.Admit(p.UserID, allowMissing); err != nil {

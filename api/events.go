@@ -29,6 +29,8 @@ func (s *Server) longPoll(w http.ResponseWriter, r *http.Request, poll func(cont
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.Wait + 10*time.Second))
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
+	s.Metrics.streamOpened(longPollStream)
+	defer s.Metrics.streamClosed(longPollStream)
 	page, err := poll(ctx, q)
 	if err != nil {
 		s.writeError(w, r, err)

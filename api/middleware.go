@@ -15,16 +15,20 @@ import (
 	"github.com/parley-chat/parley/auth"
 )
 
-// logRequests writes one structured line per request. Headers are never
-// logged: they carry credentials.
+// logRequests writes one structured line per request, and records it in
+// the metrics. Headers are never logged: they carry credentials.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
+		took := time.Since(start)
+		if s.routes != nil {
+			s.routes.observe(r, ww.Status(), took)
+		}
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", ww.Status()),
-			slog.Int("bytes", ww.BytesWritten()), slog.Duration("duration", time.Since(start)))
+			slog.Int("bytes", ww.BytesWritten()), slog.Duration("duration", took))
 	})
 }
 
@@ -92,7 +96,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		if !s.limit(w, r, "key\x00"+p.KeyID, s.Limits.Backend) {
+		if !s.limit(w, r, "key\x00"+p.KeyID, s.Limits.Backend, backendLimit) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))

@@ -32,8 +32,8 @@ func writeLimit(w http.ResponseWriter, s parley.LimitState) {
 
 // limit spends a token of the credential's bucket; over the limit it
 // answers 429 rate_limited with Retry-After and reports false.
-func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string, perSecond float64) bool {
-	err := s.spend(w, key, perSecond)
+func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string, perSecond float64, kind limitKind) bool {
+	err := s.spend(w, key, perSecond, kind)
 	if err != nil {
 		s.writeError(w, r, err)
 	}
@@ -41,13 +41,14 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, key string, perSe
 }
 
 // spend is limit that returns the refusal instead of answering it.
-func (s *Server) spend(w http.ResponseWriter, key string, perSecond float64) error {
+func (s *Server) spend(w http.ResponseWriter, key string, perSecond float64, kind limitKind) error {
 	if perSecond <= 0 {
 		return nil
 	}
 	ok, st := s.buckets.Take(key, perSecond, parley.BurstOf(perSecond))
 	writeLimit(w, st)
 	if !ok {
+		s.Metrics.rateLimited(kind)
 		return parley.ErrRateLimited("Too many requests: try again after Retry-After seconds.", st.Retry)
 	}
 	return nil
@@ -87,6 +88,7 @@ func (s *Server) blockedAddress(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	writeLimit(w, st)
+	s.Metrics.rateLimited(authFailuresLimit)
 	s.writeError(w, r, parley.ErrRateLimited("Too many failed authentications from this address: try again after Retry-After seconds.", st.Retry))
 	return true
 }

@@ -35,6 +35,8 @@ type Server struct {
 	Now     func() time.Time
 	// Limits are the rate limits; zero values turn them off.
 	Limits RateLimits
+	// Metrics records requests, streams and refusals (nil: nothing).
+	Metrics *Metrics
 
 	// buckets limit credentials, failures limit failed authentications:
 	// apart, so that churning one cannot evict the other.
@@ -45,6 +47,9 @@ type Server struct {
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error
+
+	// routes are the requests' metrics, by route (nil without Metrics).
+	routes *routeTable
 
 	// streams ends when the server shuts down: event streams outlive the
 	// requests that Shutdown waits for.
@@ -160,6 +165,9 @@ func (s *Server) Handler() http.Handler {
 		r.Put("/v1/{appId}/me/blocks/{userId}", s.putMeBlock)
 		r.Delete("/v1/{appId}/me/blocks/{userId}", s.deleteMeBlock)
 	})
+	if s.Metrics != nil {
+		s.routes = s.Metrics.routes(r)
+	}
 	s.router = r
 	return r
 }

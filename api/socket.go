@@ -118,6 +118,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		return // Accept answered the request
 	}
 	c.SetReadLimit(maxClientFrame)
+	s.Metrics.streamOpened(webSocketStream) // closed when the socket ends
 	go s.serveSocket(c, detach(r), p, since)
 }
 
@@ -167,6 +168,7 @@ func (s *Server) serveSocket(c *websocket.Conn, r *http.Request, p *auth.Princip
 		if sock.st != nil {
 			sock.st.Close()
 		}
+		s.Metrics.streamClosed(webSocketStream)
 		return
 	}
 	go sock.run()
@@ -194,6 +196,7 @@ func (sc *socketConn) start(r *http.Request, p *auth.Principal, since string) er
 // run pumps what is waiting and reads the client's frames until the stream
 // ends, then closes it.
 func (sc *socketConn) run() {
+	defer sc.s.Metrics.streamClosed(webSocketStream)
 	defer sc.c.CloseNow()
 	defer sc.close()
 	// The read loop outlives a shutdown's cancellation: a read whose context
@@ -259,6 +262,7 @@ func (sc *socketConn) frameCredentials(r *http.Request, since string) (*auth.Pri
 	}
 	if perMinute := s.Limits.AuthFailures; perMinute > 0 {
 		if st := s.failures.Peek(s.failureKey(r), perMinute/60, parley.BurstOf(perMinute)); st.Remaining < 1 {
+			s.Metrics.rateLimited(authFailuresLimit)
 			return nil, "", parley.ErrRateLimited("Too many failed authentications from this address.", st.Retry)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -238,6 +239,17 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func TestWebhookRetriesAndLog(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	var mu sync.Mutex
+	var outcomes []string
+	heard := func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(outcomes) }
+	e.svc.Observer.Delivery = func(o string) { mu.Lock(); defer mu.Unlock(); outcomes = append(outcomes, o) }
+	pending := func() int64 {
+		n, err := e.svc.PendingDeliveries(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
 	withDeliveries(e)
 	rc := newReceiver(t, func(n int) int { return map[bool]int{true: 500, false: 200}[n == 0] })
 	hook, _ := e.createWebhook(t, map[string]any{"url": rc.URL, "events": []string{"message.sent"}})
@@ -255,6 +267,13 @@ func TestWebhookRetriesAndLog(t *testing.T) {
 	if wait := *d.NextAttemptAt - d.Attempts[0].At; wait < 4500 || wait > 5500 {
 		t.Errorf("the first retry is due after %d ms, want about 5 s", wait)
 	}
+	waitFor(t, "the failure to be heard", func() bool { return len(heard()) == 1 })
+	if got := heard(); got[0] != parley.OutcomeRetry {
+		t.Errorf("the failed attempt was heard as %v, want %s", got, parley.OutcomeRetry)
+	}
+	if n := pending(); n != 1 {
+		t.Errorf("pending deliveries after the failure: %d, want 1", n)
+	}
 	e.clock.Add(6 * time.Second) // the retry is due
 	second := rc.next(t, 5*time.Second)
 	if second.header.Get("webhook-id") != first.header.Get("webhook-id") || string(second.body) != string(first.body) {
@@ -264,6 +283,13 @@ func TestWebhookRetriesAndLog(t *testing.T) {
 	d = e.deliveries(t, hook, "")[0]
 	if len(d.Attempts) != 2 || *d.Attempts[1].StatusCode != 200 || d.NextAttemptAt != nil || d.Status != "delivered" {
 		t.Errorf("after the retry: %+v", d)
+	}
+	waitFor(t, "the delivery to be heard", func() bool { return len(heard()) == 2 })
+	if got := heard(); got[1] != parley.OutcomeDelivered {
+		t.Errorf("the attempts were heard as %v, want %s last", got, parley.OutcomeDelivered)
+	}
+	if n := pending(); n != 0 {
+		t.Errorf("pending deliveries after the delivery: %d, want 0", n)
 	}
 	// A manual retry sends it once more, with the same id.
 	e.do(req{method: "POST", path: "/webhooks/" + hook + "/deliveries/" + d.EventID + "/retry"}).must(t, 200, "")

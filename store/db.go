@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,7 +42,28 @@ type Options struct {
 	Synchronous string
 	// MaxConns bounds PostgreSQL's connection pool (default 32).
 	MaxConns int
+	// Observer hears how writes go, for metrics.
+	Observer Observer
 }
+
+// Observer hears how writes go, for metrics; a nil field is not called.
+// The store knows nothing of what records them.
+type Observer struct {
+	// Batch is told of every batch the SQLite writer committed: how many
+	// writes ran in it, and how long its COMMIT took.
+	Batch func(writes int, commit time.Duration)
+	// PGWrite is told of every PostgreSQL write once it ended: its outcome
+	// (PGCommitted, PGRolledBack or PGBusy) and how many times it ran
+	// again after PostgreSQL aborted it for others.
+	PGWrite func(outcome string, retries int)
+}
+
+// The outcomes of a PostgreSQL write.
+const (
+	PGCommitted  = "committed"
+	PGRolledBack = "rolled_back" // refused by its own rules, failed, or given up by its caller
+	PGBusy       = "busy"        // aborted for others on every try
+)
 
 // DB is the database. On SQLite: one writer connection fed by a queue that
 // commits concurrent writes together (group commit), and a pool of readers.
@@ -50,8 +72,12 @@ type DB struct {
 	write *sqlx.DB
 	read  *sqlx.DB
 	pg    *pgState // nil on SQLite
+	obs   Observer
 
-	jobs     chan *job
+	jobs chan *job
+	// queued counts the writes handed to the SQLite writer and not yet
+	// answered (WriterQueue).
+	queued   atomic.Int64
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
@@ -112,7 +138,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	db := &DB{write: write, read: read, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
+	db := &DB{write: write, read: read, obs: opts.Observer, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
 	go db.writer()
 	return db, nil
 }

@@ -99,7 +99,7 @@ func openPostgres(url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	pg := &pgState{url: url, token: parley.NewEventID(), appended: make(chan struct{}, 1), progress: make(chan struct{}), committed: make(chan struct{}, 1)}
-	db := &DB{write: pool, read: pool, pg: pg, stop: make(chan struct{}), done: make(chan struct{})}
+	db := &DB{write: pool, read: pool, pg: pg, obs: opts.Observer, stop: make(chan struct{}), done: make(chan struct{})}
 	close(db.done) // no writer goroutine: Close waits for nothing
 	run, stop := context.WithCancel(context.Background())
 	pg.cancel = stop
@@ -189,11 +189,13 @@ func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
+				db.observePG(PGRolledBack, attempt)
 				return ctx.Err()
 			}
 		}
 		var j *job
 		if j, err = db.tryPG(ctx, fn); err == nil {
+			db.observePG(PGCommitted, attempt)
 			if j.appended {
 				db.pg.awaitNumbered(ctx)
 			}
@@ -201,13 +203,21 @@ func (db *DB) updatePG(ctx context.Context, fn func(parley.Tx) error) error {
 			return nil
 		}
 		if !retryable(err) {
+			db.observePG(PGRolledBack, attempt)
 			return asConflict(err)
 		}
 	}
 	// Still aborted for others after every try: the database is too busy
 	// now, which the caller may try again later.
+	db.observePG(PGBusy, pgRetries-1)
 	slog.Warn("store: a write was aborted for other transactions on every try", slog.Any("err", err))
 	return parley.ErrStorageUnavailable("The database is busy; try again.")
+}
+
+func (db *DB) observePG(outcome string, retries int) {
+	if db.obs.PGWrite != nil {
+		db.obs.PGWrite(outcome, retries)
+	}
 }
 
 func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err error) {

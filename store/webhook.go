@@ -216,6 +216,14 @@ func (t *tx) NextDue(webhookID string) (*int64, error) {
 	return at, err
 }
 
+// PendingDeliveries counts every endpoint's pending deliveries: it reads
+// the partial index of pending ones alone.
+func (t *tx) PendingDeliveries() (int64, error) {
+	var n int64
+	err := t.get("count pending deliveries", &n, `SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'`)
+	return n, err
+}
+
 // RecordAttempt appends the attempt and sets the delivery's state.
 func (t *tx) RecordAttempt(webhookID string, pos int64, a parley.Attempt, status string, next *int64) error {
 	failed := 1

@@ -41,6 +41,8 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 		return db.updatePG(ctx, fn)
 	}
 	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
+	db.queued.Add(1)
+	defer db.queued.Add(-1)
 	select {
 	case db.jobs <- j:
 	case <-db.stop:
@@ -52,6 +54,10 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 	// write may commit, and the caller must not believe otherwise.
 	return asConflict(<-j.done)
 }
+
+// WriterQueue is how many writes wait for the SQLite writer or run in the
+// batch it commits now (0 on PostgreSQL, which has no writer).
+func (db *DB) WriterQueue() int { return int(db.queued.Load()) }
 
 // writer runs the writes: it takes every write waiting when it becomes
 // free into a fair queue, and commits them in batches (see fairQueue).
@@ -193,7 +199,12 @@ func (db *DB) commit(batch []*job) (unrun []*job) {
 		return
 	}
 	committed = true
-	chargeCommit(batch[:len(batch)-len(unrun)], time.Since(start))
+	took := time.Since(start)
+	taken := batch[:len(batch)-len(unrun)]
+	chargeCommit(taken, took)
+	if db.obs.Batch != nil {
+		db.obs.Batch(len(taken), took)
+	}
 	return unrun
 }
 

@@ -128,6 +128,14 @@ func TestAppsAndKeys(t *testing.T) {
 // startServe runs "parley serve" on a free port until the returned stop is called.
 func startServe(t *testing.T, vars map[string]string, args ...string) (base string, stdout *syncBuffer, stop func() error) {
 	t.Helper()
+	base, _, stdout, stop = startServeMetrics(t, vars, args...)
+	return base, stdout, stop
+}
+
+// startServeMetrics is startServe that also returns where the metrics
+// are served ("" when they are not).
+func startServeMetrics(t *testing.T, vars map[string]string, args ...string) (base, metrics string, stdout *syncBuffer, stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
@@ -137,9 +145,12 @@ func startServe(t *testing.T, vars map[string]string, args ...string) (base stri
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, line := range strings.Split(stderr.String(), "\n") {
-			var l struct{ Msg, Addr string }
+			var l struct{ Msg, Addr, MetricsAddr string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" {
-				return "http://" + l.Addr, stdout, func() error { cancel(); return <-done }
+				if l.MetricsAddr != "" {
+					metrics = "http://" + l.MetricsAddr
+				}
+				return "http://" + l.Addr, metrics, stdout, func() error { cancel(); return <-done }
 			}
 		}
 		select {
@@ -151,7 +162,7 @@ func startServe(t *testing.T, vars map[string]string, args ...string) (base stri
 	}
 	cancel()
 	t.Fatalf("serve did not start:\n%s", stderr.String())
-	return "", nil, nil
+	return "", "", nil, nil
 }
 
 func TestServeCreatesAnAppOnce(t *testing.T) {
@@ -199,11 +210,12 @@ func TestServeEnsuresEnvironmentApp(t *testing.T) {
 		}
 	}
 	for name, vars := range map[string]map[string]string{
-		"id without key": {"PARLEY_APP_ID": "x", "PARLEY_DB": db},
-		"key without id": {"PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
-		"malformed key":  {"PARLEY_APP_ID": "x", "PARLEY_SECRET_KEY": "hunter2", "PARLEY_DB": db},
-		"key of another": {"PARLEY_APP_ID": "other", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
-		"bad sync":       {"PARLEY_SYNC": "off", "PARLEY_DB": db},
+		"id without key":      {"PARLEY_APP_ID": "x", "PARLEY_DB": db},
+		"key without id":      {"PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
+		"malformed key":       {"PARLEY_APP_ID": "x", "PARLEY_SECRET_KEY": "hunter2", "PARLEY_DB": db},
+		"key of another":      {"PARLEY_APP_ID": "other", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
+		"bad sync":            {"PARLEY_SYNC": "off", "PARLEY_DB": db},
+		"bad metrics address": {"PARLEY_METRICS_ADDR": "nowhere:none", "PARLEY_DB": db},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{})

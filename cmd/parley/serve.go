@@ -34,6 +34,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr(getenv, "PARLEY_ADDR", "127.0.0.1:8080"), "address to listen on (PARLEY_ADDR)")
+	metricsAddr := fs.String("metrics-addr", getenv("PARLEY_METRICS_ADDR"),
+		"address to serve Prometheus metrics on, at /metrics, apart from the API; empty for none (PARLEY_METRICS_ADDR)")
 	dbPath := fs.String("db", envOr(getenv, "PARLEY_DB", "parley.db"), dbUsage)
 	maxConns, err := strconv.Atoi(envOr(getenv, "PARLEY_DB_MAX_CONNS", "32"))
 	if err != nil || maxConns < 1 {
@@ -110,13 +112,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		defer release()
 	}
-	db, err := store.Open(*dbPath, store.Options{Synchronous: *sync, MaxConns: maxConns})
+	var m *metrics
+	opts := store.Options{Synchronous: *sync, MaxConns: maxConns}
+	if *metricsAddr != "" {
+		if m, err = newMetrics(!store.IsPostgres(*dbPath)); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		opts.Observer = m.store
+	}
+	db, err := store.Open(*dbPath, opts)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	svc := parley.NewService(db, parley.NewBroker())
 	svc.WebhookPolicy.AllowPrivate = *allowPrivate
+	if m != nil {
+		svc.Observer = m.service
+		if err := m.watch(db, svc, logger); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	if err := ensureApp(ctx, svc, appID, secret, stdout); err != nil {
 		return err
 	}
@@ -125,6 +141,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc,
 		Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
 		Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
+	}
+	if m != nil {
+		handler.Metrics = m.http
 	}
 	srv := &http.Server{
 		Handler:           handler.Handler(),
@@ -139,6 +158,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen: %w", err)
 	}
 	attrs := []any{"addr", ln.Addr().String(), "db", store.Describe(*dbPath)}
+	metricsServed := make(chan error, 1)
+	if m != nil {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		msrv := &http.Server{
+			Handler:           m.handler(logger),
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		go func() { metricsServed <- msrv.Serve(mln) }()
+		defer msrv.Close() // scraped until the end
+		attrs = append(attrs, "metricsAddr", mln.Addr().String())
+	}
 	if !store.IsPostgres(*dbPath) {
 		attrs = append(attrs, "sync", *sync)
 	}
@@ -165,6 +203,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-metricsServed:
+		return fmt.Errorf("serve metrics: %w", err)
 	case <-ctx.Done():
 	}
 	// Stop accepting, let requests in flight finish for a bounded time, cut

@@ -61,7 +61,8 @@ const (
 
 var (
 	roleName    = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-	permissions = map[string]bool{PermUsersList: true, PermUsersManage: true, PermConversationsModerate: true, PermMessagesModerate: true}
+	permissions = map[string]bool{PermUsersList: true, PermUsersManage: true, PermConversationsModerate: true, PermMessagesModerate: true,
+		PermReportsReview: true}
 )
 
 // Grants reports whether a user with this role (their role field, nil for

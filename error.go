@@ -44,6 +44,8 @@ const (
 	ECursorExpired        = "events.cursor_expired"
 	ESlowConsumer         = "events.slow_consumer"
 	EWebhookNotFound      = "webhook.not_found"
+	EReportNotFound       = "report.not_found"
+	EBlockedContent       = "message.blocked_content"
 )
 
 // Error is the one application error: a machine code, a sentence for humans,
@@ -132,6 +134,10 @@ func ErrMessageNotFound() error {
 }
 
 // ErrWebhookNotFound is the error of an unknown webhook id.
+func ErrReportNotFound(id string) error {
+	return Errorf(EReportNotFound, "There is no report %q.", id)
+}
+
 func ErrWebhookNotFound(id string) error {
 	return Errorf(EWebhookNotFound, "There is no webhook %q.", id)
 }

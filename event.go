@@ -67,6 +67,8 @@ type EventData struct {
 	// ConversationIDs are the conversations a ban or an erasure removed the
 	// user from, or a reactivation restored.
 	ConversationIDs []string `json:"conversationIds,omitempty"`
+	// Report is a new report (report.created, backend only).
+	Report *Report `json:"report,omitempty"`
 }
 
 // NewEventID returns "evt_" followed by 22 base62 characters.

@@ -106,64 +106,72 @@ func (s *Service) restrict(w *change, by Caller, userID string, r *Restriction, 
 // Ban implements ModerationService: one transaction and set-based writes,
 // whatever the number of conversations.
 func (s *Service) Ban(ctx context.Context, appID string, by Caller, userID string, r Restriction, removeFromConversations bool) error {
-	return s.write(ctx, appID, func(w *change) error {
-		if removeFromConversations {
-			if err := w.LockMemberships(appID, userID); err != nil {
-				return err
-			}
-		}
-		u, err := s.restrict(w, by, userID, &r, Errorf(EBanSelf, "You cannot ban yourself."))
-		if err != nil {
+	return s.write(ctx, appID, func(w *change) error { return s.ban(w, by, userID, r, removeFromConversations) })
+}
+
+// ban is Ban inside a write that may do more.
+func (s *Service) ban(w *change, by Caller, userID string, r Restriction, removeFromConversations bool) error {
+	appID := w.app
+	if removeFromConversations {
+		if err := w.LockMemberships(appID, userID); err != nil {
 			return err
 		}
-		m := Moderation{State: StateBanned, Reason: r.Reason, Since: w.now, ExpiresAt: r.ExpiresAt, By: string(by.Actor)}
-		if old := activeModeration(u.Moderation, w.now); old != nil && old.State == StateBanned {
-			m.Since = old.Since // banning a banned user updates reason and expiry
-		}
-		if err := w.SetModeration(appID, userID, m); err != nil {
+	}
+	u, err := s.restrict(w, by, userID, &r, Errorf(EBanSelf, "You cannot ban yourself."))
+	if err != nil {
+		return err
+	}
+	m := Moderation{State: StateBanned, Reason: r.Reason, Since: w.now, ExpiresAt: r.ExpiresAt, By: string(by.Actor)}
+	if old := activeModeration(u.Moderation, w.now); old != nil && old.State == StateBanned {
+		m.Since = old.Since // banning a banned user updates reason and expiry
+	}
+	if err := w.SetModeration(appID, userID, m); err != nil {
+		return err
+	}
+	ban, err := w.AppendAudit(appID, AuditEntry{Action: ActionBan, UserID: userID, Actor: by.Actor,
+		Reason: r.Reason, ExpiresAt: r.ExpiresAt, CreatedAt: w.now})
+	if err != nil {
+		return err
+	}
+	d := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}
+	if removeFromConversations {
+		if d.ConversationIDs, err = w.RemoveEverywhere(appID, userID, ban, w.now); err != nil {
 			return err
 		}
-		ban, err := w.AppendAudit(appID, AuditEntry{Action: ActionBan, UserID: userID, Actor: by.Actor,
-			Reason: r.Reason, ExpiresAt: r.ExpiresAt, CreatedAt: w.now})
-		if err != nil {
-			return err
-		}
-		d := EventData{UserID: userID, Moderation: &m, Actor: by.Actor}
-		if removeFromConversations {
-			if d.ConversationIDs, err = w.RemoveEverywhere(appID, userID, ban, w.now); err != nil {
-				return err
-			}
-		}
-		// No meta: a feed derives the memberships before a ban (Feed.Load).
-		w.emit(EventUserBanned, d)
-		return nil
-	})
+	}
+	// No meta: a feed derives the memberships before a ban (Feed.Load).
+	w.emit(EventUserBanned, d)
+	return nil
 }
 
 // Silence implements ModerationService.
 func (s *Service) Silence(ctx context.Context, appID string, by Caller, userID string, r Restriction) error {
-	return s.write(ctx, appID, func(w *change) error {
-		u, err := s.restrict(w, by, userID, &r, Errorf(ESilenceSelf, "You cannot silence yourself."))
-		if err != nil {
-			return err
+	return s.write(ctx, appID, func(w *change) error { return s.silence(w, by, userID, r) })
+}
+
+// silence is Silence inside a write that may do more.
+func (s *Service) silence(w *change, by Caller, userID string, r Restriction) error {
+	appID := w.app
+	u, err := s.restrict(w, by, userID, &r, Errorf(ESilenceSelf, "You cannot silence yourself."))
+	if err != nil {
+		return err
+	}
+	m := Moderation{State: StateSilenced, Reason: r.Reason, Since: w.now, ExpiresAt: r.ExpiresAt, By: string(by.Actor)}
+	if old := activeModeration(u.Moderation, w.now); old != nil {
+		if old.State == StateBanned {
+			return nil // a ban already says more
 		}
-		m := Moderation{State: StateSilenced, Reason: r.Reason, Since: w.now, ExpiresAt: r.ExpiresAt, By: string(by.Actor)}
-		if old := activeModeration(u.Moderation, w.now); old != nil {
-			if old.State == StateBanned {
-				return nil // a ban already says more
-			}
-			m.Since = old.Since
-		}
-		if err := w.SetModeration(appID, userID, m); err != nil {
-			return err
-		}
-		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionSilence, UserID: userID, Actor: by.Actor,
-			Reason: r.Reason, ExpiresAt: r.ExpiresAt, CreatedAt: w.now}); err != nil {
-			return err
-		}
-		w.emit(EventUserSilenced, EventData{UserID: userID, Moderation: &m, Actor: by.Actor})
-		return w.emitUserUpdated(userID)
-	})
+		m.Since = old.Since
+	}
+	if err := w.SetModeration(appID, userID, m); err != nil {
+		return err
+	}
+	if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionSilence, UserID: userID, Actor: by.Actor,
+		Reason: r.Reason, ExpiresAt: r.ExpiresAt, CreatedAt: w.now}); err != nil {
+		return err
+	}
+	w.emit(EventUserSilenced, EventData{UserID: userID, Moderation: &m, Actor: by.Actor})
+	return w.emitUserUpdated(userID)
 }
 
 // emitUserUpdated records user.updated with the user as they are now.
@@ -278,7 +286,7 @@ func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages
 			if err := w.EraseMessages(appID, userID); err != nil {
 				return err
 			}
-			return w.ScrubEvents(appID, userID, true)
+			return w.scrubErased(userID, true)
 		}
 		erased = true
 		if err := w.EraseUser(appID, userID); err != nil {
@@ -299,7 +307,7 @@ func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages
 				return err
 			}
 		}
-		if err := w.ScrubEvents(appID, userID, eraseMessages); err != nil {
+		if err := w.scrubErased(userID, eraseMessages); err != nil {
 			return err
 		}
 		if _, err := w.AppendAudit(appID, AuditEntry{Action: ActionErase, UserID: userID, Actor: by, CreatedAt: w.now}); err != nil {
@@ -310,6 +318,15 @@ func (s *Service) erase(ctx context.Context, appID, userID string, eraseMessages
 		return nil
 	})
 	return erased, err
+}
+
+// scrubErased clears what the event log and reports kept of an erased
+// user: their profile, and with messages what their messages said.
+func (w *change) scrubErased(userID string, messages bool) error {
+	if err := w.ScrubEvents(w.app, userID, messages); err != nil {
+		return err
+	}
+	return w.ScrubReports(w.app, userID, messages)
 }
 
 // Search implements ModerationService: a case-insensitive substring of the

@@ -329,6 +329,23 @@ type Tx interface {
 	// ReadPointers are the user's read pointers, message id by conversation id.
 	ReadPointers(appID, userID string) (map[string]string, error)
 
+	// OpenReport is the id of the reporter's open report of the target
+	// ("" when none).
+	OpenReport(appID, reporterID, targetType, key string) (string, error)
+	// InsertReport stores a new report with its snapshot of the target.
+	InsertReport(appID string, r *Report) error
+	// Report reads one report (locked in a write), with its target's open
+	// count; ErrReportNotFound when the app has none of that id.
+	Report(appID, id string) (*Report, error)
+	// Reports pages the queue: open ones oldest first, resolved ones newest
+	// first.
+	Reports(appID string, q ReportQuery) ([]Report, error)
+	// ResolveReports closes every open report of the target with res and
+	// reports how many.
+	ResolveReports(appID, targetType, key string, res ReportResolution) (int, error)
+	// ScrubReports clears what reports kept of an erased user.
+	ScrubReports(appID, userID string, messages bool) error
+
 	// SetPresence records whether process has a stream of the user open,
 	// as of now.
 	SetPresence(appID, userID, process string, open bool, now int64) error

@@ -48,6 +48,8 @@ var statuses = map[string]int{
 	parley.EStorageUnavailable:   http.StatusServiceUnavailable,
 	parley.ECursorExpired:        http.StatusGone,
 	parley.EWebhookNotFound:      http.StatusNotFound,
+	parley.EReportNotFound:       http.StatusNotFound,
+	parley.EBlockedContent:       http.StatusBadRequest,
 }
 
 type errorBody struct {

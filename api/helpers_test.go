@@ -185,7 +185,7 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 	svc.Now = c.Now
 	svc.WebhookPolicy.Resolve = publicResolver
 	s := &api.Server{
-		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc,
+		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc, Reports: svc,
 		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
 		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: testLogger(),

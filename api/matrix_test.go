@@ -22,6 +22,9 @@ var clientRoutes = []struct {
 	{"sync conversation", "PUT", "/conversations/{conv}", map[string]any{}},
 	{"messages", "GET", "/conversations/{conv}/messages", nil},
 	{"send", "POST", "/conversations/{conv}/messages", map[string]any{"text": "hello"}},
+	// Before the message may be deleted below.
+	{"report user", "POST", "/users/zed/report", map[string]any{"reason": "spam"}},
+	{"report message", "POST", "/conversations/{conv}/messages/{msg}/report", map[string]any{"reason": "spam"}},
 	{"blocks", "GET", "/blocks", nil},
 	{"block", "PUT", "/blocks/zed", nil},
 	{"unblock", "DELETE", "/blocks/zed", nil},
@@ -35,10 +38,16 @@ var clientRoutes = []struct {
 	{"delete message", "DELETE", "/conversations/{conv}/messages/{msg}", nil},
 	{"events", "GET", "/events?wait=0", nil},
 	{"mark read", "POST", "/conversations/{conv}/read", map[string]any{}},
+	{"reports", "GET", "/moderation/reports", nil},
+	{"resolve report", "POST", "/moderation/reports/rep_x/resolve", map[string]any{"action": "dismiss"}},
 }
 
 // Without a role, the moderator routes are refused to every signed-in user.
-var noRole = map[string]int{"ban": 403, "silence": 403, "reactivate": 403, "moderate participant": 403, "remove participant": 403}
+var noRole = map[string]int{"ban": 403, "silence": 403, "reactivate": 403, "moderate participant": 403, "remove participant": 403,
+	"reports": 403, "resolve report": 403}
+
+// alice sent the message the matrix reports: her own, refused.
+var ownMessage = map[string]int{"report message": 400}
 
 // TestAuthorizationMatrix runs every route as every kind of principal.
 func TestAuthorizationMatrix(t *testing.T) {
@@ -76,17 +85,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"app JWT", "", "c", false, func(e *env) req {
 			return req{bearer: signJWT(e.t, jwt.SigningMethodHS256, []byte(e.key.Secret), jwt.MapClaims{"tokenType": "app", "iss": e.app, "exp": e.clock.Now().Add(time.Hour).Unix()})}
 		}, 200, allClient(403)},
-		{"user JWT", "alice", "c", true, func(e *env) req { return req{bearer: e.userJWT("alice", nil)} }, 403, with(allClient(200), noRole)},
-		{"signed user", "alice", "c", true, signedAs("alice"), 401, with(allClient(200), noRole)},
-		{"guest, verification off", "alice", "c", false, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, with(allClient(200), noRole)},
+		{"user JWT", "alice", "c", true, func(e *env) req { return req{bearer: e.userJWT("alice", nil)} }, 403, with(allClient(200), noRole, ownMessage)},
+		{"signed user", "alice", "c", true, signedAs("alice"), 401, with(allClient(200), noRole, ownMessage)},
+		{"guest, verification off", "alice", "c", false, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, with(allClient(200), noRole, ownMessage)},
 		{"guest, verification on", "alice", "c", true, func(e *env) req { return req{noAuth: true, header: map[string]string{"X-Parley-User-Id": "alice"}} }, 401, allClient(401)},
 		// alice's message was sent after bob's removal: outside his view.
-		{"removed participant", "bob", "c", true, signedAs("bob"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404})},
+		{"removed participant", "bob", "c", true, signedAs("bob"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404,
+			"report message": 404})},
 		{"Read participant", "carol", "c", true, signedAs("carol"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 403, "delete message": 403})},
 		{"never a participant", "dave", "c", true, signedAs("dave"), 401, with(allClient(200), noRole, map[string]int{"conversation": 404, "sync conversation": 404, "messages": 404, "send": 404,
-			"moderate participant": 404, "remove participant": 404, "edit message": 404, "delete message": 404, "mark read": 404})},
+			"moderate participant": 404, "remove participant": 404, "edit message": 404, "delete message": 404, "mark read": 404,
+			"report message": 404})},
 		// alice's message is in c, not in erin's conversation d.
-		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404})},
+		{"blocked user in a direct conversation", "erin", "d", true, signedAs("erin"), 401, with(allClient(200), noRole, map[string]int{"send": 403, "edit message": 404, "delete message": 404,
+			"report message": 404})},
 		{"banned user", "gus", "c", true, signedAs("gus"), 401, allClient(403)},
 		{"erased user", "hal", "c", true, signedAs("hal"), 401, allClient(403)},
 	}
@@ -103,6 +115,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			e.putConversation("d", "erin", "frank")
 			e.me("frank", "PUT", "/blocks/erin", nil).must(t, 200, "")
 			msg := e.send("c", "alice", "first")
+			var report struct{ ID string }
+			e.me("carol", "POST", "/conversations/c/messages/"+msg+"/report", map[string]any{"reason": "spam"}).must(t, 200, "").decode(t, &report)
 			e.putUser("gus", nil)
 			e.moderate("gus", "ban", nil).must(t, 200, "")
 			e.putUser("hal", nil)
@@ -120,7 +134,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			hook, event := e.webhookScene()
 			for _, rt := range adminRoutes {
 				r := cred
-				r.method, r.path, r.body = rt.method, strings.NewReplacer("{msg}", msg, "{webhook}", hook, "{event}", event).Replace(rt.path), rt.body
+				r.method, r.path, r.body = rt.method, strings.NewReplacer("{msg}", msg, "{webhook}", hook, "{event}", event, "{report}", report.ID).Replace(rt.path), rt.body
 				if got := e.do(r); got.status != p.admin {
 					t.Errorf("%s %s: got %d %s, want %d", rt.method, r.path, got.status, got.body, p.admin)
 				}

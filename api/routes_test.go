@@ -31,7 +31,7 @@ func TestRouteCoverage(t *testing.T) {
 	// The matrix lists concrete paths; the router names their patterns.
 	listed := map[string]bool{} // "list METHOD pattern"
 	mark := func(list, method, path string) {
-		path, _, _ = strings.Cut(strings.NewReplacer("{conv}", "c", "{msg}", "msg_x", "{webhook}", "wh_x", "{event}", "evt_x").Replace(path), "?")
+		path, _, _ = strings.Cut(strings.NewReplacer("{conv}", "c", "{msg}", "msg_x", "{webhook}", "wh_x", "{event}", "evt_x", "{report}", "rep_x").Replace(path), "?")
 		pattern := routes.Find(chi.NewRouteContext(), method, path)
 		if pattern == "" {
 			t.Errorf("%s: %s %s matches no route", list, method, path)

@@ -27,6 +27,7 @@ type Server struct {
 	Events        parley.EventService
 	Reads         parley.ReadService
 	Webhooks      parley.WebhookService
+	Reports       parley.ReportService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -105,6 +106,8 @@ func (s *Server) Handler() http.Handler {
 		r.Delete("/v1/{appId}/users/{userId}/blocks/{otherUserId}", s.deleteUserBlock)
 		r.Get("/v1/{appId}/moderation/users", s.restrictedUsers)
 		r.Get("/v1/{appId}/moderation/log", s.auditLog)
+		r.Get("/v1/{appId}/moderation/reports", s.listReports)
+		r.Post("/v1/{appId}/moderation/reports/{reportId}/resolve", s.resolveReport)
 		r.Get("/v1/{appId}/events", s.appEvents)
 
 		r.Post("/v1/{appId}/webhooks", s.createWebhook)
@@ -151,10 +154,14 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/v1/{appId}/me/users/{userId}/ban", s.meBan)
 		r.Post("/v1/{appId}/me/users/{userId}/silence", s.meSilence)
 		r.Post("/v1/{appId}/me/users/{userId}/reactivate", s.meReactivate)
+		r.Post("/v1/{appId}/me/users/{userId}/report", s.meReportUser)
+		r.Get("/v1/{appId}/me/moderation/reports", s.listReports)
+		r.Post("/v1/{appId}/me/moderation/reports/{reportId}/resolve", s.resolveReport)
 		r.Patch("/v1/{appId}/me/conversations/{conversationId}/participants/{userId}", s.mePatchParticipant)
 		r.Delete("/v1/{appId}/me/conversations/{conversationId}/participants/{userId}", s.meDeleteParticipant)
 		r.Patch("/v1/{appId}/me/conversations/{conversationId}/messages/{messageId}", s.mePatchMessage)
 		r.Delete("/v1/{appId}/me/conversations/{conversationId}/messages/{messageId}", s.meDeleteMessage)
+		r.Post("/v1/{appId}/me/conversations/{conversationId}/messages/{messageId}/report", s.meReportMessage)
 		r.Get("/v1/{appId}/me/conversations", s.getMeConversations)
 		r.Get("/v1/{appId}/me/conversations/{conversationId}", s.getMeConversation)
 		r.Put("/v1/{appId}/me/conversations/{conversationId}", s.putMeConversation)

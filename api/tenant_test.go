@@ -37,6 +37,8 @@ var adminRoutes = []struct {
 	{"POST", "/users/zed/reactivate", map[string]any{"restoreConversations": true}},
 	{"GET", "/moderation/users", nil},
 	{"GET", "/moderation/log?userId=zed", nil},
+	{"GET", "/moderation/reports", nil},
+	{"POST", "/moderation/reports/{report}/resolve", map[string]any{"action": "dismiss"}},
 	{"GET", "/events?wait=0", nil},
 	{"POST", "/conversations/c/readBy/alice", nil},
 	{"POST", "/webhooks", map[string]any{"url": "https://example.com/hook", "events": []string{"*"}}},

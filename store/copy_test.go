@@ -122,6 +122,11 @@ func newSource(t *testing.T) *source {
 		ids = append(ids, sent...)
 	}
 	must(t, svc.MarkRead(ctx, "app1", backend, "c1", "bob", ids[3]))
+	bob := parley.Caller{Surface: parley.Client, UserID: "bob", Verified: true, Actor: "user:bob"}
+	_, err = svc.ReportMessage(ctx, "app1", bob, "c1", ids[1], parley.NewReport{Reason: "spam"})
+	must(t, err)
+	_, err = svc.ReportUser(ctx, "app1", bob, "carol", parley.NewReport{Reason: "harassment", Note: ptr("every day")})
+	must(t, err)
 	must(t, svc.Block(ctx, "app1", "alice", "dave", parley.CLIActor))
 	must(t, svc.Ban(ctx, "app1", backend, "carol", parley.Restriction{Reason: ptr("spam")}, true))
 	hook, err := svc.CreateWebhook(ctx, "app1", &parley.WebhookInput{URL: "https://hooks.example.com/parley", Events: []string{"*"}})
@@ -223,6 +228,8 @@ func answers(t *testing.T, svc *parley.Service, src *source) map[string]string {
 	put("alice's blocks", blocks, err)
 	audit, err := svc.AuditLog(ctx, "app1", "", page)
 	put("audit log", audit, err)
+	reports, err := svc.Reports(ctx, "app1", parley.BackendCaller(parley.CLIActor), parley.ReportQuery{Page: page})
+	put("reports", reports, err)
 	hooks, err := svc.Webhooks(ctx, "app1", page)
 	put("webhooks", hooks, err)
 	pending, err := svc.Deliveries(ctx, "app1", src.hook, parley.DeliveryPending, page)
@@ -292,8 +299,8 @@ func TestCopy(t *testing.T) {
 				t.Errorf("no progress for %s in %q", table, progress.String())
 			}
 		}
-		if len(counts) != 12 {
-			t.Errorf("copied %d tables, want 12: %v", len(counts), counts)
+		if len(counts) != 13 {
+			t.Errorf("copied %d tables, want 13: %v", len(counts), counts)
 		}
 	})
 

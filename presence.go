@@ -9,9 +9,11 @@ import (
 
 // Presence: a user with a live stream open (a WebSocket, or a long poll
 // waiting) is online, on whichever server process holds it. Each process
-// counts its own streams and writes a row per user when the count leaves
-// or reaches zero; KeepPresence writes those rows and keeps the open ones
-// fresh. A process that dies stops refreshing, and its rows go stale.
+// counts its own streams. Alone on its database (SQLite), a process
+// answers from those counts. Beside others (PostgreSQL), it writes a row
+// per user when the count leaves or reaches zero; KeepPresence writes
+// those rows and keeps the open ones fresh, and a process that dies stops
+// refreshing, so its rows go stale.
 const (
 	// PresenceRefresh is how often a process marks its open streams seen.
 	PresenceRefresh = 30 * time.Second
@@ -30,18 +32,23 @@ type presence struct {
 	mu    sync.Mutex
 	open  map[presenceKey]int
 	dirty map[presenceKey]bool
-	wake  chan struct{}
+	// closed is when each user's last stream closed (ms), kept for
+	// PresenceLinger, for a process alone on its database.
+	closed map[presenceKey]int64
+	wake   chan struct{}
 }
 
 type presenceKey struct{ app, user string }
 
 func newPresence() *presence {
-	return &presence{id: rand.Text(), open: map[presenceKey]int{}, dirty: map[presenceKey]bool{}, wake: make(chan struct{}, 1)}
+	return &presence{id: rand.Text(), open: map[presenceKey]int{}, dirty: map[presenceKey]bool{}, closed: map[presenceKey]int64{},
+		wake: make(chan struct{}, 1)}
 }
 
-// change counts a stream of the user opened (+1) or closed (-1), and marks
-// the user for KeepPresence when the count left or reached zero.
-func (p *presence) change(app, user string, delta int) {
+// change counts a stream of the user opened (+1) or closed (-1) at now
+// (ms), and marks the user for KeepPresence when the count left or
+// reached zero.
+func (p *presence) change(app, user string, delta int, now int64) {
 	k := presenceKey{app, user}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -49,12 +56,35 @@ func (p *presence) change(app, user string, delta int) {
 	after := before + delta
 	if after <= 0 {
 		delete(p.open, k)
+		p.closed[k] = now
 	} else {
 		p.open[k] = after
 	}
 	if (before == 0) != (after <= 0) {
 		p.dirty[k] = true
 		signal(p.wake)
+	}
+}
+
+// local answers from this process's counts: open now, or closed since.
+func (p *presence) local(app string, users []*User, since int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range users {
+		k := presenceKey{app, u.ID}
+		v := p.open[k] > 0 || p.closed[k] >= since
+		u.Online = &v
+	}
+}
+
+// forget drops the close times older than before.
+func (p *presence) forget(before int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, at := range p.closed {
+		if at < before {
+			delete(p.closed, k)
+		}
 	}
 }
 
@@ -78,6 +108,17 @@ func (p *presence) taken() map[presenceKey]bool {
 func (s *Service) KeepPresence(ctx context.Context) error {
 	tick := time.NewTicker(PresenceRefresh)
 	defer tick.Stop()
+	if s.store.Exclusive() {
+		// Alone on the database: the counts are the whole truth.
+		for {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick.C:
+				s.presence.forget(s.now() - PresenceLinger.Milliseconds())
+			}
+		}
+	}
 	for {
 		changed := s.presence.taken()
 		if len(changed) > 0 {
@@ -118,11 +159,15 @@ func (s *Service) markOnline(tx Tx, appID string, users ...*User) error {
 	if len(users) == 0 {
 		return nil
 	}
+	now := s.now()
+	if s.store.Exclusive() {
+		s.presence.local(appID, users, now-PresenceLinger.Milliseconds())
+		return nil
+	}
 	ids := make([]string, len(users))
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	now := s.now()
 	online, err := tx.Online(appID, ids, now-presenceStale.Milliseconds(), now-PresenceLinger.Milliseconds())
 	if err != nil {
 		return err

@@ -107,7 +107,7 @@ func (s *Service) OpenStream(ctx context.Context, appID string, by StreamCredent
 		st.Start = since
 	}
 	st.present.Store(true)
-	s.presence.change(st.feed.App, st.feed.User, +1)
+	s.presence.change(st.feed.App, st.feed.User, +1, s.now())
 	return st, nil
 }
 
@@ -225,7 +225,7 @@ func (st *Stream) Close() {
 		st.sub.Close()
 	}
 	if st.present.CompareAndSwap(true, false) {
-		st.s.presence.change(st.feed.App, st.feed.User, -1)
+		st.s.presence.change(st.feed.App, st.feed.User, -1, st.s.now())
 	}
 	if st.expiry != nil {
 		st.expiry.Stop()

@@ -67,10 +67,16 @@ func (q *fairQueue) push(j *job) {
 }
 
 // requeue puts writes taken but not run back at the head of their queues,
-// in their order.
+// in their order. An app whose only writes were these may have been
+// forgotten meanwhile (a long batch left it idle past forgetIdle): it
+// comes back as a new one.
 func (q *fairQueue) requeue(jobs []*job) {
 	for i := len(jobs) - 1; i >= 0; i-- {
-		a := q.apps[jobs[i].app]
+		a, ok := q.apps[jobs[i].app]
+		if !ok {
+			a = &appQueue{used: q.floor, cost: batchBudget, think: recent, seen: time.Now()}
+			q.apps[jobs[i].app] = a
+		}
 		a.jobs = append([]*job{jobs[i]}, a.jobs...)
 		q.count++
 	}

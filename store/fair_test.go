@@ -100,3 +100,36 @@ func TestFairQueueFloorFollowsBusyApps(t *testing.T) {
 		t.Errorf("the newcomer starts at %v while the busy app has had %v", newcomer, busy)
 	}
 }
+
+// TestFairQueueRequeuesAForgottenApp: a write taken into a batch and not
+// run comes back even when its app was forgotten meanwhile (the batch's
+// first write took longer than forgetIdle). It panicked before.
+func TestFairQueueRequeuesAForgottenApp(t *testing.T) {
+	q := newFairQueue()
+	slow, waiting := &job{app: "slow"}, &job{app: "other"}
+	q.push(slow)
+	q.push(waiting)
+	q.apps["other"].cost = time.Microsecond
+	q.apps["slow"].cost = time.Microsecond
+	batch := q.batch()
+	if len(batch) != 2 || q.count != 0 {
+		t.Fatalf("batch of %d, %d left; want both writes taken", len(batch), q.count)
+	}
+	// The slow write ran for longer than forgetIdle; the other was not run.
+	for _, a := range q.apps {
+		a.seen = time.Now().Add(-2 * forgetIdle)
+	}
+	slow.took = 2 * forgetIdle
+	unrun := []*job{waiting}
+	q.account([]*job{slow})
+	if _, ok := q.apps["other"]; ok {
+		t.Fatal("the idle app was not forgotten: the test does not reach the case")
+	}
+	q.requeue(unrun)
+	if q.count != 1 || !q.waiting("other") {
+		t.Fatalf("after requeue %d queued, other waiting %v; want the write back", q.count, q.waiting("other"))
+	}
+	if got := q.batch(); len(got) != 1 || got[0] != waiting {
+		t.Errorf("the next batch is %v, want the requeued write", got)
+	}
+}

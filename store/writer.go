@@ -87,8 +87,9 @@ func (db *DB) writer() {
 		}
 		batch := q.batch()
 		unrun := db.commit(batch)
-		q.account(batch[:len(batch)-len(unrun)])
+		// Back in the queue before accounting, which forgets idle apps.
 		q.requeue(unrun)
+		q.account(batch[:len(batch)-len(unrun)])
 	}
 }
 

@@ -105,19 +105,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer proc.stop()
 	b.noop = b.target(proc)
-	if err := b.defaults(ctx); err != nil {
-		return err
+	err = b.defaults(ctx)
+	if err == nil && o.growth {
+		err = b.growthFigures(ctx)
 	}
-	if o.growth {
-		if err := b.growthFigures(ctx); err != nil {
-			return err
-		}
-	}
+	// What was measured is printed even when a run broke off: a server
+	// that crashed is a finding.
 	b.report.LoadAverage.End = benchLoadAverage()
 	if o.json {
-		err = b.report.writeJSON(stdout)
+		err = cmp.Or(b.report.writeJSON(stdout), err)
 	} else {
-		err = b.report.writeTable(stdout)
+		err = cmp.Or(b.report.writeTable(stdout), err)
 	}
 	if err != nil {
 		return err
@@ -211,7 +209,7 @@ func (b *bench) measure(ctx context.Context, items ...*benchItem) error {
 		rctx, cancel := context.WithTimeout(ctx, b.opts.duration)
 		b.run(rctx, it)
 		cancel()
-		if err := ctx.Err(); err != nil {
+		if err := cmp.Or(ctx.Err(), it.target.proc.exitedWith()); err != nil {
 			return err
 		}
 		time.Sleep(100 * time.Millisecond) // let the server settle

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -303,10 +304,14 @@ func (b *bench) deletion(ctx context.Context, p *benchTarget, big int, writers [
 		note = fmt.Sprintf("the DELETE of the %s-message conversation failed after %.0f ms: %v", benchCount(big), benchMS(took), err)
 	}
 	b.report.Notes = append(b.report.Notes, note)
+	if err := p.proc.exitedWith(); err != nil {
+		b.report.addGrowth(during, base, "max", "< 100 ms")
+		return err
+	}
 
 	rctx, cancel = context.WithTimeout(ctx, b.opts.duration)
 	b.run(rctx, base)
 	cancel()
 	b.report.addGrowth(during, base, "max", "< 100 ms")
-	return ctx.Err()
+	return cmp.Or(ctx.Err(), p.proc.exitedWith())
 }

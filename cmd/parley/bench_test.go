@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -121,5 +123,31 @@ func TestBenchRefuses(t *testing.T) {
 				t.Errorf("bench %q ran:\n%s", args, out.String())
 			}
 		})
+	}
+}
+
+// TestBenchSeesAServerExit: a server process that exits during a run is
+// reported with the end of its log.
+func TestBenchSeesAServerExit(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := startProc(exe, []string{noopCommand, "--addr", "127.0.0.1:0"}, nil, filepath.Join(t.TempDir(), "noop.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	if err := p.exitedWith(); err != nil {
+		t.Fatalf("running: %v", err)
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	if err := p.exitedWith(); err == nil || !strings.Contains(err.Error(), noopCommand+" exited") ||
+		!strings.Contains(err.Error(), `"msg":"listening"`) {
+		t.Errorf("after a kill: %v", err)
 	}
 }

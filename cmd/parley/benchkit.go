@@ -88,6 +88,26 @@ func (p *benchProc) stop() {
 	}
 }
 
+// exitedWith is nil while the process runs; once it exited, an error with
+// the end of its log, the one-line-a-request lines left out (a panic's
+// trace is what to see).
+func (p *benchProc) exitedWith() error {
+	select {
+	case <-p.exited:
+	default:
+		return nil
+	}
+	data, _ := os.ReadFile(p.log)
+	var keep []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if !strings.Contains(line, `"msg":"request"`) {
+			keep = append(keep, line)
+		}
+	}
+	return fmt.Errorf("%s exited (%v); the end of its log:\n%s", p.cmd.Args[1], p.cmd.ProcessState,
+		strings.Join(keep[max(0, len(keep)-30):], "\n"))
+}
+
 // cpuSeconds is the CPU time the process took so far.
 func (p *benchProc) cpuSeconds() float64 {
 	_, _, sec, _ := procStat(p.cmd.Process.Pid)

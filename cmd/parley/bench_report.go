@@ -239,14 +239,14 @@ func describeMachine() benchMachine {
 }
 
 // writeColumns writes rows as columns two spaces apart: the first and any
-// column of words aligned left, figures right.
+// column of words aligned left, figures (and "-", none) right.
 func writeColumns(w io.Writer, rows [][]string) {
 	widths := make([]int, len(rows[0]))
 	left := make([]bool, len(rows[0]))
 	for i, row := range rows {
 		for j, cell := range row {
 			widths[j] = max(widths[j], utf8.RuneCountInString(cell))
-			if _, err := strconv.ParseFloat(cell, 64); i > 0 && err != nil && cell != "" {
+			if _, err := strconv.ParseFloat(cell, 64); i > 0 && err != nil && cell != "" && cell != "-" {
 				left[j] = true
 			}
 		}

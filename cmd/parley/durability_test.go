@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -21,8 +22,20 @@ import (
 
 // TestMain lets a test run "parley" as a process of its own, to kill it:
 // with PARLEY_TEST_SERVE set, the test binary is the server, with the
-// arguments that variable holds (a JSON list).
+// arguments that variable holds (a JSON list). "parley bench" runs its own
+// binary again as "parley serve" and as its no-op server: run from a test,
+// that binary is this one, with those arguments.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == noopCommand) {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if raw := os.Getenv("PARLEY_TEST_SERVE"); raw != "" {
 		var args []string
 		if err := json.Unmarshal([]byte(raw), &args); err != nil {

@@ -35,6 +35,8 @@ const usage = `Usage:
   parley keys rotate APPID [--grace 24h] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
   parley keys list APPID [--db parley.db]
+  parley bench [--clients 64] [--duration 2s] [--sync full|normal] [--growth] [--json] [--scale 1]
+               (starts its own server and a no-op one on a temporary database; about 1.5 minutes)
 
 Environment: PARLEY_ADDR, PARLEY_DB, PARLEY_DB_MAX_CONNS, PARLEY_SYNC, PARLEY_SHUTDOWN_TIMEOUT, PARLEY_RATE_BACKEND,
 PARLEY_RATE_CLIENT, PARLEY_RATE_AUTH_FAILURES, PARLEY_EVENT_RETENTION, PARLEY_WEBHOOKS_ALLOW_PRIVATE, PARLEY_METRICS_ADDR,
@@ -61,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return appsCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case cmd == "keys" && len(rest) > 0:
 		return keys(ctx, rest[0], rest[1:], getenv, stdout, stderr)
+	case cmd == "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
+	case cmd == noopCommand:
+		return noopServe(ctx, rest, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

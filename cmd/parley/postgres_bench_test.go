@@ -30,7 +30,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	neturl "net/url"
 	"os"
@@ -39,7 +38,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,33 +82,12 @@ type pgBenchRun struct {
 // request at a time, until dur passed or pgBenchMaxOps were issued, and
 // returns the rate and the latencies of the answers.
 func (t *pgBenchTarget) drive(dur time.Duration, op func(s *benchServer, client int) error) (pgBenchRun, error) {
-	var issued atomic.Int64
-	lat := make([][]time.Duration, pgBenchClients)
-	errs := make([]error, pgBenchClients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	stop := start.Add(dur)
-	for c := range pgBenchClients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := t.servers[c%len(t.servers)]
-			for time.Now().Before(stop) && issued.Add(1) <= pgBenchMaxOps {
-				t0 := time.Now()
-				if err := op(s, c); err != nil {
-					errs[c] = err
-					return
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	r := pgBenchRun{ops: len(all), rate: float64(len(all)) / elapsed.Seconds(), elapsed: elapsed,
-		p50: benchPercentile(all, 0.5), p99: benchPercentile(all, 0.99)}
-	return r, errors.Join(errs...)
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	run := closedLoop(ctx, pgBenchClients, pgBenchMaxOps, func(c, _ int) error { return op(t.servers[c%len(t.servers)], c) })
+	r := pgBenchRun{ops: len(run.latencies), rate: run.rate(), elapsed: run.elapsed,
+		p50: benchPercentile(run.latencies, 0.5), p99: benchPercentile(run.latencies, 0.99)}
+	return r, run.err()
 }
 
 // pgBenchSend sends one message to the client's own conversation.
@@ -215,25 +192,7 @@ func (t *pgBenchTarget) setup(b *testing.B) {
 // processes of each group: the parley servers, PostgreSQL (the postmaster
 // listening on port and its children), and this process, the client.
 func pgBenchCPU(servers []*benchServer, port string) map[string]float64 {
-	const tick = 100.0 // USER_HZ on Linux
-	stat := func(pid int) (ppid int, comm string, sec float64, ok bool) {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return 0, "", 0, false
-		}
-		lp, rp := strings.IndexByte(string(data), '('), strings.LastIndexByte(string(data), ')')
-		if lp < 0 || rp < lp {
-			return 0, "", 0, false
-		}
-		f := strings.Fields(string(data[rp+1:]))
-		if len(f) < 13 {
-			return 0, "", 0, false
-		}
-		ppid, _ = strconv.Atoi(f[1])
-		utime, _ := strconv.ParseFloat(f[11], 64)
-		stime, _ := strconv.ParseFloat(f[12], 64)
-		return ppid, string(data[lp+1 : rp]), (utime + stime) / tick, true
-	}
+	stat := procStat
 	out := map[string]float64{}
 	for _, s := range servers {
 		_, _, sec, _ := stat(s.cmd.Process.Pid)

@@ -49,8 +49,6 @@ import (
 )
 
 const (
-	streamBenchApp    = "bench"
-	streamBenchSecret = "sk_test_StreamBench0123456789abcdefghijKLMN"
 	// streamBenchWait bounds every wait for a delivery, a close or a reply.
 	streamBenchWait = 10 * time.Second
 )
@@ -100,11 +98,9 @@ func buildParley(b *testing.B) string {
 
 // benchServer is a "parley serve" process.
 type benchServer struct {
-	cmd    *exec.Cmd
+	*benchProc
 	base   string // http://127.0.0.1:port/v1/bench
 	ws     string // ws://127.0.0.1:port/v1/bench/me/events
-	log    string // the file of its standard error
-	exited chan struct{}
 	client *http.Client
 }
 
@@ -114,60 +110,23 @@ type benchServer struct {
 func startBenchServer(b *testing.B, bin string, extra ...string) *benchServer {
 	b.Helper()
 	dir := b.TempDir()
-	logPath := filepath.Join(dir, "serve.log")
-	logFile, err := os.Create(logPath)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db"),
+		"--rate-backend", "0", "--rate-client", "0", "--rate-auth-failures", "0"}, extra...)
+	p, err := startProc(bin, args, []string{"PARLEY_APP_ID=" + benchApp, "PARLEY_SECRET_KEY=" + benchSecret,
+		"GOTRACEBACK=all"}, // SIGQUIT dumps every goroutine (see goroutineDump)
+		filepath.Join(dir, "serve.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer logFile.Close()
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db"),
-		"--rate-backend", "0", "--rate-client", "0", "--rate-auth-failures", "0"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "PARLEY_APP_ID="+streamBenchApp, "PARLEY_SECRET_KEY="+streamBenchSecret,
-		"GOTRACEBACK=all") // SIGQUIT dumps every goroutine (see goroutineDump)
-	cmd.Stdout, cmd.Stderr = io.Discard, logFile
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	s := &benchServer{cmd: cmd, log: logPath, exited: make(chan struct{}),
+	s := &benchServer{benchProc: p, base: "http://" + p.addr + "/v1/" + benchApp, ws: "ws://" + p.addr + "/v1/" + benchApp + "/me/events",
 		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}}}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
 	b.Cleanup(s.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		data, _ := os.ReadFile(logPath)
-		for _, line := range strings.Split(string(data), "\n") {
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "listening" {
-				s.base = "http://" + l.Addr + "/v1/" + streamBenchApp
-				s.ws = "ws://" + l.Addr + "/v1/" + streamBenchApp + "/me/events"
-				return s
-			}
-		}
-		select {
-		case <-s.exited:
-			b.Fatalf("serve stopped:\n%s", data)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	b.Fatalf("serve did not start within 30 s")
-	return nil
+	return s
 }
 
-// stop ends the process: SIGTERM, then SIGKILL after 20 s.
+// stop ends the process and closes the client's connections.
 func (s *benchServer) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
+	s.benchProc.stop()
 	s.client.CloseIdleConnections()
 }
 
@@ -256,7 +215,7 @@ func (s *benchServer) do(method, path string, body any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Header.Set("Authorization", "Bearer "+streamBenchSecret)
+	r.Header.Set("Authorization", "Bearer "+benchSecret)
 	if body != nil {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -386,7 +345,7 @@ func (s *benchServer) openStreams(b *testing.B, ctx context.Context, users []str
 	err := benchParallel(len(users), workers, func(i int) error {
 		h := http.Header{}
 		h.Set("X-Parley-User-Id", users[i])
-		h.Set("X-Parley-Signature", auth.Sign(streamBenchSecret, users[i]))
+		h.Set("X-Parley-Signature", auth.Sign(benchSecret, users[i]))
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		c, resp, err := websocket.Dial(dctx, s.ws, &websocket.DialOptions{HTTPHeader: h})
@@ -490,35 +449,6 @@ func benchMedian(v []float64) float64 {
 		return (v[n/2-1] + v[n/2]) / 2
 	}
 	return v[len(v)/2]
-}
-
-// benchLoadAverage is the machine's load averages (1, 5, 15 minutes):
-// other processes skew the figures.
-func benchLoadAverage() string {
-	data, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(data))
-	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-// benchMS is a duration in milliseconds.
-func benchMS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// percentile returns the q-quantile (0..1) of d, sorting it.
-func benchPercentile(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[int(float64(len(d)-1)*q+0.5)]
-}
-
-// userIDs returns prefix0000 .. prefix(n-1), zero-padded.
-func benchUserIDs(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%05d", prefix, i)
-	}
-	return out
 }
 
 // pairsAndGroups puts the users, in order, in conversations of two and in

@@ -39,12 +39,14 @@ var clientRoutes = []struct {
 	{"events", "GET", "/events?wait=0", nil},
 	{"mark read", "POST", "/conversations/{conv}/read", map[string]any{}},
 	{"reports", "GET", "/moderation/reports", nil},
+	{"restricted users", "GET", "/moderation/users", nil},
+	{"audit log", "GET", "/moderation/log", nil},
 	{"resolve report", "POST", "/moderation/reports/rep_x/resolve", map[string]any{"action": "dismiss"}},
 }
 
 // Without a role, the moderator routes are refused to every signed-in user.
 var noRole = map[string]int{"ban": 403, "silence": 403, "reactivate": 403, "moderate participant": 403, "remove participant": 403,
-	"reports": 403, "resolve report": 403}
+	"reports": 403, "resolve report": 403, "restricted users": 403, "audit log": 403}
 
 // alice sent the message the matrix reports: her own, refused.
 var ownMessage = map[string]int{"report message": 400}

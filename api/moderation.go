@@ -72,6 +72,9 @@ func (s *Server) actOnUser(w http.ResponseWriter, r *http.Request, act func(user
 
 // restrictedUsers lists banned and silenced users.
 func (s *Server) restrictedUsers(w http.ResponseWriter, r *http.Request) {
+	if !s.managerOrBackend(w, r) {
+		return
+	}
 	state := r.URL.Query().Get("state")
 	if state != "" && state != parley.StateBanned && state != parley.StateSilenced {
 		s.writeError(w, r, parley.Invalid("state", "must be banned or silenced"))
@@ -92,6 +95,9 @@ func (s *Server) restrictedUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
+	if !s.managerOrBackend(w, r) {
+		return
+	}
 	userID := r.URL.Query().Get("userId")
 	if r.URL.Query().Has("userId") && !parley.ValidUserID(userID) {
 		s.writeError(w, r, parley.Invalid("userId", "must be a valid user id"))
@@ -204,4 +210,20 @@ func (s *Server) putUserBlock(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteUserBlock(w http.ResponseWriter, r *http.Request) {
 	s.backendBlock(w, r, s.Blocks.Unblock)
+}
+
+// managerOrBackend lets the backend through, and a client whose role grants
+// users.manage: GET /me/moderation/users and /me/moderation/log answer as
+// the backend's routes, so a moderator's console needs no admin credential.
+// It answers the refusal itself.
+func (s *Server) managerOrBackend(w http.ResponseWriter, r *http.Request) bool {
+	by := caller(r)
+	if by.Surface != parley.Client {
+		return true
+	}
+	if err := s.Moderation.Authorize(r.Context(), appID(r), by, "", parley.PermUsersManage); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
 }

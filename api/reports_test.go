@@ -224,6 +224,17 @@ func TestResolveReports(t *testing.T) {
 		}
 	}
 
+	// A users.manage holder reads the restricted users and the log as the
+	// backend does; a reviewer without it does not.
+	for _, path := range []string{"/moderation/users", "/moderation/log?userId=alice"} {
+		backend := e.do(req{method: "GET", path: path}).must(t, 200, "")
+		mine := e.me("mod", "GET", path, nil).must(t, 200, "")
+		if string(mine.body) != string(backend.body) {
+			t.Errorf("GET /me%s answers %s; the backend's %s", path, mine.body, backend.body)
+		}
+		e.me("rev", "GET", path, nil).must(t, 403, "permission.denied")
+	}
+
 	// Erasing alice with her messages scrubs what the reports kept.
 	e.do(req{method: "DELETE", path: "/users/alice?eraseMessages=true"}).must(t, 200, "")
 	for _, r := range e.reports(t, "?status=resolved") {

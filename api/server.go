@@ -156,6 +156,8 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/v1/{appId}/me/users/{userId}/reactivate", s.meReactivate)
 		r.Post("/v1/{appId}/me/users/{userId}/report", s.meReportUser)
 		r.Get("/v1/{appId}/me/moderation/reports", s.listReports)
+		r.Get("/v1/{appId}/me/moderation/users", s.restrictedUsers)
+		r.Get("/v1/{appId}/me/moderation/log", s.auditLog)
 		r.Post("/v1/{appId}/me/moderation/reports/{reportId}/resolve", s.resolveReport)
 		r.Patch("/v1/{appId}/me/conversations/{conversationId}/participants/{userId}", s.mePatchParticipant)
 		r.Delete("/v1/{appId}/me/conversations/{conversationId}/participants/{userId}", s.meDeleteParticipant)

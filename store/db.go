@@ -50,6 +50,8 @@ type DB struct {
 	write *sqlx.DB
 	read  *sqlx.DB
 	pg    *pgState // nil on SQLite
+	// search overrides searchRare and searchWalk when set (tests).
+	search *[2]int
 
 	jobs     chan *job
 	stop     chan struct{}

@@ -75,6 +75,18 @@ func (t *tx) SetMembers(appID string, c *parley.Conversation, members []parley.N
 			return err
 		}
 	}
+	if err := t.crowdCheck(c.PK); err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(members, maxInParams) {
+		args := []any{c.PK}
+		for _, m := range chunk {
+			args = append(args, m.UserID)
+		}
+		if err := t.refreshActivity(`conv_pk = ? AND user_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -106,8 +118,10 @@ func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, 
 		removed_by_ban = NULL WHERE conv_pk = ? AND user_id = ?`, now, frozen, c.PK, userID)
 	if err == nil && !ok {
 		return parley.Errorf(parley.EParticipantNotFound, "User %q is not a participant of the conversation.", userID)
+	} else if err != nil {
+		return err
 	}
-	return err
+	return t.refreshMembers(userID, []int64{c.PK})
 }
 
 // RemoveEverywhere is one statement whatever the number of conversations.
@@ -120,7 +134,8 @@ func (t *tx) LockMemberships(appID, userID string) error {
 	}
 	var pks []int64
 	return t.sel("lock memberships", &pks, `SELECT c.pk FROM participants p JOIN conversations c ON c.pk = p.conv_pk
-		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.pk FOR UPDATE OF c`, appID, userID)
+		WHERE p.app_id = ? AND p.user_id = ? AND (p.removed_at IS NULL OR p.removed_by_ban IS NOT NULL)
+		ORDER BY c.pk FOR UPDATE OF c`, appID, userID)
 }
 
 func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error) {
@@ -166,20 +181,28 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 			return nil, err
 		}
 	}
+	// A view frozen at the last message is the live view: only the rows
+	// that kept no activity, live in a crowd, need theirs now.
+	for chunk := range slices.Chunk(pks, maxInParams) {
+		if err := t.refreshActivity(`user_id = ? AND activity IS NULL AND conv_pk IN (`+placeholders(len(chunk))+`)`,
+			append([]any{userID}, anys(chunk)...)...); err != nil {
+			return nil, err
+		}
+	}
 	return ids, nil
 }
 
 // RestoreBanned brings memberships back with their earlier access: live
 // access reads live again, None keeps its old freeze point.
 func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, error) {
-	// One row, as in RemoveEverywhere: "id access notify" joined by commas.
 	var rows []struct {
 		ID     string `db:"id"`
+		PK     int64  `db:"pk"`
 		Access string `db:"access"`
 		Notify string `db:"notify"`
 		Frozen *int64 `db:"frozen_seq"`
 	}
-	if err := t.sel("list banned memberships", &rows, `SELECT c.id, p.access, p.notify, p.frozen_seq
+	if err := t.sel("list banned memberships", &rows, `SELECT c.id, c.pk, p.access, p.notify, p.frozen_seq
 		FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_by_ban IS NOT NULL AND p.removed_at IS NOT NULL ORDER BY c.id`+t.locking(" FOR UPDATE OF p"),
 		appID, userID); err != nil {
@@ -196,10 +219,12 @@ func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, 
 		return nil, err
 	}
 	out := make([]parley.Restored, len(rows))
+	pks := make([]int64, len(rows))
 	for i, r := range rows {
 		out[i] = parley.Restored{ConversationID: r.ID, Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Frozen: r.Frozen}
+		pks[i] = r.PK
 	}
-	return out, nil
+	return out, t.refreshMembers(userID, pks)
 }
 
 func (t *tx) ForgetBans(appID, userID string) error {
@@ -208,27 +233,24 @@ func (t *tx) ForgetBans(appID, userID string) error {
 	return err
 }
 
-// memberships is one row per conversation a user takes or took part in, with
-// the time of the latest activity the user may see: their last visible
-// message, else when they joined.
-const memberships = `WITH v AS (
-	SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.joined_at,
-		(SELECT created_at FROM messages WHERE conv_pk = p.conv_pk
-			AND (p.frozen_seq IS NULL OR seq <= p.frozen_seq) ORDER BY seq DESC LIMIT 1) AS last_at
-	FROM participants p WHERE p.app_id = ? AND p.user_id = ?),
-m AS (SELECT v.*, COALESCE(v.last_at, v.joined_at) AS activity FROM v)
-`
+// membershipCursor is where a page of a user's conversations starts.
+type membershipCursor struct {
+	Activity int64 `db:"activity"`
+	ConvPK   int64 `db:"conv_pk"`
+}
 
-// Memberships pages by (activity, pk), newest first; each conversation is
-// completed up to the user's freeze point.
+// Memberships pages by (activity, pk), newest first (see activity.go): a
+// page of participants_activity merged with the user's live memberships of
+// crowds, whose activity is computed, and the page's unread counts, in one
+// statement; then each conversation is completed up to the user's freeze
+// point (Complete, two statements).
 func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFilter) ([]parley.Membership, error) {
-	cursor := struct {
-		Activity int64 `db:"activity"`
-		ConvPK   int64 `db:"conv_pk"`
-	}{afterPage, afterPage}
+	cursor := membershipCursor{afterPage, afterPage}
 	if page.StartingAfter != "" {
-		err := t.get("find membership cursor", &cursor, memberships+`SELECT m.activity, m.conv_pk
-			FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE c.id = ?`, appID, userID, page.StartingAfter)
+		err := t.get("find membership cursor", &cursor, `SELECT p.conv_pk, COALESCE(p.activity,
+				(SELECT m.created_at FROM messages m WHERE m.conv_pk = p.conv_pk ORDER BY m.seq DESC LIMIT 1), p.joined_at) AS activity
+			FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`,
+			appID, page.StartingAfter, userID)
 		if notFound(err) {
 			return nil, parley.ErrNotInList()
 		} else if err != nil {
@@ -241,22 +263,11 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 		FrozenSeq *int64 `db:"frozen_seq"`
 		ReadSeq   int64  `db:"read_seq"`
 		Activity  int64  `db:"activity"`
+		Unread    int    `db:"unread"`
 		convRow
 	}
-	where, args := `(m.activity < ? OR (m.activity = ? AND m.conv_pk < ?))`, []any{appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK}
-	if f.LastMessageAfter != nil {
-		where, args = where+` AND m.last_at > ?`, append(args, *f.LastMessageAfter)
-	}
-	if f.LastMessageBefore != nil {
-		where, args = where+` AND m.last_at < ?`, append(args, *f.LastMessageBefore)
-	}
-	if f.UnreadOnly {
-		where, args = where+` AND EXISTS (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
-			AND (m.frozen_seq IS NULL OR x.seq <= m.frozen_seq) AND (x.sender_id IS NULL OR x.sender_id <> ?))`, append(args, userID)
-	}
-	if err := t.sel("list memberships", &rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, `+convColumns+`
-		FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE `+where+`
-		ORDER BY m.activity DESC, m.conv_pk DESC LIMIT ?`, append(args, page.Limit)...); err != nil {
+	q, args := t.membershipsQuery(appID, userID, cursor, f, page.Limit)
+	if err := t.sel("list memberships", &rows, q, args...); err != nil {
 		return nil, err
 	}
 	convs := make([]parley.Conversation, len(rows))
@@ -270,18 +281,66 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 	}
 	out := make([]parley.Membership, len(rows))
 	for i, r := range rows {
-		out[i] = parley.Membership{Conversation: convs[i], RemovedAt: r.RemovedAt}
+		out[i] = parley.Membership{Conversation: convs[i], RemovedAt: r.RemovedAt, UnreadMessageCount: r.Unread, IsUnread: r.Unread > 0}
 		if r.RemovedAt == nil {
 			a := parley.Access(r.Access)
 			out[i].Access = &a
 		}
-		n, err := t.UnreadCount(&convs[i], userID, &parley.Member{FrozenSeq: r.FrozenSeq, ReadSeq: r.ReadSeq})
-		if err != nil {
-			return nil, err
-		}
-		out[i].UnreadMessageCount, out[i].IsUnread = n, n > 0
 	}
 	return out, nil
+}
+
+// membershipsQuery is the page after the cursor: the kept activities read
+// along participants_activity (the cursor and the time filters bound the
+// range, so the walk stops after the page; only unreadsOnly may read
+// further), and the crowds' live rows (activity NULL) computed. Each row
+// of the page counts its unread messages, up to parley.MaxUnreadCount.
+func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f parley.ListFilter, limit int) (string, []any) {
+	kept := `p.app_id = ? AND p.user_id = ? AND p.activity <= ? AND (p.activity < ? OR p.conv_pk < ?)`
+	keptArgs := []any{appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK}
+	computed := `(v.activity < ? OR (v.activity = ? AND v.conv_pk < ?))`
+	computedArgs := []any{cursor.Activity, cursor.Activity, cursor.ConvPK}
+	if at := f.LastMessageAfter; at != nil {
+		kept, keptArgs = kept+` AND p.activity > ? AND p.last_at > ?`, append(keptArgs, *at, *at)
+		computed, computedArgs = computed+` AND v.last_at > ?`, append(computedArgs, *at)
+	}
+	if at := f.LastMessageBefore; at != nil {
+		kept, keptArgs = kept+` AND p.activity < ? AND p.last_at < ?`, append(keptArgs, *at, *at)
+		computed, computedArgs = computed+` AND v.last_at < ?`, append(computedArgs, *at)
+	}
+	if f.UnreadOnly {
+		// A scalar subquery, which PostgreSQL does not turn into a join: one
+		// probe of the (conv_pk, seq) index for each row walked.
+		unread := func(a string) string {
+			return ` AND (SELECT 1 FROM messages x WHERE x.conv_pk = ` + a + `.conv_pk AND x.seq > ` + a + `.read_seq
+				AND x.seq <= COALESCE(` + a + `.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
+				LIMIT 1) IS NOT NULL`
+		}
+		kept, keptArgs = kept+unread("p"), append(keptArgs, userID)
+		computed, computedArgs = computed+unread("v"), append(computedArgs, userID)
+	}
+	q := `SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
+		(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
+			AND x.seq <= COALESCE(m.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
+			LIMIT ` + strconv.Itoa(parley.MaxUnreadCount) + `) AS u) AS unread
+	FROM (
+		SELECT * FROM (SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.activity FROM participants p
+			WHERE ` + kept + ` ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ?) AS kept
+		UNION ALL
+		SELECT v.conv_pk, v.access, v.removed_at, v.frozen_seq, v.read_seq, v.activity FROM (
+			SELECT w.*, COALESCE(w.last_at, w.joined_at) AS activity FROM (
+				SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.joined_at,
+					(SELECT x.created_at FROM messages x WHERE x.conv_pk = p.conv_pk
+						AND x.seq <= COALESCE(p.frozen_seq, ` + maxSeq + `) ORDER BY x.seq DESC LIMIT 1) AS last_at
+				FROM participants p WHERE p.app_id = ? AND p.user_id = ? AND p.activity IS NULL) AS w) AS v
+		WHERE ` + computed + `
+		ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
+	WHERE c.pk = m.conv_pk
+	ORDER BY m.activity DESC, m.conv_pk DESC`
+	args := append([]any{userID}, keptArgs...)
+	args = append(args, limit, appID, userID)
+	args = append(args, computedArgs...)
+	return q, append(args, limit)
 }
 
 func (t *tx) CurrentConversationIDs(appID, userID string, limit int) ([]string, error) {

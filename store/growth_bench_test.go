@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// BenchmarkGrowth measures, in one run and on one SQLite file, what should
+// cost the same however much data there is, as a ratio of the large case to
+// the small one: an idempotent send in a conversation of a million messages
+// against one in an empty conversation, a user search among 100,000 users
+// against 1,000, and a user's conversation list (and the admin list) at
+// 10,000 conversations against 100. The data is written with plain SQL at
+// schema 14, before the later migrations, so that they backfill it as they
+// would an existing installation.
+//
+//	go test ./store -run '^$' -bench Growth -benchtime 1x
+func BenchmarkGrowth(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "growth.db")
+	seedGrowth(b, path)
+	db, err := Open(path, Options{Synchronous: "normal"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conv := func(app, id string) *parley.Conversation {
+		var c *parley.Conversation
+		view(b, db, func(tx parley.Tx) (err error) { c, err = tx.Conversation(app, id); return err })
+		return c
+	}
+	keyed := 0
+	send := func(app, convID string) func() {
+		return func() {
+			keyed++
+			key := fmt.Sprint("new-", keyed)
+			if err := db.Update(ctx, func(tx parley.Tx) error {
+				c, err := tx.LockConversation(app, convID)
+				if err != nil {
+					return err
+				}
+				if id, err := tx.IdempotentMessage(c, "alice", key, 0); err != nil || id != "" {
+					return fmt.Errorf("idempotent lookup: %q, %v", id, err)
+				}
+				sender := "alice"
+				m := parley.Message{ID: parley.NewMessageID(), Seq: c.LastSeq + 1, Type: parley.UserMessage, SenderID: &sender,
+					Text: "t", Origin: "rest", CreatedAt: time.Now().UnixMilli()}
+				return tx.InsertMessages(c, []parley.Message{m}, []*string{&key})
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	lookup := func(app, convID, key string) func() {
+		c := conv(app, convID)
+		return func() {
+			view(b, db, func(tx parley.Tx) error { _, err := tx.IdempotentMessage(c, "alice", key, 0); return err })
+		}
+	}
+	search := func(app, q string) func() {
+		return func() {
+			view(b, db, func(tx parley.Tx) error {
+				_, err := tx.SearchUsers(app, q, "", 21, 0)
+				return err
+			})
+		}
+	}
+	list := func(app string, second bool) func() {
+		var after string
+		if second {
+			view(b, db, func(tx parley.Tx) error {
+				ms, err := tx.Memberships(app, "u", parley.Page{Limit: 30}, parley.ListFilter{})
+				if err == nil {
+					after = ms[len(ms)-1].ID
+				}
+				return err
+			})
+		}
+		return func() {
+			view(b, db, func(tx parley.Tx) error {
+				ms, err := tx.Memberships(app, "u", parley.Page{Limit: 30, StartingAfter: after}, parley.ListFilter{})
+				if err == nil && len(ms) != 30 {
+					err = fmt.Errorf("%d memberships", len(ms))
+				}
+				return err
+			})
+		}
+	}
+	admin := func(app string) func() {
+		return func() {
+			view(b, db, func(tx parley.Tx) error { _, err := tx.Conversations(app, parley.Page{Limit: 30}); return err })
+		}
+	}
+	cases := []struct {
+		name         string
+		small, large func()
+		goal         float64
+	}{
+		{"idempotent send, 1M messages vs none", send("small", "empty"), send("large", "big"), 1.5},
+		{"idempotent lookup, 1M messages vs none", lookup("small", "empty", "k1"), lookup("large", "big", "k1"), 1.5},
+		{"search a rare name, 100k users vs 1k", search("small", growthRare), search("large", growthRare), 3},
+		{"search a common trigram, 100k users vs 1k", search("small", growthCommon), search("large", growthCommon), 0},
+		{"search one letter, 100k users vs 1k", search("small", "a"), search("large", "a"), 3},
+		{"search everyone, 100k users vs 1k", search("small", ""), search("large", ""), 3},
+		{"user's conversations, 10k vs 100", list("small", false), list("large", false), 3},
+		{"user's conversations page 2, 10k vs 100", list("small", true), list("large", true), 3},
+		{"admin conversations, 10k vs 100", admin("small"), admin("large"), 3},
+	}
+	for range b.N {
+		for _, c := range cases {
+			small, large := timeOp(c.small), timeOp(c.large)
+			ratio := float64(large) / float64(small)
+			verdict := ""
+			if c.goal > 0 {
+				verdict = fmt.Sprintf(" (goal %.1fx: %s)", c.goal, map[bool]string{true: "met", false: "MISSED"}[ratio <= c.goal])
+			}
+			b.Logf("%-45s small %9v  large %9v  ratio %5.2f%s", c.name, small, large, ratio, verdict)
+			b.ReportMetric(ratio, "x-"+strings.Join(strings.Fields(strings.SplitN(c.name, ",", 2)[0]), "-"))
+		}
+	}
+}
+
+// timeOp is fn's typical time: the median of rounds of calls, after a warm-up.
+func timeOp(fn func()) time.Duration {
+	const rounds, calls = 9, 20
+	fn()
+	var per []time.Duration
+	for range rounds {
+		start := time.Now()
+		for range calls {
+			fn()
+		}
+		per = append(per, time.Since(start)/calls)
+	}
+	slices.Sort(per)
+	return per[rounds/2]
+}
+
+// The search queries: a fragment of few names, and a trigram that many
+// names hold.
+const (
+	growthRare   = "zorvik"
+	growthCommon = "ane"
+)
+
+// seedGrowth writes, at schema 14, the apps small and large: in each a
+// conversation (empty in small, a million keyed messages in large), 1,000
+// or 100,000 users, and the user u in 100 or 10,000 conversations of three
+// messages each.
+func seedGrowth(b *testing.B, path string) {
+	raw, err := sqlx.Open("sqlite3", path+"?_journal_mode=WAL&_synchronous=OFF&_foreign_keys=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	if err := migrate(context.Background(), raw, "sqlite", 14); err != nil {
+		b.Fatal(err)
+	}
+	tx := raw.MustBegin()
+	must := func(_ any, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := time.Now().UnixMilli()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, app := range []struct {
+		id           string
+		users, convs int
+	}{{"small", 1_000, 100}, {"large", 100_000, 10_000}} {
+		must(tx.Exec(`INSERT INTO apps (id, settings, created_at) VALUES (?, '{}', 1)`, app.id))
+		must(tx.Exec(`INSERT INTO conversations (app_id, id, created_at) VALUES (?, ?, 1)`, app.id, map[string]string{"small": "empty", "large": "big"}[app.id]))
+		ins, err := tx.Preparex(`INSERT INTO users (app_id, id, name, name_folded, badges, created_at) VALUES (?, ?, ?, ?, ?, 1)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range app.users {
+			name := growthName(rng)
+			if i == app.users/2 {
+				name = "Anna Zorvikova" // the one rare name, in both apps
+			}
+			badges := "[]"
+			if i%100 == 0 {
+				badges = `["vip"]`
+			}
+			must(ins.Exec(app.id, fmt.Sprint("user", i), name, strings.ToLower(name), badges))
+		}
+		ins.Close()
+		must(tx.Exec(`INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, 'u', 'U', 'u', 1)`, app.id))
+		// u's conversations, with one other participant and three messages
+		// each, at random times.
+		must(tx.Exec(`WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?)
+			INSERT INTO conversations (app_id, id, created_at, last_seq) SELECT ?, 'conv' || n, 1, 3 FROM i`, app.convs, app.id))
+		must(tx.Exec(`INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at)
+			SELECT pk, app_id, 'u', 'ReadWrite', 'true', 1 FROM conversations WHERE app_id = ? AND id LIKE 'conv%'
+			UNION ALL
+			SELECT pk, app_id, 'user' || (pk % 1000), 'ReadWrite', 'true', 1 FROM conversations WHERE app_id = ? AND id LIKE 'conv%'`,
+			app.id, app.id))
+		must(tx.Exec(`WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 3)
+			INSERT INTO messages (id, conv_pk, seq, type, sender_id, text, origin, created_at)
+			SELECT 'msg_' || c.pk || '_' || s.n, c.pk, s.n, 'UserMessage', 'u', 'hello', 'rest', ? - abs(random() % 100000000) + s.n
+			FROM conversations c, s WHERE c.app_id = ? AND c.id LIKE 'conv%'`, now, app.id))
+	}
+	const n = 1_000_000
+	must(tx.Exec(`WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?)
+		INSERT INTO messages (id, conv_pk, seq, type, sender_id, text, origin, created_at, idempotency_key)
+		SELECT 'big_' || n, (SELECT pk FROM conversations WHERE id = 'big'), n, 'UserMessage', 'alice', 'message ' || n, 'rest', ? + n, 'k' || n
+		FROM i`, n, now-n))
+	must(tx.Exec(`UPDATE conversations SET last_seq = ? WHERE id = 'big'`, n))
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// growthName is a made-up name of two words of two or three syllables.
+func growthName(rng *rand.Rand) string {
+	syllables := []string{"ka", "vo", "mi", "te", "ra", "su", "lo", "ne", "di", "pa", "ro", "li", "an", "el", "ba", "to",
+		"mar", "jen", "sol", "vik", "dra", "pel", "nor", "tam", "gu", "fi", "ze", "ho", "ki", "ya", "wen", "ce"}
+	word := func() string {
+		var s string
+		for range 2 + rng.IntN(2) {
+			s += syllables[rng.IntN(len(syllables))]
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	return word() + " " + word()
+}

@@ -39,10 +39,14 @@ const crowdLive = `participants.frozen_seq IS NULL AND (SELECT c.crowd FROM conv
 // refreshActivity computes last_at and activity anew for the participant
 // rows where selects.
 func (t *tx) refreshActivity(where string, args ...any) error {
-	return t.write("refresh activity", `UPDATE participants SET
-		last_at = CASE WHEN `+crowdLive+` THEN NULL ELSE `+viewLastAt+` END,
-		activity = CASE WHEN `+crowdLive+` THEN NULL ELSE COALESCE(`+viewLastAt+`, joined_at) END
-		WHERE `+where, args...)
+	return t.write("refresh activity", refreshQuery(where), args...)
+}
+
+func refreshQuery(where string) string {
+	return `UPDATE participants SET
+		last_at = CASE WHEN ` + crowdLive + ` THEN NULL ELSE ` + viewLastAt + ` END,
+		activity = CASE WHEN ` + crowdLive + ` THEN NULL ELSE COALESCE(` + viewLastAt + `, joined_at) END
+		WHERE ` + where
 }
 
 // refreshMembers refreshes the rows of the user in the conversations pks.
@@ -65,9 +69,17 @@ const notCrowd = `conv_pk IN (SELECT pk FROM conversations WHERE pk = ? AND crow
 // sent moves the activity of the live participants of a conversation that
 // is no crowd to the time of its newest message.
 func (t *tx) sent(convPK, at int64) error {
-	return t.write("move activity", `UPDATE participants SET last_at = ?, activity = ?
-		WHERE `+notCrowd+` AND frozen_seq IS NULL`, at, at, convPK)
+	return t.write("move activity", sentQuery, at, at, convPK)
 }
+
+const sentQuery = `UPDATE participants SET last_at = ?, activity = ? WHERE ` + notCrowd + ` AND frozen_seq IS NULL`
+
+// Where unsent refreshes: the views frozen from the deleted message to
+// the next, and the live ones.
+const (
+	unsentFrozen = `conv_pk = ? AND frozen_seq >= ? AND frozen_seq < ?`
+	unsentLive   = notCrowd + ` AND frozen_seq IS NULL`
+)
 
 // unsent refreshes the views that ended with the deleted message seq: the
 // frozen ones up to the next message (participants_frozen), and when it
@@ -82,13 +94,13 @@ func (t *tx) unsent(convPK, seq int64) error {
 	if len(next) > 0 {
 		end = next[0]
 	}
-	if err := t.refreshActivity(`conv_pk = ? AND frozen_seq >= ? AND frozen_seq < ?`, convPK, seq, end); err != nil {
+	if err := t.refreshActivity(unsentFrozen, convPK, seq, end); err != nil {
 		return err
 	}
 	if len(next) > 0 {
 		return nil
 	}
-	return t.refreshActivity(notCrowd+` AND frozen_seq IS NULL`, convPK)
+	return t.refreshActivity(unsentLive, convPK)
 }
 
 // crowdCheck makes the conversation a crowd once it has more than

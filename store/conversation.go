@@ -97,8 +97,7 @@ func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversatio
 		}
 	}
 	var rows []convRow
-	if err := t.sel("list conversations", &rows, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND pk < ?
-		ORDER BY pk DESC LIMIT ?`, appID, before, page.Limit); err != nil {
+	if err := t.sel("list conversations", &rows, conversationsQuery, appID, before, page.Limit); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Conversation, len(rows))
@@ -128,8 +127,7 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 		Notify  string `db:"notify"`
 		ReadSeq int64  `db:"read_seq"`
 	}
-	if err := t.in("read participants", &parts, `SELECT conv_pk, user_id, access, notify, read_seq FROM participants
-		WHERE conv_pk IN (?) AND removed_at IS NULL`, pks); err != nil {
+	if err := t.in("read participants", &parts, completeParticipants, pks); err != nil {
 		return err
 	}
 	readers := make(map[int64][]reader, len(convs))
@@ -171,11 +169,7 @@ func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (
 			ViewPK int64 `db:"view_pk"`
 			messageRow
 		}
-		values := strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS BIGINT)), ", len(chunk)), ", ")
-		if err := t.sel("read last messages", &rows, `WITH v (conv_pk, up_to) AS (VALUES `+values+`)
-			SELECT v.conv_pk AS view_pk, `+prefixed("m.", messageColumns)+` FROM v
-			JOIN messages m ON m.pk = (SELECT x.pk FROM messages x WHERE x.conv_pk = v.conv_pk AND x.seq <= v.up_to
-				ORDER BY x.seq DESC LIMIT 1)`, args...); err != nil {
+		if err := t.sel("read last messages", &rows, lastMessagesQuery(len(chunk)), args...); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
@@ -184,6 +178,25 @@ func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (
 	}
 	return out, nil
 }
+
+// completeParticipants reads the current participants of conversations.
+const completeParticipants = `SELECT conv_pk, user_id, access, notify, read_seq FROM participants
+	WHERE conv_pk IN (?) AND removed_at IS NULL`
+
+// lastMessagesQuery finds the last message of n conversations, each
+// given as its pk and freeze point: one probe of the (conv_pk, seq) index
+// each, then one of the primary key.
+func lastMessagesQuery(n int) string {
+	values := strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS BIGINT)), ", n), ", ")
+	return `WITH v (conv_pk, up_to) AS (VALUES ` + values + `)
+		SELECT v.conv_pk AS view_pk, ` + prefixed("m.", messageColumns) + ` FROM v
+		JOIN messages m ON m.pk = (SELECT x.pk FROM messages x WHERE x.conv_pk = v.conv_pk AND x.seq <= v.up_to
+			ORDER BY x.seq DESC LIMIT 1)`
+}
+
+// conversationsQuery is a page of the admin list, along conversations_app.
+const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND pk < ?
+	ORDER BY pk DESC LIMIT ?`
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`
 

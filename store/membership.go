@@ -247,10 +247,7 @@ type membershipCursor struct {
 func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFilter) ([]parley.Membership, error) {
 	cursor := membershipCursor{afterPage, afterPage}
 	if page.StartingAfter != "" {
-		err := t.get("find membership cursor", &cursor, `SELECT p.conv_pk, COALESCE(p.activity,
-				(SELECT m.created_at FROM messages m WHERE m.conv_pk = p.conv_pk ORDER BY m.seq DESC LIMIT 1), p.joined_at) AS activity
-			FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`,
-			appID, page.StartingAfter, userID)
+		err := t.get("find membership cursor", &cursor, membershipCursorQuery, appID, page.StartingAfter, userID)
 		if notFound(err) {
 			return nil, parley.ErrNotInList()
 		} else if err != nil {
@@ -289,6 +286,12 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 	}
 	return out, nil
 }
+
+// membershipCursorQuery reads where the page after a conversation starts:
+// its kept activity, or the computed one of a crowd's live member.
+const membershipCursorQuery = `SELECT p.conv_pk, COALESCE(p.activity,
+		(SELECT m.created_at FROM messages m WHERE m.conv_pk = p.conv_pk ORDER BY m.seq DESC LIMIT 1), p.joined_at) AS activity
+	FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`
 
 // membershipsQuery is the page after the cursor: the kept activities read
 // along participants_activity (the cursor and the time filters bound the

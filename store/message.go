@@ -27,6 +27,10 @@ func (t *tx) Message(c *parley.Conversation, msgID string) (*parley.Message, err
 const idempotentQuery = `SELECT id FROM messages
 	WHERE conv_pk = ? AND COALESCE(sender_id, '') = ? AND idempotency_key = ? AND created_at >= ?`
 
+// releaseKeyQuery takes a key from an older message, through the same index.
+const releaseKeyQuery = `UPDATE messages SET idempotency_key = NULL
+	WHERE conv_pk = ? AND COALESCE(sender_id, '') = COALESCE(?, '') AND idempotency_key = ?`
+
 // IdempotentMessage finds at most one message: a key answers only for the
 // newest message that used it (InsertMessages takes it from older ones).
 func (t *tx) IdempotentMessage(c *parley.Conversation, sender, key string, since int64) (string, error) {
@@ -54,8 +58,7 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 			key = keys[i]
 		}
 		if key != nil {
-			if err := t.write("release idempotency key", `UPDATE messages SET idempotency_key = NULL
-				WHERE conv_pk = ? AND COALESCE(sender_id, '') = COALESCE(?, '') AND idempotency_key = ?`, c.PK, m.SenderID, *key); err != nil {
+			if err := t.write("release idempotency key", releaseKeyQuery, c.PK, m.SenderID, *key); err != nil {
 				return err
 			}
 		}

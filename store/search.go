@@ -154,9 +154,7 @@ func (t *tx) SearchUsers(appID, q, badge string, limit, offset int) ([]parley.Us
 	q = fold(q)
 	terms := searchTerms(q, badge)
 	if len(terms) == 0 {
-		// Everyone: a page of the name index.
-		return t.users("search users", `SELECT `+userColumns+` FROM users WHERE app_id = ? AND deleted = 0
-			ORDER BY name_folded, id LIMIT ? OFFSET ?`, appID, limit, offset)
+		return t.users("search users", searchEveryone, appID, limit, offset)
 	}
 	rare, walk := searchRare, searchWalk
 	if t.db.search != nil {
@@ -185,21 +183,19 @@ func (t *tx) SearchUsers(appID, q, badge string, limit, offset int) ([]parley.Us
 	return t.users("search users by term", query, args...)
 }
 
-// countTerms counts the postings of each term range, up to searchRare, in
-// one statement.
+// searchEveryone is a search for "": a page of the name index.
+const searchEveryone = `SELECT ` + userColumns + ` FROM users WHERE app_id = ? AND deleted = 0
+	ORDER BY name_folded, id LIMIT ? OFFSET ?`
+
+// countTerms counts the postings of each term range, up to rare, in one
+// statement.
 func (t *tx) countTerms(appID string, terms [][2]string, rare int) ([]int, error) {
-	var parts []string
-	var args []any
-	for i, r := range terms {
-		parts = append(parts, `SELECT `+strconv.Itoa(i)+` AS i, (SELECT count(*) FROM (SELECT 1 FROM user_terms
-			WHERE app_id = ? AND term >= ? AND term <= ? LIMIT `+strconv.Itoa(rare)+`) AS p) AS n`)
-		args = append(args, appID, r[0], r[1])
-	}
 	var rows []struct {
 		I int `db:"i"`
 		N int `db:"n"`
 	}
-	if err := t.sel("count search terms", &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
+	q, args := countTermsQuery(appID, terms, rare)
+	if err := t.sel("count search terms", &rows, q, args...); err != nil {
 		return nil, err
 	}
 	out := make([]int, len(terms))
@@ -207,6 +203,17 @@ func (t *tx) countTerms(appID string, terms [][2]string, rare int) ([]int, error
 		out[r.I] = r.N
 	}
 	return out, nil
+}
+
+func countTermsQuery(appID string, terms [][2]string, rare int) (string, []any) {
+	var parts []string
+	var args []any
+	for i, r := range terms {
+		parts = append(parts, `SELECT `+strconv.Itoa(i)+` AS i, (SELECT count(*) FROM (SELECT 1 FROM user_terms
+			WHERE app_id = ? AND term >= ? AND term <= ? LIMIT `+strconv.Itoa(rare)+`) AS p) AS n`)
+		args = append(args, appID, r[0], r[1])
+	}
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 // searchTermQuery reads the candidates holding a term (any term in the

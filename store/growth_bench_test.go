@@ -18,7 +18,8 @@ import (
 // BenchmarkGrowth measures, in one run and on one SQLite file, what should
 // cost the same however much data there is, as a ratio of the large case to
 // the small one: an idempotent send in a conversation of a million messages
-// against one in an empty conversation, a user search among 100,000 users
+// against one in an empty conversation, a send to 100,000 participants
+// against one to two, a user search among 100,000 users
 // against 1,000, and a user's conversation list (and the admin list) at
 // 10,000 conversations against 100. The data is written with plain SQL at
 // schema 14, before the later migrations, so that they backfill it as they
@@ -44,18 +45,25 @@ func BenchmarkGrowth(b *testing.B) {
 		return func() {
 			keyed++
 			key := fmt.Sprint("new-", keyed)
+			if convID == "crowd" || convID == "conv1" || convID == "group" {
+				key = ""
+			}
 			if err := db.Update(ctx, func(tx parley.Tx) error {
 				c, err := tx.LockConversation(app, convID)
 				if err != nil {
 					return err
 				}
-				if id, err := tx.IdempotentMessage(c, "alice", key, 0); err != nil || id != "" {
-					return fmt.Errorf("idempotent lookup: %q, %v", id, err)
+				keys := []*string{nil}
+				if key != "" {
+					if id, err := tx.IdempotentMessage(c, "alice", key, 0); err != nil || id != "" {
+						return fmt.Errorf("idempotent lookup: %q, %v", id, err)
+					}
+					keys[0] = &key
 				}
 				sender := "alice"
 				m := parley.Message{ID: parley.NewMessageID(), Seq: c.LastSeq + 1, Type: parley.UserMessage, SenderID: &sender,
 					Text: "t", Origin: "rest", CreatedAt: time.Now().UnixMilli()}
-				return tx.InsertMessages(c, []parley.Message{m}, []*string{&key})
+				return tx.InsertMessages(c, []parley.Message{m}, keys)
 			}); err != nil {
 				b.Fatal(err)
 			}
@@ -108,6 +116,8 @@ func BenchmarkGrowth(b *testing.B) {
 	}{
 		{"idempotent send, 1M messages vs none", send("small", "empty"), send("large", "big"), 1.5},
 		{"idempotent lookup, 1M messages vs none", lookup("small", "empty", "k1"), lookup("large", "big", "k1"), 1.5},
+		{"send, 100k participants vs 2", send("small", "conv1"), send("large", "crowd"), 1.5},
+		{"send, 32 participants vs 2", send("small", "conv1"), send("small", "group"), 0},
 		{"search a rare name, 100k users vs 1k", search("small", growthRare), search("large", growthRare), 3},
 		{"search a common trigram, 100k users vs 1k", search("small", growthCommon), search("large", growthCommon), 0},
 		{"search one letter, 100k users vs 1k", search("small", "a"), search("large", "a"), 3},
@@ -197,6 +207,20 @@ func seedGrowth(b *testing.B, path string) {
 			must(ins.Exec(app.id, fmt.Sprint("user", i), name, strings.ToLower(name), badges))
 		}
 		ins.Close()
+		if app.id == "small" {
+			// The largest group whose sends move every member's activity.
+			must(tx.Exec(`INSERT INTO conversations (app_id, id, created_at) VALUES ('small', 'group', 1)`))
+			must(tx.Exec(`INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at)
+				SELECT (SELECT pk FROM conversations WHERE id = 'group'), 'small', id, 'ReadWrite', 'true', 1 FROM users
+				WHERE app_id = 'small' LIMIT 32`))
+		}
+		if app.id == "large" {
+			// A crowd: every user of the app but u takes part.
+			must(tx.Exec(`INSERT INTO conversations (app_id, id, created_at) VALUES ('large', 'crowd', 1)`))
+			must(tx.Exec(`INSERT INTO participants (conv_pk, app_id, user_id, access, notify, joined_at)
+				SELECT (SELECT pk FROM conversations WHERE id = 'crowd'), 'large', id, 'ReadWrite', 'true', 1 FROM users
+				WHERE app_id = 'large'`))
+		}
 		must(tx.Exec(`INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, 'u', 'U', 'u', 1)`, app.id))
 		// u's conversations, with one other participant and three messages
 		// each, at random times.

@@ -149,6 +149,8 @@ func TestGrowthPlans(t *testing.T) {
 			[]string{"participants_frozen (conv_pk=? AND frozen_seq>? AND frozen_seq<?)"}, []string{"participants_frozen"})
 		add("a deletion refreshes live views", refreshQuery(unsentLive), []any{c1},
 			[]string{"LIST SUBQUERY", "SEARCH participants USING PRIMARY KEY (conv_pk=?)"}, []string{"conversations_pkey", "participants_pkey"})
+		add("a ban refreshes the frozen crowd rows", refreshQuery(frozenCrowdRows), []any{testApp, "u1"},
+			[]string{"participants_activity (app_id=? AND user_id=? AND activity=?)"}, []string{"participants_activity"})
 		check := func(stats string) {
 			for _, c := range cases {
 				got := plan(t, db, c.q, c.args...)

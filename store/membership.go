@@ -182,15 +182,13 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 		}
 	}
 	// A view frozen at the last message is the live view: only the rows
-	// that kept no activity, live in a crowd, need theirs now.
-	for chunk := range slices.Chunk(pks, maxInParams) {
-		if err := t.refreshActivity(`user_id = ? AND activity IS NULL AND conv_pk IN (`+placeholders(len(chunk))+`)`,
-			append([]any{userID}, anys(chunk)...)...); err != nil {
-			return nil, err
-		}
-	}
-	return ids, nil
+	// that kept no activity, live in crowds until now, need theirs (found
+	// through participants_activity: every other row of the user has one).
+	return ids, t.refreshActivity(frozenCrowdRows, appID, userID)
 }
+
+// frozenCrowdRows are a user's rows just frozen in crowds.
+const frozenCrowdRows = `app_id = ? AND user_id = ? AND activity IS NULL AND frozen_seq IS NOT NULL`
 
 // RestoreBanned brings memberships back with their earlier access: live
 // access reads live again, None keeps its old freeze point.

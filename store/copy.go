@@ -48,7 +48,7 @@ var copyTables = []copyTable{
 			"mod_state", "mod_reason", "mod_since", "mod_expires_at", "mod_by"}},
 	{name: "conversations", key: []string{"pk"}, identity: "pk",
 		cols: []string{"pk", "app_id", "id", "subject", "photo_url", "welcome_messages", "custom", "created_at",
-			"created_by", "last_seq", "crowd"}},
+			"created_by", "last_seq", "crowd", "last_at", "fanned_at"}},
 	{name: "participants", key: []string{"conv_pk", "user_id"},
 		cols: []string{"conv_pk", "app_id", "user_id", "access", "notify", "joined_at", "removed_at", "frozen_seq",
 			"removed_by_admin", "removed_by_ban", "read_seq", "read_message_id", "last_at", "activity"}},

@@ -50,8 +50,10 @@ type DB struct {
 	write *sqlx.DB
 	read  *sqlx.DB
 	pg    *pgState // nil on SQLite
-	// search overrides searchRare and searchWalk when set (tests).
+	// search overrides searchRare and searchWalk, lag activityLag, when
+	// set (tests).
 	search *[2]int
+	lag    *int64
 
 	jobs     chan *job
 	stop     chan struct{}

@@ -442,7 +442,21 @@ func compareMemberships(t *testing.T, db *DB, users []string, clock int64) {
 // conversation read.
 func TestMembershipsMatchScan(t *testing.T) {
 	t.Parallel()
-	onBoth(t, func(t *testing.T, db *DB) {
+	// Keys exact (no lag), lagging a little, and lagging past every send
+	// of the history (the clock moves 0 to 2 ms a step).
+	for _, lag := range []int64{0, 3, activityLag} {
+		t.Run(fmt.Sprint("lag ", lag), func(t *testing.T) {
+			t.Parallel()
+			onBoth(t, func(t *testing.T, db *DB) {
+				db.lag = &lag
+				membershipHistory(t, db)
+			})
+		})
+	}
+}
+
+func membershipHistory(t *testing.T, db *DB) {
+	{
 		rng := rand.New(rand.NewPCG(3, 4))
 		watched := []string{"w0", "w1", "w2", "w3", "w4", "w5"}
 		var crowd []string
@@ -596,7 +610,7 @@ func TestMembershipsMatchScan(t *testing.T) {
 			t.Errorf("crowds: %v, want c8 (grown) and c9", crowds)
 		}
 		compareMemberships(t, db, slices.Concat(watched, crowd[:2]), clock)
-	})
+	}
 }
 
 // TestFlatListsMigration builds a database at the schema before search
@@ -666,21 +680,28 @@ func TestFlatListsMigration(t *testing.T) {
 				LastAt   *int64 `db:"last_at"`
 				Activity *int64 `db:"activity"`
 				Crowd    bool   `db:"crowd"`
+				ConvLast *int64 `db:"conv_last_at"`
+				Fanned   *int64 `db:"fanned_at"`
 			}
 			view(t, db, func(tx parley.Tx) error {
-				return sqlOf(tx).sel("kept", &kept, `SELECT c.id, p.user_id, p.last_at, p.activity, c.crowd
-					FROM participants p JOIN conversations c ON c.pk = p.conv_pk WHERE p.user_id NOT LIKE 'x%' ORDER BY c.id, p.user_id`)
+				return sqlOf(tx).sel("kept", &kept, `SELECT c.id, p.user_id, p.last_at, p.activity, c.crowd, c.last_at AS conv_last_at,
+					c.fanned_at FROM participants p JOIN conversations c ON c.pk = p.conv_pk WHERE p.user_id NOT LIKE 'x%'
+					ORDER BY c.id, p.user_id`)
 			})
 			n := func(v int64) *int64 { return &v }
+			// Frozen views keep their activity, live ones their
+			// conversation's fanned_at (else the join time), crowds none.
 			want := []struct {
 				Conv, User       string
 				LastAt, Activity *int64
 				Crowd            bool
+				ConvLast, Fanned *int64
 			}{
-				{"crowd", "al", n(15), n(15), true}, {"crowd", "ann", nil, nil, true},
-				{"left", "ann", n(9), n(9), false},
-				{"quiet", "ann", nil, n(7), false},
-				{"small", "al", n(10), n(10), false}, {"small", "ann", n(30), n(30), false}, {"small", "zoe", n(20), n(20), false},
+				{"crowd", "al", n(15), n(15), true, n(25), nil}, {"crowd", "ann", nil, nil, true, n(25), nil},
+				{"left", "ann", n(9), n(9), false, n(9), n(9)},
+				{"quiet", "ann", nil, n(7), false, nil, nil},
+				{"small", "al", n(10), n(10), false, n(30), n(30)}, {"small", "ann", nil, n(30), false, n(30), n(30)},
+				{"small", "zoe", n(20), n(20), false, n(30), n(30)},
 			}
 			if asJSON(t, kept) != asJSON(t, want) {
 				t.Errorf("kept activity:\n got %s\nwant %s", asJSON(t, kept), asJSON(t, want))

@@ -171,7 +171,13 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 	// Exactly the memberships listed, whose conversations are held: the
 	// ones the events name.
 	for chunk := range slices.Chunk(pks, maxInParams) {
+		// A view frozen now, at the last message, has the conversation's
+		// last message time for activity.
 		q, args, err := sqlx.In(`UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
+			last_at = CASE WHEN frozen_seq IS NULL THEN (SELECT last_at FROM conversations c WHERE c.pk = participants.conv_pk)
+				ELSE last_at END,
+			activity = CASE WHEN frozen_seq IS NULL
+				THEN COALESCE((SELECT last_at FROM conversations c WHERE c.pk = participants.conv_pk), joined_at) ELSE activity END,
 			frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
 			WHERE app_id = ? AND user_id = ? AND removed_at IS NULL AND conv_pk IN (?)`, now, ban, appID, userID, chunk)
 		if err != nil {
@@ -181,14 +187,8 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 			return nil, err
 		}
 	}
-	// A view frozen at the last message is the live view: only the rows
-	// that kept no activity, live in crowds until now, need theirs (found
-	// through participants_activity: every other row of the user has one).
-	return ids, t.refreshActivity(frozenCrowdRows, appID, userID)
+	return ids, nil
 }
-
-// frozenCrowdRows are a user's rows just frozen in crowds.
-const frozenCrowdRows = `app_id = ? AND user_id = ? AND activity IS NULL AND frozen_seq IS NOT NULL`
 
 // RestoreBanned brings memberships back with their earlier access: live
 // access reads live again, None keeps its old freeze point.
@@ -237,11 +237,12 @@ type membershipCursor struct {
 	ConvPK   int64 `db:"conv_pk"`
 }
 
-// Memberships pages by (activity, pk), newest first (see activity.go): a
-// page of participants_activity merged with the user's live memberships of
-// crowds, whose activity is computed, and the page's unread counts, in one
-// statement; then each conversation is completed up to the user's freeze
-// point (Complete, two statements).
+// Memberships pages by (activity, pk), newest first (see activity.go):
+// the rows of participants_activity from the page's start down to lag
+// below the activity of the page's last, merged with the user's live rows
+// in crowds, and the page's unread counts, in one statement; then each
+// conversation is completed up to the user's freeze point (Complete, two
+// statements).
 func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFilter) ([]parley.Membership, error) {
 	cursor := membershipCursor{afterPage, afterPage}
 	if page.StartingAfter != "" {
@@ -285,63 +286,60 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 	return out, nil
 }
 
-// membershipCursorQuery reads where the page after a conversation starts:
-// its kept activity, or the computed one of a crowd's live member.
-const membershipCursorQuery = `SELECT p.conv_pk, COALESCE(p.activity,
-		(SELECT m.created_at FROM messages m WHERE m.conv_pk = p.conv_pk ORDER BY m.seq DESC LIMIT 1), p.joined_at) AS activity
+// membershipCursorQuery reads where the page after a conversation starts.
+const membershipCursorQuery = `SELECT p.conv_pk, ` + exactActivity + ` AS activity
 	FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`
 
-// membershipsQuery is the page after the cursor: the kept activities read
-// along participants_activity (the cursor and the time filters bound the
-// range, so the walk stops after the page; only unreadsOnly may read
-// further), and the crowds' live rows (activity NULL) computed. Each row
-// of the page counts its unread messages, up to parley.MaxUnreadCount.
+// membershipsQuery is the page after the cursor. first reads keys down
+// from the cursor until a page of rows passes the filters; no row whose
+// key is lag below the lowest activity among them can be on the page, so
+// kept reads the keys down to there, with their exact activities, and
+// the crowds' live rows (key NULL) join them. The cursor and the time
+// filters bound the keys read; unreadsOnly may read further (one probe a
+// row). Each row of the page counts its unread messages, up to
+// parley.MaxUnreadCount.
 func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f parley.ListFilter, limit int) (string, []any) {
-	kept := `p.app_id = ? AND p.user_id = ? AND p.activity <= ? AND (p.activity < ? OR p.conv_pk < ?)`
-	keptArgs := []any{appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK}
-	computed := `(v.activity < ? OR (v.activity = ? AND v.conv_pk < ?))`
-	computedArgs := []any{cursor.Activity, cursor.Activity, cursor.ConvPK}
+	lag := t.lag()
+	keys, keyArgs := `p.activity <= ?`, []any{cursor.Activity}
+	cond := `(` + exactActivity + ` < ? OR (` + exactActivity + ` = ? AND p.conv_pk < ?))`
+	condArgs := []any{cursor.Activity, cursor.Activity, cursor.ConvPK}
 	if at := f.LastMessageAfter; at != nil {
-		kept, keptArgs = kept+` AND p.activity > ? AND p.last_at > ?`, append(keptArgs, *at, *at)
-		computed, computedArgs = computed+` AND v.last_at > ?`, append(computedArgs, *at)
+		keys, keyArgs = keys+` AND p.activity > ?`, append(keyArgs, *at-lag)
+		cond, condArgs = cond+` AND `+exactLastAt+` > ?`, append(condArgs, *at)
 	}
 	if at := f.LastMessageBefore; at != nil {
-		kept, keptArgs = kept+` AND p.activity < ? AND p.last_at < ?`, append(keptArgs, *at, *at)
-		computed, computedArgs = computed+` AND v.last_at < ?`, append(computedArgs, *at)
+		keys, keyArgs = keys+` AND p.activity < ?`, append(keyArgs, *at)
+		cond, condArgs = cond+` AND `+exactLastAt+` < ?`, append(condArgs, *at)
 	}
 	if f.UnreadOnly {
 		// A scalar subquery, which PostgreSQL does not turn into a join: one
-		// probe of the (conv_pk, seq) index for each row walked.
-		unread := func(a string) string {
-			return ` AND (SELECT 1 FROM messages x WHERE x.conv_pk = ` + a + `.conv_pk AND x.seq > ` + a + `.read_seq
-				AND x.seq <= COALESCE(` + a + `.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
-				LIMIT 1) IS NOT NULL`
-		}
-		kept, keptArgs = kept+unread("p"), append(keptArgs, userID)
-		computed, computedArgs = computed+unread("v"), append(computedArgs, userID)
+		// probe of the (conv_pk, seq) index for each row read.
+		cond, condArgs = cond+` AND (SELECT 1 FROM messages x WHERE x.conv_pk = p.conv_pk AND x.seq > p.read_seq
+			AND x.seq <= COALESCE(p.frozen_seq, `+maxSeq+`) AND (x.sender_id IS NULL OR x.sender_id <> ?) LIMIT 1) IS NOT NULL`,
+			append(condArgs, userID)
 	}
-	q := `SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
+	rows := ` FROM participants p` + t.byKey("conversations", "c", "c.pk = p.conv_pk") + `
+		WHERE c.pk = p.conv_pk AND p.app_id = ? AND p.user_id = ? AND `
+	cols := `p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, ` + exactActivity + ` AS activity`
+	q := `WITH first AS (SELECT ` + exactActivity + ` AS activity` + rows + keys + ` AND ` + cond + `
+			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ?),
+		bound AS (SELECT CASE WHEN count(*) < ? THEN NULL ELSE min(activity) - ? END AS b FROM first)
+	SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
 		(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
 			AND x.seq <= COALESCE(m.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
 			LIMIT ` + strconv.Itoa(parley.MaxUnreadCount) + `) AS u) AS unread
 	FROM (
-		SELECT * FROM (SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.activity FROM participants p
-			WHERE ` + kept + ` ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ?) AS kept
+		SELECT * FROM (SELECT ` + cols + rows + keys + `
+			AND p.activity >= COALESCE((SELECT b FROM bound), -` + maxSeq + `) AND ` + cond + `
+			ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS kept
 		UNION ALL
-		SELECT v.conv_pk, v.access, v.removed_at, v.frozen_seq, v.read_seq, v.activity FROM (
-			SELECT w.*, COALESCE(w.last_at, w.joined_at) AS activity FROM (
-				SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.joined_at,
-					(SELECT x.created_at FROM messages x WHERE x.conv_pk = p.conv_pk
-						AND x.seq <= COALESCE(p.frozen_seq, ` + maxSeq + `) ORDER BY x.seq DESC LIMIT 1) AS last_at
-				FROM participants p WHERE p.app_id = ? AND p.user_id = ? AND p.activity IS NULL) AS w) AS v
-		WHERE ` + computed + `
+		SELECT ` + cols + rows + `p.activity IS NULL AND ` + cond + `
 		ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
 	WHERE c.pk = m.conv_pk
 	ORDER BY m.activity DESC, m.conv_pk DESC`
-	args := append([]any{userID}, keptArgs...)
-	args = append(args, limit, appID, userID)
-	args = append(args, computedArgs...)
-	return q, append(args, limit)
+	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{limit, limit, lag, userID},
+		[]any{appID, userID}, keyArgs, condArgs, []any{limit, appID, userID}, condArgs, []any{limit})
+	return q, args
 }
 
 func (t *tx) CurrentConversationIDs(appID, userID string, limit int) ([]string, error) {

@@ -76,12 +76,12 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 	if len(msgs) == 0 {
 		return nil
 	}
-	last := msgs[len(msgs)-1].Seq
-	if err := t.write("advance sequence", `UPDATE conversations SET last_seq = ? WHERE pk = ?`, last, c.PK); err != nil {
+	last := msgs[len(msgs)-1]
+	if err := t.sent(c.PK, last.Seq, last.CreatedAt); err != nil {
 		return err
 	}
-	c.LastSeq = last
-	return t.sent(c.PK, msgs[len(msgs)-1].CreatedAt)
+	c.LastSeq = last.Seq
+	return nil
 }
 
 func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {

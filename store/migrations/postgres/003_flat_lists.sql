@@ -19,13 +19,19 @@ CREATE INDEX users_name ON users (app_id, name_folded, id) WHERE deleted = 0;
 ALTER TABLE participants ADD COLUMN last_at BIGINT;
 ALTER TABLE participants ADD COLUMN activity BIGINT;
 ALTER TABLE conversations ADD COLUMN crowd BIGINT NOT NULL DEFAULT 0;
-UPDATE conversations SET crowd = 1
-WHERE (SELECT count(*) FROM participants p WHERE p.conv_pk = conversations.pk AND p.frozen_seq IS NULL) > 32;
+ALTER TABLE conversations ADD COLUMN last_at BIGINT;
+ALTER TABLE conversations ADD COLUMN fanned_at BIGINT;
+UPDATE conversations SET
+	crowd = CASE WHEN (SELECT count(*) FROM participants p WHERE p.conv_pk = conversations.pk AND p.frozen_seq IS NULL) > 32
+		THEN 1 ELSE 0 END,
+	last_at = (SELECT m.created_at FROM messages m WHERE m.conv_pk = conversations.pk ORDER BY m.seq DESC LIMIT 1);
+UPDATE conversations SET fanned_at = last_at WHERE crowd = 0;
 UPDATE participants SET last_at = (SELECT m.created_at FROM messages m WHERE m.conv_pk = participants.conv_pk
-		AND m.seq <= COALESCE(participants.frozen_seq, 9223372036854775807) ORDER BY m.seq DESC LIMIT 1)
-WHERE frozen_seq IS NOT NULL OR (SELECT crowd FROM conversations c WHERE c.pk = participants.conv_pk) = 0;
-UPDATE participants SET activity = COALESCE(last_at, joined_at)
-WHERE frozen_seq IS NOT NULL OR (SELECT crowd FROM conversations c WHERE c.pk = participants.conv_pk) = 0;
+		AND m.seq <= participants.frozen_seq ORDER BY m.seq DESC LIMIT 1)
+WHERE frozen_seq IS NOT NULL;
+UPDATE participants SET activity = CASE WHEN frozen_seq IS NOT NULL THEN COALESCE(last_at, joined_at)
+	ELSE (SELECT CASE WHEN c.crowd = 1 THEN NULL ELSE COALESCE(c.fanned_at, participants.joined_at) END
+		FROM conversations c WHERE c.pk = participants.conv_pk) END;
 DROP INDEX participants_user;
 CREATE INDEX participants_activity ON participants (app_id, user_id, activity, conv_pk);
 CREATE INDEX participants_frozen ON participants (conv_pk, frozen_seq) WHERE frozen_seq IS NOT NULL;

@@ -19,24 +19,31 @@ INSERT OR IGNORE INTO user_terms (app_id, term, user_id)
 -- Searches whose terms are all common walk the live users in name order.
 CREATE INDEX users_name ON users (app_id, name_folded, id) WHERE deleted = 0;
 
--- A user's conversation list reads one page of this index. activity is
--- when the membership last saw activity (its last visible message, else
--- when the user joined) and last_at when that message was written; both
--- move with each send for the live participants of a conversation of at
--- most 32 of them. A larger conversation is a crowd: a send writes no
--- participant row, its live participants keep both NULL, and their lists
--- compute them (one lookup each).
+-- A user's conversation list reads about one page of this index (see
+-- store/activity.go). A membership's activity is the time of the last
+-- message in its view, else when the user joined. A frozen view keeps it
+-- in activity (and that message's time in last_at). A live view's sort
+-- key is its conversation's fanned_at, which a send moves (with every live
+-- participant's key) only once it is a minute behind; last_at on the
+-- conversation is exact. A conversation of more than 32 live participants
+-- is a crowd: sends write none of its rows, its live participants' keys
+-- are NULL, and lists compute theirs.
 ALTER TABLE participants ADD COLUMN last_at INTEGER;
 ALTER TABLE participants ADD COLUMN activity INTEGER;
 ALTER TABLE conversations ADD COLUMN crowd INTEGER NOT NULL DEFAULT 0;
-UPDATE conversations SET crowd = 1
-WHERE (SELECT count(*) FROM participants p WHERE p.conv_pk = conversations.pk AND p.frozen_seq IS NULL) > 32;
+ALTER TABLE conversations ADD COLUMN last_at INTEGER;
+ALTER TABLE conversations ADD COLUMN fanned_at INTEGER;
+UPDATE conversations SET
+	crowd = CASE WHEN (SELECT count(*) FROM participants p WHERE p.conv_pk = conversations.pk AND p.frozen_seq IS NULL) > 32
+		THEN 1 ELSE 0 END,
+	last_at = (SELECT m.created_at FROM messages m WHERE m.conv_pk = conversations.pk ORDER BY m.seq DESC LIMIT 1);
+UPDATE conversations SET fanned_at = last_at WHERE crowd = 0;
 UPDATE participants SET last_at = (SELECT m.created_at FROM messages m WHERE m.conv_pk = participants.conv_pk
-		AND m.seq <= COALESCE(participants.frozen_seq, 9223372036854775807) ORDER BY m.seq DESC LIMIT 1)
-WHERE frozen_seq IS NOT NULL OR (SELECT crowd FROM conversations c WHERE c.pk = participants.conv_pk) = 0;
-UPDATE participants SET activity = COALESCE(last_at, joined_at)
-WHERE frozen_seq IS NOT NULL OR (SELECT crowd FROM conversations c WHERE c.pk = participants.conv_pk) = 0;
--- It leads with (app_id, user_id): participants_user has nothing left to do.
+		AND m.seq <= participants.frozen_seq ORDER BY m.seq DESC LIMIT 1)
+WHERE frozen_seq IS NOT NULL;
+UPDATE participants SET activity = CASE WHEN frozen_seq IS NOT NULL THEN COALESCE(last_at, joined_at)
+	ELSE (SELECT CASE WHEN c.crowd = 1 THEN NULL ELSE COALESCE(c.fanned_at, participants.joined_at) END
+		FROM conversations c WHERE c.pk = participants.conv_pk) END;
 DROP INDEX participants_user;
 CREATE INDEX participants_activity ON participants (app_id, user_id, activity, conv_pk);
 -- Deleting a message finds the frozen views it ended.

@@ -29,7 +29,7 @@ const (
 	// characters, byte by byte, as SQLite and PostgreSQL's "C" compare).
 	maxRune = "\U0010FFFF"
 	// searchRare is how many postings make a term common: a rarer one gives
-	// few enough candidates to read them all (searchTerms counts no further).
+	// few enough candidates to read them all (countTerms counts no further).
 	searchRare = 1000
 	// searchWalk is how many users, beyond the page, a search whose terms
 	// are all common reads in name order before it takes the candidates of
@@ -117,8 +117,10 @@ func searchTerms(q, badge string) [][2]string {
 		out = append(out, [2]string{"g" + q, "g" + q + strings.Repeat(maxRune, gramLen-len(runes))})
 	default:
 		var grams []string
+		seen := map[string]bool{}
 		for i := 0; i+gramLen <= len(runes); i++ {
-			if g := "g" + string(runes[i:i+gramLen]); !slices.Contains(grams, g) {
+			if g := "g" + string(runes[i:i+gramLen]); !seen[g] {
+				seen[g] = true
 				grams = append(grams, g)
 			}
 		}

@@ -188,6 +188,11 @@ func (w *change) emitUserUpdated(userID string) error {
 // nothing and restores nothing changes and logs nothing.
 func (s *Service) Reactivate(ctx context.Context, appID string, by Caller, userID string, restore bool) error {
 	return s.write(ctx, appID, func(w *change) error {
+		if restore {
+			if err := w.LockMemberships(appID, userID); err != nil {
+				return err
+			}
+		}
 		if err := s.permit(w, appID, by, PermUsersManage); err != nil {
 			return err
 		}

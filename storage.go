@@ -298,10 +298,11 @@ type Tx interface {
 	// RemoveMember marks the membership removed by an admin with the freeze point.
 	RemoveMember(c *Conversation, userID string, frozen *int64, now int64) error
 	// LockMemberships holds, in key order, the rows of the conversations the
-	// user takes part in (FOR UPDATE where the database has row locks). A
-	// ban or an erasure takes them before the user's row: every write that
-	// touches a conversation and its people locks the conversation first,
-	// then the users, and one order is what keeps them from deadlocking.
+	// user takes part in, or was removed from by a ban (FOR UPDATE where the
+	// database has row locks). A ban, a reactivation or an erasure takes
+	// them before the user's row: every write that touches a conversation
+	// and its people locks the conversation first, then the users, and one
+	// order is what keeps them from deadlocking.
 	LockMemberships(appID, userID string) error
 	// RemoveEverywhere removes the user from every conversation they take
 	// part in, freezing each view at its conversation's last message (or
@@ -313,7 +314,8 @@ type Tx interface {
 	RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error)
 	// RestoreBanned brings back the memberships removed by bans since the
 	// last ForgetBans, with their access (live access reads live again),
-	// and returns them.
+	// and returns them. The caller holds LockMemberships: a send to one of
+	// those conversations comes wholly before or after.
 	RestoreBanned(appID, userID string, now int64) ([]Restored, error)
 	// ForgetBans makes later restores cover only later bans.
 	ForgetBans(appID, userID string) error

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 
 	parley "github.com/parley-chat/parley"
@@ -96,8 +97,7 @@ func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversatio
 		}
 	}
 	var rows []convRow
-	if err := t.sel("list conversations", &rows, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND pk < ?
-		ORDER BY pk DESC LIMIT ?`, appID, before, page.Limit); err != nil {
+	if err := t.sel("list conversations", &rows, conversationsQuery, appID, before, page.Limit); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Conversation, len(rows))
@@ -107,8 +107,9 @@ func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversatio
 	return out, t.Complete(out, nil)
 }
 
-// Complete reads the participants of every conversation in one query, and
-// the last message of each with one indexed lookup.
+// Complete reads the participants of every conversation and the last
+// message of each (up to its view: views holds freeze points by pk), in two
+// statements whatever their number; readBy is drawn from the participants.
 func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error {
 	if len(convs) == 0 {
 		return nil
@@ -120,27 +121,82 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 		convs[i].Participants = map[string]parley.Participant{}
 	}
 	var parts []struct {
-		ConvPK int64  `db:"conv_pk"`
-		UserID string `db:"user_id"`
-		Access string `db:"access"`
-		Notify string `db:"notify"`
+		ConvPK  int64  `db:"conv_pk"`
+		UserID  string `db:"user_id"`
+		Access  string `db:"access"`
+		Notify  string `db:"notify"`
+		ReadSeq int64  `db:"read_seq"`
 	}
-	if err := t.in("read participants", &parts, `SELECT conv_pk, user_id, access, notify FROM participants
-		WHERE conv_pk IN (?) AND removed_at IS NULL`, pks); err != nil {
+	if err := t.in("read participants", &parts, completeParticipants, pks); err != nil {
 		return err
 	}
+	readers := make(map[int64][]reader, len(convs))
 	for _, p := range parts {
 		convs[index[p.ConvPK]].Participants[p.UserID] = parley.Participant{Access: parley.Access(p.Access), Notify: parley.Notify(p.Notify)}
+		readers[p.ConvPK] = append(readers[p.ConvPK], reader{p.UserID, p.ReadSeq})
+	}
+	last, err := t.lastMessages(convs, views)
+	if err != nil {
+		return err
 	}
 	for i := range convs {
-		last, err := t.lastMessage(&convs[i], views[convs[i].PK])
-		if err != nil {
-			return err
+		if m, ok := last[convs[i].PK]; ok {
+			m.ReadBy = readBy(readers[convs[i].PK], m)
+			convs[i].LastMessage = &m
 		}
-		convs[i].LastMessage = last
 	}
 	return nil
 }
+
+// lastMessages reads the newest message of each conversation up to its
+// view, by pk: one lookup of the (conv_pk, seq) index each, in one statement.
+func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (map[int64]parley.Message, error) {
+	out := make(map[int64]parley.Message, len(convs))
+	ids := make(map[int64]string, len(convs))
+	for _, c := range convs {
+		ids[c.PK] = c.ID
+	}
+	for chunk := range slices.Chunk(convs, maxInParams/2) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, c := range chunk {
+			upTo := afterPage
+			if v := views[c.PK]; v != nil {
+				upTo = *v
+			}
+			args = append(args, c.PK, upTo)
+		}
+		var rows []struct {
+			ViewPK int64 `db:"view_pk"`
+			messageRow
+		}
+		if err := t.sel("read last messages", &rows, lastMessagesQuery(len(chunk)), args...); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[r.ViewPK] = r.message(ids[r.ViewPK])
+		}
+	}
+	return out, nil
+}
+
+// completeParticipants reads the current participants of conversations.
+const completeParticipants = `SELECT conv_pk, user_id, access, notify, read_seq FROM participants
+	WHERE conv_pk IN (?) AND removed_at IS NULL`
+
+// lastMessagesQuery finds the last message of n conversations, each
+// given as its pk and freeze point: one probe of the (conv_pk, seq) index
+// each, then one of the primary key.
+func lastMessagesQuery(n int) string {
+	values := strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS BIGINT)), ", n), ", ")
+	return `WITH v (conv_pk, up_to) AS (VALUES ` + values + `)
+		SELECT v.conv_pk AS view_pk, ` + prefixed("m.", messageColumns) + ` FROM v
+		JOIN messages m ON m.pk = (SELECT x.pk FROM messages x WHERE x.conv_pk = v.conv_pk AND x.seq <= v.up_to
+			ORDER BY x.seq DESC LIMIT 1)`
+}
+
+// conversationsQuery is a page of the admin list, along conversations_app.
+const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND pk < ?
+	ORDER BY pk DESC LIMIT ?`
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`
 

@@ -291,7 +291,7 @@ func TestCopy(t *testing.T) {
 	t.Run("every table", func(t *testing.T) {
 		got := countsOf(counts)
 		for _, table := range []string{"apps", "keys", "users", "conversations", "participants", "messages", "blocks",
-			"audit_log", "events", "event_horizons", "webhooks", "webhook_deliveries"} {
+			"audit_log", "events", "event_horizons", "webhooks", "webhook_deliveries", "user_terms"} {
 			if got[table] == 0 {
 				t.Errorf("copied no rows of %s: %v", table, counts)
 			}
@@ -299,8 +299,8 @@ func TestCopy(t *testing.T) {
 				t.Errorf("no progress for %s in %q", table, progress.String())
 			}
 		}
-		if len(counts) != 13 {
-			t.Errorf("copied %d tables, want 13: %v", len(counts), counts)
+		if len(counts) != 14 {
+			t.Errorf("copied %d tables, want 14: %v", len(counts), counts)
 		}
 	})
 

@@ -73,6 +73,10 @@ type DB struct {
 	read  *sqlx.DB
 	pg    *pgState // nil on SQLite
 	obs   Observer
+	// search overrides searchRare and searchWalk, lag activityLag, when
+	// set (tests).
+	search *[2]int
+	lag    *int64
 
 	jobs chan *job
 	// queued counts the writes handed to the SQLite writer and not yet

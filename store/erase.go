@@ -3,16 +3,23 @@ package store
 import parley "github.com/parley-chat/parley"
 
 // EraseUser keeps only the id and the creation time, so that the id is
-// never reused and the user still reads as erased.
+// never reused and the user still reads as erased; the search terms of
+// the name and badges go too.
 func (t *tx) EraseUser(appID, userID string) error {
+	was, err := t.storedTerms(appID, userID)
+	if err != nil {
+		return err
+	}
 	ok, err := t.changed("erase user", `UPDATE users SET name = '', name_folded = '', email = '[]', phone = '[]', photo_url = NULL,
 		welcome_message = NULL, locale = NULL, role = NULL, custom = '{}', availability_text = NULL, badges = '[]',
 		external_id = NULL, last_seen_at = NULL, deleted = 1, mod_state = '', mod_reason = NULL, mod_since = NULL,
 		mod_expires_at = NULL, mod_by = NULL WHERE app_id = ? AND id = ?`, appID, userID)
 	if err == nil && !ok {
 		return parley.ErrUserNotFound(userID)
+	} else if err != nil {
+		return err
 	}
-	return err
+	return t.setUserTerms(appID, userID, was, nil)
 }
 
 // EraseMessages goes through messages_sender, then keeps the app's.

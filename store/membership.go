@@ -75,6 +75,18 @@ func (t *tx) SetMembers(appID string, c *parley.Conversation, members []parley.N
 			return err
 		}
 	}
+	if err := t.crowdCheck(c.PK); err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(members, maxInParams) {
+		args := []any{c.PK}
+		for _, m := range chunk {
+			args = append(args, m.UserID)
+		}
+		if err := t.refreshActivity(`conv_pk = ? AND user_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -106,8 +118,10 @@ func (t *tx) RemoveMember(c *parley.Conversation, userID string, frozen *int64, 
 		removed_by_ban = NULL WHERE conv_pk = ? AND user_id = ?`, now, frozen, c.PK, userID)
 	if err == nil && !ok {
 		return parley.Errorf(parley.EParticipantNotFound, "User %q is not a participant of the conversation.", userID)
+	} else if err != nil {
+		return err
 	}
-	return err
+	return t.refreshMembers(userID, []int64{c.PK})
 }
 
 // RemoveEverywhere is one statement whatever the number of conversations.
@@ -120,7 +134,8 @@ func (t *tx) LockMemberships(appID, userID string) error {
 	}
 	var pks []int64
 	return t.sel("lock memberships", &pks, `SELECT c.pk FROM participants p JOIN conversations c ON c.pk = p.conv_pk
-		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_at IS NULL ORDER BY c.pk FOR UPDATE OF c`, appID, userID)
+		WHERE p.app_id = ? AND p.user_id = ? AND (p.removed_at IS NULL OR p.removed_by_ban IS NOT NULL)
+		ORDER BY c.pk FOR UPDATE OF c`, appID, userID)
 }
 
 func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string, error) {
@@ -156,7 +171,13 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 	// Exactly the memberships listed, whose conversations are held: the
 	// ones the events name.
 	for chunk := range slices.Chunk(pks, maxInParams) {
+		// A view frozen now, at the last message, has the conversation's
+		// last message time for activity.
 		q, args, err := sqlx.In(`UPDATE participants SET removed_at = ?, removed_by_admin = 1, removed_by_ban = ?,
+			last_at = CASE WHEN frozen_seq IS NULL THEN (SELECT last_at FROM conversations c WHERE c.pk = participants.conv_pk)
+				ELSE last_at END,
+			activity = CASE WHEN frozen_seq IS NULL
+				THEN COALESCE((SELECT last_at FROM conversations c WHERE c.pk = participants.conv_pk), joined_at) ELSE activity END,
 			frozen_seq = COALESCE(frozen_seq, (SELECT last_seq FROM conversations c WHERE c.pk = participants.conv_pk))
 			WHERE app_id = ? AND user_id = ? AND removed_at IS NULL AND conv_pk IN (?)`, now, ban, appID, userID, chunk)
 		if err != nil {
@@ -172,14 +193,14 @@ func (t *tx) RemoveEverywhere(appID, userID, banID string, now int64) ([]string,
 // RestoreBanned brings memberships back with their earlier access: live
 // access reads live again, None keeps its old freeze point.
 func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, error) {
-	// One row, as in RemoveEverywhere: "id access notify" joined by commas.
 	var rows []struct {
 		ID     string `db:"id"`
+		PK     int64  `db:"pk"`
 		Access string `db:"access"`
 		Notify string `db:"notify"`
 		Frozen *int64 `db:"frozen_seq"`
 	}
-	if err := t.sel("list banned memberships", &rows, `SELECT c.id, p.access, p.notify, p.frozen_seq
+	if err := t.sel("list banned memberships", &rows, `SELECT c.id, c.pk, p.access, p.notify, p.frozen_seq
 		FROM participants p JOIN conversations c ON c.pk = p.conv_pk
 		WHERE p.app_id = ? AND p.user_id = ? AND p.removed_by_ban IS NOT NULL AND p.removed_at IS NOT NULL ORDER BY c.id`+t.locking(" FOR UPDATE OF p"),
 		appID, userID); err != nil {
@@ -196,10 +217,12 @@ func (t *tx) RestoreBanned(appID, userID string, now int64) ([]parley.Restored, 
 		return nil, err
 	}
 	out := make([]parley.Restored, len(rows))
+	pks := make([]int64, len(rows))
 	for i, r := range rows {
 		out[i] = parley.Restored{ConversationID: r.ID, Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Frozen: r.Frozen}
+		pks[i] = r.PK
 	}
-	return out, nil
+	return out, t.refreshMembers(userID, pks)
 }
 
 func (t *tx) ForgetBans(appID, userID string) error {
@@ -208,27 +231,22 @@ func (t *tx) ForgetBans(appID, userID string) error {
 	return err
 }
 
-// memberships is one row per conversation a user takes or took part in, with
-// the time of the latest activity the user may see: their last visible
-// message, else when they joined.
-const memberships = `WITH v AS (
-	SELECT p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, p.joined_at,
-		(SELECT created_at FROM messages WHERE conv_pk = p.conv_pk
-			AND (p.frozen_seq IS NULL OR seq <= p.frozen_seq) ORDER BY seq DESC LIMIT 1) AS last_at
-	FROM participants p WHERE p.app_id = ? AND p.user_id = ?),
-m AS (SELECT v.*, COALESCE(v.last_at, v.joined_at) AS activity FROM v)
-`
+// membershipCursor is where a page of a user's conversations starts.
+type membershipCursor struct {
+	Activity int64 `db:"activity"`
+	ConvPK   int64 `db:"conv_pk"`
+}
 
-// Memberships pages by (activity, pk), newest first; each conversation is
-// completed up to the user's freeze point.
+// Memberships pages by (activity, pk), newest first (see activity.go):
+// the rows of participants_activity from the page's start down to lag
+// below the activity of the page's last, merged with the user's live rows
+// in crowds, and the page's unread counts, in one statement; then each
+// conversation is completed up to the user's freeze point (Complete, two
+// statements).
 func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFilter) ([]parley.Membership, error) {
-	cursor := struct {
-		Activity int64 `db:"activity"`
-		ConvPK   int64 `db:"conv_pk"`
-	}{afterPage, afterPage}
+	cursor := membershipCursor{afterPage, afterPage}
 	if page.StartingAfter != "" {
-		err := t.get("find membership cursor", &cursor, memberships+`SELECT m.activity, m.conv_pk
-			FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE c.id = ?`, appID, userID, page.StartingAfter)
+		err := t.get("find membership cursor", &cursor, membershipCursorQuery, appID, page.StartingAfter, userID)
 		if notFound(err) {
 			return nil, parley.ErrNotInList()
 		} else if err != nil {
@@ -241,22 +259,11 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 		FrozenSeq *int64 `db:"frozen_seq"`
 		ReadSeq   int64  `db:"read_seq"`
 		Activity  int64  `db:"activity"`
+		Unread    int    `db:"unread"`
 		convRow
 	}
-	where, args := `(m.activity < ? OR (m.activity = ? AND m.conv_pk < ?))`, []any{appID, userID, cursor.Activity, cursor.Activity, cursor.ConvPK}
-	if f.LastMessageAfter != nil {
-		where, args = where+` AND m.last_at > ?`, append(args, *f.LastMessageAfter)
-	}
-	if f.LastMessageBefore != nil {
-		where, args = where+` AND m.last_at < ?`, append(args, *f.LastMessageBefore)
-	}
-	if f.UnreadOnly {
-		where, args = where+` AND EXISTS (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
-			AND (m.frozen_seq IS NULL OR x.seq <= m.frozen_seq) AND (x.sender_id IS NULL OR x.sender_id <> ?))`, append(args, userID)
-	}
-	if err := t.sel("list memberships", &rows, memberships+`SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, `+convColumns+`
-		FROM m JOIN conversations c ON c.pk = m.conv_pk WHERE `+where+`
-		ORDER BY m.activity DESC, m.conv_pk DESC LIMIT ?`, append(args, page.Limit)...); err != nil {
+	q, args := t.membershipsQuery(appID, userID, cursor, f, page.Limit)
+	if err := t.sel("list memberships", &rows, q, args...); err != nil {
 		return nil, err
 	}
 	convs := make([]parley.Conversation, len(rows))
@@ -270,18 +277,69 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 	}
 	out := make([]parley.Membership, len(rows))
 	for i, r := range rows {
-		out[i] = parley.Membership{Conversation: convs[i], RemovedAt: r.RemovedAt}
+		out[i] = parley.Membership{Conversation: convs[i], RemovedAt: r.RemovedAt, UnreadMessageCount: r.Unread, IsUnread: r.Unread > 0}
 		if r.RemovedAt == nil {
 			a := parley.Access(r.Access)
 			out[i].Access = &a
 		}
-		n, err := t.UnreadCount(&convs[i], userID, &parley.Member{FrozenSeq: r.FrozenSeq, ReadSeq: r.ReadSeq})
-		if err != nil {
-			return nil, err
-		}
-		out[i].UnreadMessageCount, out[i].IsUnread = n, n > 0
 	}
 	return out, nil
+}
+
+// membershipCursorQuery reads where the page after a conversation starts.
+const membershipCursorQuery = `SELECT p.conv_pk, ` + exactActivity + ` AS activity
+	FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`
+
+// membershipsQuery is the page after the cursor. first reads keys down
+// from the cursor until a page of rows passes the filters; no row whose
+// key is lag below the lowest activity among them can be on the page, so
+// kept reads the keys down to there, with their exact activities, and
+// the crowds' live rows (key NULL) join them. The cursor and the time
+// filters bound the keys read; unreadsOnly may read further (one probe a
+// row). Each row of the page counts its unread messages, up to
+// parley.MaxUnreadCount.
+func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f parley.ListFilter, limit int) (string, []any) {
+	lag := t.lag()
+	keys, keyArgs := `p.activity <= ?`, []any{cursor.Activity}
+	cond := `(` + exactActivity + ` < ? OR (` + exactActivity + ` = ? AND p.conv_pk < ?))`
+	condArgs := []any{cursor.Activity, cursor.Activity, cursor.ConvPK}
+	if at := f.LastMessageAfter; at != nil {
+		keys, keyArgs = keys+` AND p.activity > ?`, append(keyArgs, *at-lag)
+		cond, condArgs = cond+` AND `+exactLastAt+` > ?`, append(condArgs, *at)
+	}
+	if at := f.LastMessageBefore; at != nil {
+		keys, keyArgs = keys+` AND p.activity < ?`, append(keyArgs, *at)
+		cond, condArgs = cond+` AND `+exactLastAt+` < ?`, append(condArgs, *at)
+	}
+	if f.UnreadOnly {
+		// A scalar subquery, which PostgreSQL does not turn into a join: one
+		// probe of the (conv_pk, seq) index for each row read.
+		cond, condArgs = cond+` AND (SELECT 1 FROM messages x WHERE x.conv_pk = p.conv_pk AND x.seq > p.read_seq
+			AND x.seq <= COALESCE(p.frozen_seq, `+maxSeq+`) AND (x.sender_id IS NULL OR x.sender_id <> ?) LIMIT 1) IS NOT NULL`,
+			append(condArgs, userID)
+	}
+	rows := ` FROM participants p` + t.byKey("conversations", "c", "c.pk = p.conv_pk") + `
+		WHERE c.pk = p.conv_pk AND p.app_id = ? AND p.user_id = ? AND `
+	cols := `p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, ` + exactActivity + ` AS activity`
+	q := `WITH first AS (SELECT ` + exactActivity + ` AS activity` + rows + keys + ` AND ` + cond + `
+			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ?),
+		bound AS (SELECT CASE WHEN count(*) < ? THEN NULL ELSE min(activity) - ? END AS b FROM first)
+	SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
+		(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
+			AND x.seq <= COALESCE(m.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
+			LIMIT ` + strconv.Itoa(parley.MaxUnreadCount) + `) AS u) AS unread
+	FROM (
+		SELECT * FROM (SELECT ` + cols + rows + keys + `
+			AND p.activity >= COALESCE((SELECT b FROM bound), -` + maxSeq + `) AND ` + cond + `
+			ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS kept
+		UNION ALL
+		SELECT ` + cols + rows + `p.activity IS NULL AND ` + cond + `
+		ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
+	WHERE c.pk = m.conv_pk
+	ORDER BY m.activity DESC, m.conv_pk DESC`
+	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{limit, limit, lag, userID},
+		[]any{appID, userID}, keyArgs, condArgs, []any{limit, appID, userID}, condArgs, []any{limit})
+	return q, args
 }
 
 func (t *tx) CurrentConversationIDs(appID, userID string, limit int) ([]string, error) {

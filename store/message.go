@@ -27,6 +27,10 @@ func (t *tx) Message(c *parley.Conversation, msgID string) (*parley.Message, err
 const idempotentQuery = `SELECT id FROM messages
 	WHERE conv_pk = ? AND COALESCE(sender_id, '') = ? AND idempotency_key = ? AND created_at >= ?`
 
+// releaseKeyQuery takes a key from an older message, through the same index.
+const releaseKeyQuery = `UPDATE messages SET idempotency_key = NULL
+	WHERE conv_pk = ? AND COALESCE(sender_id, '') = COALESCE(?, '') AND idempotency_key = ?`
+
 // IdempotentMessage finds at most one message: a key answers only for the
 // newest message that used it (InsertMessages takes it from older ones).
 func (t *tx) IdempotentMessage(c *parley.Conversation, sender, key string, since int64) (string, error) {
@@ -54,8 +58,7 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 			key = keys[i]
 		}
 		if key != nil {
-			if err := t.write("release idempotency key", `UPDATE messages SET idempotency_key = NULL
-				WHERE conv_pk = ? AND COALESCE(sender_id, '') = COALESCE(?, '') AND idempotency_key = ?`, c.PK, m.SenderID, *key); err != nil {
+			if err := t.write("release idempotency key", releaseKeyQuery, c.PK, m.SenderID, *key); err != nil {
 				return err
 			}
 		}
@@ -73,11 +76,11 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 	if len(msgs) == 0 {
 		return nil
 	}
-	last := msgs[len(msgs)-1].Seq
-	if err := t.write("advance sequence", `UPDATE conversations SET last_seq = ? WHERE pk = ?`, last, c.PK); err != nil {
+	last := msgs[len(msgs)-1]
+	if err := t.sent(c.PK, last.Seq, last.CreatedAt); err != nil {
 		return err
 	}
-	c.LastSeq = last
+	c.LastSeq = last.Seq
 	return nil
 }
 
@@ -95,13 +98,16 @@ func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {
 }
 
 // DeleteMessage removes the row: a deleted message is gone, not marked.
+// The views it ended get the activity of the message before it.
 func (t *tx) DeleteMessage(c *parley.Conversation, msgID string) (int64, error) {
 	var seq int64
 	err := t.get("delete message", &seq, `DELETE FROM messages WHERE conv_pk = ? AND id = ? RETURNING seq`, c.PK, msgID)
 	if notFound(err) {
 		return 0, parley.ErrMessageNotFound()
+	} else if err != nil {
+		return 0, err
 	}
-	return seq, err
+	return seq, t.unsent(c.PK, seq)
 }
 
 // Messages pages by seq, which orders a conversation without gaps.
@@ -130,27 +136,6 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 		out[i] = r.message(c.ID)
 	}
 	return out, t.fillReadBy(c.PK, out)
-}
-
-// lastMessage is the newest message up to the freeze point upTo (nil: any).
-func (t *tx) lastMessage(c *parley.Conversation, upTo *int64) (*parley.Message, error) {
-	limit := afterPage
-	if upTo != nil {
-		limit = *upTo
-	}
-	var r messageRow
-	err := t.get("read last message", &r, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND seq <= ?
-		ORDER BY seq DESC LIMIT 1`, c.PK, limit)
-	if notFound(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	m := []parley.Message{r.message(c.ID)}
-	if err := t.fillReadBy(c.PK, m); err != nil {
-		return nil, err
-	}
-	return &m[0], nil
 }
 
 const messageColumns = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`

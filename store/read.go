@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strconv"
 
 	parley "github.com/parley-chat/parley"
@@ -57,22 +58,31 @@ func (t *tx) fillReadBy(convPK int64, msgs []parley.Message) error {
 	for _, m := range msgs {
 		low = min(low, m.Seq)
 	}
-	var readers []struct {
-		UserID  string `db:"user_id"`
-		ReadSeq int64  `db:"read_seq"`
-	}
+	var readers []reader
 	if err := t.sel("read readers", &readers, `SELECT user_id, read_seq FROM participants
-		WHERE conv_pk = ? AND read_seq >= ? AND removed_at IS NULL ORDER BY user_id`, convPK, low); err != nil {
+		WHERE conv_pk = ? AND read_seq >= ? AND removed_at IS NULL`, convPK, low); err != nil {
 		return err
 	}
 	for i := range msgs {
-		m := &msgs[i]
-		m.ReadBy = []string{}
-		for _, r := range readers {
-			if r.ReadSeq >= m.Seq && (m.SenderID == nil || *m.SenderID != r.UserID) {
-				m.ReadBy = append(m.ReadBy, r.UserID)
-			}
-		}
+		msgs[i].ReadBy = readBy(readers, msgs[i])
 	}
 	return nil
+}
+
+// reader is a current participant's read pointer.
+type reader struct {
+	UserID  string `db:"user_id"`
+	ReadSeq int64  `db:"read_seq"`
+}
+
+// readBy lists, by id, the readers at or past m, its sender left out.
+func readBy(readers []reader, m parley.Message) []string {
+	out := []string{}
+	for _, r := range readers {
+		if r.ReadSeq >= m.Seq && (m.SenderID == nil || *m.SenderID != r.UserID) {
+			out = append(out, r.UserID)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

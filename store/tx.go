@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,31 @@ func (t *tx) locking(clause string) string {
 		return ""
 	}
 	return clause
+}
+
+// byKey joins, to each row so far, the row of table (as alias) that cond
+// names by its key, and gives the condition to repeat in WHERE: SQLite's
+// CROSS JOIN keeps the rows so far outside, and PostgreSQL's LATERAL
+// subquery with OFFSET 0, which it does not flatten, makes it look each
+// row up by its index rather than hash the whole table, however few rows
+// it expects to join. Lists and searches read a page this way whatever
+// the size of the table.
+func (t *tx) byKey(table, alias, cond string) string {
+	if t.pg() {
+		return ` CROSS JOIN LATERAL (SELECT * FROM ` + table + ` AS ` + alias + ` WHERE ` + cond + ` OFFSET 0) AS ` + alias
+	}
+	return ` CROSS JOIN ` + table + ` AS ` + alias
+}
+
+// keyArgs are the arguments of a statement with one byKey join: those
+// before it, the key's (twice on PostgreSQL, where byKey holds the
+// condition too), and those after.
+func (t *tx) keyArgs(before, key []any, after ...any) []any {
+	out := append(slices.Clip(before), key...)
+	if t.pg() {
+		out = append(out, key...)
+	}
+	return append(out, after...)
 }
 
 // rowLocks reports whether the transaction takes row locks: a write on

@@ -33,24 +33,44 @@ func (t *tx) LockUser(appID, userID string) (*parley.User, error) {
 // InsertUser lets the primary key decide: a row inserted means this call
 // created the user.
 func (t *tx) InsertUser(appID, userID, name string, now int64) (bool, error) {
-	return t.changed("insert user", `INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, ?, ?, ?, ?)
+	created, err := t.changed("insert user", `INSERT INTO users (app_id, id, name, name_folded, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (app_id, id) DO NOTHING`, appID, userID, name, fold(name), now)
+	if err != nil || !created {
+		return created, err
+	}
+	return true, t.setUserTerms(appID, userID, nil, userTerms(fold(name), nil))
 }
 
 // UpdateUser leaves an externalId held by another user to the unique
-// index, which answers a conflict.
+// index, which answers a conflict. A new name or badges change the user's
+// search terms in the same transaction.
 func (t *tx) UpdateUser(appID, userID string, p *parley.UserPatch) error {
 	sets, args := userSets(p)
 	if len(sets) == 0 {
 		_, err := t.User(appID, userID)
 		return err
 	}
+	terms := p.Name.Set || p.Badges.Set
+	var was []string
+	if terms {
+		var err error
+		if was, err = t.storedTerms(appID, userID); err != nil {
+			return err
+		}
+	}
 	ok, err := t.changed("update user", `UPDATE users SET `+strings.Join(sets, ", ")+` WHERE app_id = ? AND id = ?`,
 		append(args, appID, userID)...)
 	if err == nil && !ok {
 		return parley.ErrUserNotFound(userID)
 	}
-	return err
+	if err != nil || !terms {
+		return err
+	}
+	now, err := t.storedTerms(appID, userID)
+	if err != nil {
+		return err
+	}
+	return t.setUserTerms(appID, userID, was, now)
 }
 
 func (t *tx) UserByExternalID(appID, externalID string) (string, error) {
@@ -118,16 +138,6 @@ func (t *tx) TouchUser(appID, userID string, now int64) error {
 		return parley.ErrUserNotFound(userID)
 	}
 	return err
-}
-
-func (t *tx) SearchUsers(appID, q, badge string, limit, offset int) ([]parley.User, error) {
-	contains, hasBadge := `instr(name_folded, ?) > 0`, `EXISTS (SELECT 1 FROM json_each(users.badges) WHERE value = ?)`
-	if t.pg() {
-		contains, hasBadge = `strpos(name_folded, ?) > 0`, `badges::jsonb @> jsonb_build_array(?::text)`
-	}
-	return t.users("search users", `SELECT `+userColumns+` FROM users
-		WHERE app_id = ? AND deleted = 0 AND `+contains+` AND (? = '' OR `+hasBadge+`)
-		ORDER BY name_folded, id LIMIT ? OFFSET ?`, appID, fold(q), badge, badge, limit, offset)
 }
 
 // users selects user rows.

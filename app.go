@@ -1,6 +1,7 @@
 package parley
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -31,6 +32,7 @@ type Settings struct {
 	BrowserConversationSync bool                `json:"browserConversationSync"`
 	UserList                UserListSettings    `json:"userList"`
 	Roles                   map[string][]string `json:"roles"`
+	ContentRules            ContentRules        `json:"contentRules"`
 }
 
 // UserListSettings drive user search.
@@ -48,6 +50,7 @@ func DefaultSettings() Settings {
 		BrowserConversationSync: true,
 		UserList:                UserListSettings{PageSize: 20},
 		Roles:                   map[string][]string{},
+		ContentRules:            DefaultContentRules(),
 	}
 }
 
@@ -101,6 +104,7 @@ type SettingsPatch struct {
 	BrowserConversationSync Optional[bool]                `json:"browserConversationSync"`
 	UserList                Optional[UserListPatch]       `json:"userList"`
 	Roles                   Optional[map[string][]string] `json:"roles"`
+	ContentRules            Optional[ContentRules]        `json:"contentRules"`
 }
 
 // UserListPatch is a sent userList; absent fields take their defaults.
@@ -144,6 +148,18 @@ func (p *SettingsPatch) Validate() error {
 			}
 		}
 	}
+	if p.ContentRules.Null {
+		f["contentRules"] = "must be an object"
+	} else if p.ContentRules.Set {
+		var e *Error
+		if err := p.ContentRules.Value.Validate(); errors.As(err, &e) {
+			for k, v := range e.Fields {
+				f["contentRules."+k] = v
+			}
+		} else if err != nil {
+			return err
+		}
+	}
 	if len(f) > 0 {
 		return &Error{Code: EInvalid, Message: "The settings are invalid.", Fields: f}
 	}
@@ -178,6 +194,9 @@ func (p *SettingsPatch) Apply(s Settings) Settings {
 	}
 	if s.Roles == nil {
 		s.Roles = map[string][]string{}
+	}
+	if p.ContentRules.Set {
+		s.ContentRules = p.ContentRules.Value.Normalize()
 	}
 	return s
 }

@@ -84,6 +84,7 @@ package parley
 // links and contacts never refuses a message.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -1137,4 +1138,41 @@ func asciiNumber(s string) int {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n
+}
+
+// cachedFilter is an app's compiled content rules as of a settings version.
+type cachedFilter struct {
+	version int64
+	filter  *ContentFilter
+}
+
+// contentFilter is the app's content rules, compiled once per settings
+// version and shared; nil when the rules do nothing.
+func (s *Service) contentFilter(ctx context.Context, appID string) (*ContentFilter, error) {
+	settings, version, err := s.store.AppSettings(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := s.filters.Load(appID); ok && c.(*cachedFilter).version == version {
+		return c.(*cachedFilter).filter, nil
+	}
+	var f *ContentFilter
+	if r := settings.ContentRules; len(r.BlockedTerms) > 0 || r.Mask.Links || r.Mask.Emails || r.Mask.Phones {
+		if f, err = NewContentFilter(r); err != nil {
+			return nil, fmt.Errorf("compile the stored content rules: %w", err)
+		}
+	}
+	s.filters.Store(appID, &cachedFilter{version: version, filter: f})
+	return f, nil
+}
+
+// screen applies the content rules to a UserMessage's text: refused with
+// message.blocked_content, or masked.
+func screen(f *ContentFilter, text, field string) (string, error) {
+	out, blocked := f.Apply(text)
+	if blocked && f.Rejects() {
+		return "", &Error{Code: EBlockedContent, Message: "The message contains a blocked term.",
+			Fields: map[string]string{field + "text": "contains a blocked term"}}
+	}
+	return out, nil
 }

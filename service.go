@@ -94,6 +94,8 @@ type Service struct {
 	deliveries chan struct{}
 	// presence counts this process's open streams (see KeepPresence).
 	presence *presence
+	// filters are the apps' compiled content rules (contentFilter).
+	filters sync.Map
 	// Observer hears what the background work does, for metrics. Set it
 	// before DeliverWebhooks starts.
 	Observer Observer

@@ -72,8 +72,10 @@ func (s *Service) Blocks(ctx context.Context, appID, userID string) ([]User, err
 			return err
 		}
 		var err error
-		out, err = tx.BlockedUsers(appID, userID)
-		return err
+		if out, err = tx.BlockedUsers(appID, userID); err != nil {
+			return err
+		}
+		return s.markAllOnline(tx, appID, out)
 	})
 	return liveAll(out, s.now()), err
 }

@@ -52,6 +52,20 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 			return nil, err
 		}
 	}
+	// Content rules filter UserMessages; the backend's SystemMessages pass.
+	if slices.ContainsFunc(msgs, func(m NewMessage) bool { return m.Type == UserMessage }) {
+		filter, err := s.contentFilter(ctx, appID)
+		if err != nil {
+			return nil, err
+		}
+		for i := range msgs {
+			if msgs[i].Type == UserMessage {
+				if msgs[i].Text, err = screen(filter, msgs[i].Text, field(i)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	origin := OriginREST
 	if by.Surface == Client {
 		origin = OriginWeb
@@ -342,6 +356,13 @@ func (s *Service) EditMessage(ctx context.Context, appID, convID, msgID string, 
 	if err := Check(p, ""); err != nil {
 		return nil, err
 	}
+	var filter *ContentFilter
+	if p.Text != nil {
+		var err error
+		if filter, err = s.contentFilter(ctx, appID); err != nil {
+			return nil, err
+		}
+	}
 	var out *Message
 	err := s.write(ctx, appID, func(w *change) error {
 		c, err := w.LockConversation(appID, convID)
@@ -354,6 +375,11 @@ func (s *Service) EditMessage(ctx context.Context, appID, convID, msgID string, 
 		}
 		if p.Text != nil {
 			m.Text = *p.Text
+			if m.Type == UserMessage {
+				if m.Text, err = screen(filter, m.Text, ""); err != nil {
+					return err
+				}
+			}
 		}
 		if p.Custom != nil {
 			m.Custom = *p.Custom
@@ -396,8 +422,12 @@ func (w *change) deleteMessage(c *Conversation, msgID string) error {
 
 // EditMessageAs implements MessageService.
 func (s *Service) EditMessageAs(ctx context.Context, appID string, by Caller, convID, msgID string, text *string) (*Message, error) {
+	filter, err := s.contentFilter(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
 	var out *Message
-	err := s.write(ctx, appID, func(w *change) error {
+	err = s.write(ctx, appID, func(w *change) error {
 		c, _, m, err := w.visibleMessage(convID, msgID, by.UserID)
 		if err != nil {
 			return err
@@ -414,7 +444,9 @@ func (s *Service) EditMessageAs(ctx context.Context, appID string, by Caller, co
 		if err := ValidateText(*text); err != nil {
 			return err
 		}
-		m.Text = *text
+		if m.Text, err = screen(filter, *text, ""); err != nil {
+			return err
+		}
 		out, err = w.edit(c, m)
 		return err
 	})

@@ -239,8 +239,10 @@ func (s *Service) Restricted(ctx context.Context, appID, state string, page Page
 	now := s.now()
 	var out []User
 	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.Restricted(appID, state, now, page)
-		return err
+		if out, err = tx.Restricted(appID, state, now, page); err != nil {
+			return err
+		}
+		return s.markAllOnline(tx, appID, out)
 	})
 	return liveAll(out, now), err
 }
@@ -352,7 +354,7 @@ func (s *Service) Search(ctx context.Context, appID string, q SearchQuery) ([]Us
 		if last = len(out) <= size; !last {
 			out = out[:size]
 		}
-		return nil
+		return s.markAllOnline(tx, appID, out)
 	})
 	if out == nil {
 		out = []User{}

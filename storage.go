@@ -24,6 +24,9 @@ type Storage interface {
 	// column, so a change made by another process shows on the next call.
 	// app.not_found for an unknown app.
 	SessionFacts(ctx context.Context, appID, userID string) (*SessionFacts, error)
+	// AppSettings reads the app's settings and their version, possibly from
+	// a cache checked against the version like SessionFacts.
+	AppSettings(ctx context.Context, appID string) (Settings, int64, error)
 	// KeyByHash finds a key by the SHA-256 of its secret, active or not;
 	// auth.invalid_token when there is none.
 	KeyByHash(ctx context.Context, hash []byte) (*Key, error)

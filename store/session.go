@@ -76,6 +76,20 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 	return f, nil
 }
 
+// AppSettings reads the settings_version and answers from the cache when
+// it did not move.
+func (db *DB) AppSettings(ctx context.Context, appID string) (parley.Settings, int64, error) {
+	var version int64
+	err := db.read.GetContext(ctx, &version, db.bound(`SELECT settings_version FROM apps WHERE id = ?`), appID)
+	if notFound(err) {
+		return parley.Settings{}, 0, parley.ErrAppNotFound()
+	} else if err != nil {
+		return parley.Settings{}, 0, fmt.Errorf("read settings version: %w", err)
+	}
+	s, err := db.settingsAt(ctx, appID, version)
+	return s, version, err
+}
+
 // UnrevokedKeys reads the keys_epoch and answers from the cache when the
 // epoch did not move.
 func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, error) {

@@ -114,7 +114,9 @@ func TestContentRulesSettings(t *testing.T) {
 		})
 	}
 	e.do(req{method: "PATCH", path: "/settings", body: map[string]any{"contentRules": map[string]any{"mask": map[string]any{"shout": true}}}}).must(t, 400, "request.invalid")
-	var s struct{ ContentRules struct{ BlockedTerms []string } }
+	var s struct {
+		ContentRules struct{ BlockedTerms []string }
+	}
 	e.do(req{method: "GET", path: "/settings"}).must(t, 200, "").decode(t, &s)
 	if len(s.ContentRules.BlockedTerms) != 0 {
 		t.Errorf("refused rules were stored: %v", s.ContentRules.BlockedTerms)

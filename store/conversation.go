@@ -11,6 +11,9 @@ func (t *tx) Conversation(appID, convID string) (*parley.Conversation, error) {
 }
 
 func (t *tx) conversation(appID, convID, lock string) (*parley.Conversation, error) {
+	if strings.HasPrefix(convID, deletedPrefix) { // a deleted one's row, being purged
+		return nil, parley.ErrConversationNotFound(convID)
+	}
 	var r convRow
 	if err := t.get("read conversation", &r, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`+lock,
 		appID, convID); notFound(err) {
@@ -78,16 +81,38 @@ func (t *tx) SetConversation(c *parley.Conversation, p *parley.ConversationPatch
 	return err
 }
 
-// DeleteConversation takes messages and memberships along (ON DELETE CASCADE).
+// DeleteConversation hides the conversation at once and leaves its
+// messages to the purger: a million of them would hold the writer for
+// seconds. The row stays until the last of them is gone (they refer to
+// it), renamed out of reach, so that the id is free again at once; the
+// memberships go now, with every list they showed in. The admin list
+// leaves renamed rows out.
 func (t *tx) DeleteConversation(appID, convID string) (bool, error) {
-	return t.changed("delete conversation", `DELETE FROM conversations WHERE app_id = ? AND id = ?`, appID, convID)
+	if strings.HasPrefix(convID, deletedPrefix) {
+		return false, nil
+	}
+	var pk int64
+	err := t.get("delete conversation", &pk, `UPDATE conversations SET id = '`+deletedPrefix+`' || pk
+		WHERE app_id = ? AND id = ? RETURNING pk`, appID, convID)
+	if notFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if _, err := t.exec("delete participants", `DELETE FROM participants WHERE conv_pk = ?`, pk); err != nil {
+		return false, err
+	}
+	return true, t.recordPurge(purgeRow{Kind: purgeConversation, AppID: appID, ConvPK: &pk})
 }
+
+// liveConversation leaves out the rows of deleted conversations.
+const liveConversation = ` AND id NOT LIKE '` + deletedPrefix + `%'`
 
 // Conversations orders by pk, which is creation order.
 func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversation, error) {
 	before := afterPage
 	if page.StartingAfter != "" {
-		err := t.get("find conversation cursor", &before, `SELECT pk FROM conversations WHERE app_id = ? AND id = ?`,
+		err := t.get("find conversation cursor", &before, `SELECT pk FROM conversations WHERE app_id = ? AND id = ?`+liveConversation,
 			appID, page.StartingAfter)
 		if notFound(err) {
 			return nil, parley.ErrNotInList()
@@ -96,7 +121,7 @@ func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversatio
 		}
 	}
 	var rows []convRow
-	if err := t.sel("list conversations", &rows, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND pk < ?
+	if err := t.sel("list conversations", &rows, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND pk < ?`+liveConversation+`
 		ORDER BY pk DESC LIMIT ?`, appID, before, page.Limit); err != nil {
 		return nil, err
 	}

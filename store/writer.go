@@ -40,17 +40,26 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 	if db.pg != nil {
 		return db.updatePG(ctx, fn)
 	}
-	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
-	select {
-	case db.jobs <- j:
-	case <-db.stop:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	j, err := db.enqueue(ctx, fn)
+	if err != nil {
+		return err
 	}
 	// Once handed over, the outcome is waited for whatever ctx says: the
 	// write may commit, and the caller must not believe otherwise.
 	return asConflict(<-j.done)
+}
+
+// enqueue hands a write to the writer, and returns once the writer has it.
+func (db *DB) enqueue(ctx context.Context, fn func(parley.Tx) error) (*job, error) {
+	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
+	select {
+	case db.jobs <- j:
+		return j, nil
+	case <-db.stop:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // writer runs the writes: it takes every write waiting when it becomes

@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/mattn/go-sqlite3"
+)
+
+// SQLite's automatic checkpoint runs in the connection that commits, after
+// the commit and before Update returns: in the writer, where its copying
+// and fsyncs (about 100 ms in bad cases) delayed every write waiting for
+// the batch's answer. The write connection has it off; a checkpointer of
+// its own copies the log back into the database file in the background.
+
+const (
+	// walSizeLimit is journal_size_limit: when the writer starts the log
+	// over, it cuts a longer file back to this size.
+	walSizeLimit = 16 << 20
+	// checkpointFrames is about how many new log frames a background
+	// checkpoint should find (SQLite's automatic one runs at 1000): the
+	// checkpointer's pace follows the writes to keep near it.
+	checkpointFrames = 1000
+	// The checkpointer's pace stays within these.
+	minCheckpointWait = 10 * time.Millisecond
+	maxCheckpointWait = time.Second
+)
+
+// writeDriver is the SQLite driver of the write and checkpoint connections:
+// pragmas that the DSN cannot say, set on every connection it opens.
+const writeDriver = "sqlite3_parley_write"
+
+func init() {
+	sql.Register(writeDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = %d`, walSizeLimit), nil)
+		return err
+	}})
+}
+
+// checkpointState is the checkpointer's side of the DB.
+type checkpointState struct {
+	conn *sqlx.DB // a connection of its own, that waits for no lock
+	// mu makes checkpoints take turns: a second one at the same time would
+	// only report the database busy.
+	mu sync.Mutex
+	on func(time.Duration, error) // Options.OnCheckpoint
+}
+
+// checkpoint runs PRAGMA wal_checkpoint(mode) on conn: busy when it could
+// not finish (readers, or a writer, in its way), the log's frames, and how
+// many of them are in the database file.
+func (db *DB) checkpoint(ctx context.Context, conn *sqlx.DB, mode string) (busy bool, frames, copied int, err error) {
+	db.ckpt.mu.Lock()
+	defer db.ckpt.mu.Unlock()
+	start := time.Now()
+	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &copied)
+	if err != nil {
+		err = fmt.Errorf("checkpoint (%s): %w", mode, err)
+	}
+	if db.ckpt.on != nil && (mode != "PASSIVE" || err != nil || frames > 0) {
+		db.ckpt.on(time.Since(start), err)
+	}
+	return busy, frames, copied, err
+}
+
+// checkpointer copies the log back into the database file with PASSIVE
+// checkpoints, which wait for nobody and hold up no writer, at a pace that
+// finds about checkpointFrames new frames each time. Once the writes stop
+// and the log is all copied, it truncates the log to nothing, if no reader
+// is using it (the writer also starts it over by itself when it can, cut
+// to walSizeLimit).
+func (db *DB) checkpointer(ctx context.Context) {
+	wait := maxCheckpointWait
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	last := 0 // frames in the log at the last checkpoint
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		_, frames, copied, err := db.checkpoint(ctx, db.ckpt.conn, "PASSIVE")
+		if err != nil {
+			if ctx.Err() == nil {
+				slog.Warn("store: checkpoint failed", slog.Any("err", err))
+			}
+			wait = maxCheckpointWait
+			timer.Reset(wait)
+			continue
+		}
+		fresh := frames - last
+		if frames < last { // the writer started the log over
+			fresh = frames
+		}
+		last = frames
+		switch {
+		case fresh > 2*checkpointFrames:
+			wait = max(wait/2, minCheckpointWait)
+		case fresh < checkpointFrames/2:
+			wait = min(wait*2, maxCheckpointWait)
+		}
+		if fresh == 0 && frames > 0 && copied == frames {
+			if _, frames, _, err := db.checkpoint(ctx, db.ckpt.conn, "TRUNCATE"); err == nil {
+				last = frames
+			}
+		}
+		timer.Reset(wait)
+	}
+}

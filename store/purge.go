@@ -1,0 +1,414 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// Large deletions (a conversation's messages, an erased user's messages and
+// their copies in the event log) happen in two parts. The write that
+// decides one hides at once everything it removes, in a few statements
+// whatever the size, and records the work in the purges table (migration
+// 016). The purger then removes or scrubs the rows a bounded step at a
+// time, each step a write of its own, so that other writes go between two
+// steps; the last step drops the record. A record a stopped process left
+// behind is taken up at the next start.
+
+// purgeLane is the writer queue the steps wait in: an app id has no space,
+// so the steps share the writer fairly with the apps' writes, as one more
+// app.
+const purgeLane = " purge"
+
+// defaultPurgeRows is how many rows one step removes or rewrites: about a
+// few milliseconds of the writer.
+const defaultPurgeRows = 1000
+
+// purgeRetry is how long the purger waits after a failed step, and how
+// often it looks for work nobody told it about (another process's
+// records on PostgreSQL).
+const purgeRetry = 30 * time.Second
+
+// The kinds of purge.
+const (
+	purgeConversation = "conversation" // conv_pk's messages, then its row
+	purgeMessages     = "messages"     // user_id's messages in the app, emptied
+	purgeEvents       = "events"       // user_id's profile (and messages) in the app's events
+)
+
+// purgeRow is a pending purge.
+type purgeRow struct {
+	PK           int64   `db:"pk"`
+	Kind         string  `db:"kind"`
+	AppID        string  `db:"app_id"`
+	ConvPK       *int64  `db:"conv_pk"`
+	UserID       *string `db:"user_id"`
+	WithMessages bool    `db:"with_messages"`
+	Cursor       int64   `db:"cursor"`
+}
+
+// deletedPrefix starts the id of a deleted conversation's row while its
+// messages are purged: no id a caller can choose starts with it.
+const deletedPrefix = "#"
+
+// purgeState is the purger's side of the DB.
+type purgeState struct {
+	rows   int                         // rows per step
+	wake   chan struct{}               // a purge was recorded
+	onStep func(kind string, rows int) // tests: after each step commits
+	mu     sync.Mutex
+	// progress is closed and replaced after every step: Purge's waiters.
+	progress chan struct{}
+}
+
+// recordPurge stores a purge and wakes the purger once it commits.
+func (t *tx) recordPurge(p purgeRow) error {
+	if err := t.write("record purge", `INSERT INTO purges (kind, app_id, conv_pk, user_id, with_messages, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, p.Kind, p.AppID, p.ConvPK, p.UserID, p.WithMessages, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	wake := t.db.purge.wake
+	t.AfterCommit(func() { signal(wake) })
+	return nil
+}
+
+// purger takes the steps of the recorded purges, one at a time, until
+// none is left; then it waits for a new record (or, in case another
+// process left one, purgeRetry).
+func (db *DB) purger(ctx context.Context) {
+	timer := time.NewTimer(0) // what a previous run left
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.purge.wake:
+		case <-timer.C:
+		}
+		for ctx.Err() == nil {
+			// A read first: most wake-ups (the start, the timer) find nothing.
+			var pending bool
+			if err := db.read.GetContext(ctx, &pending, `SELECT EXISTS (SELECT 1 FROM purges)`); err != nil || !pending {
+				if err != nil && ctx.Err() == nil {
+					slog.Warn("store: reading the purges failed; trying again later", slog.Any("err", err))
+				}
+				break
+			}
+			kind, n, err := db.purgeStep(ctx)
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, errClosed) {
+					slog.Warn("store: a purge step failed; trying again later", slog.Any("err", err))
+				}
+				break
+			}
+			if kind == "" {
+				break
+			}
+			if db.purge.onStep != nil {
+				db.purge.onStep(kind, n)
+			}
+		}
+		timer.Reset(purgeRetry)
+	}
+}
+
+// purgeStep takes one step of the oldest pending purge, in a write of its
+// own, and reports its kind ("" when none is pending) and how many rows it
+// removed or rewrote. On PostgreSQL it holds the purge's row: processes
+// sharing the database work on different purges.
+func (db *DB) purgeStep(ctx context.Context) (kind string, n int, err error) {
+	defer db.purge.stepped()
+	err = db.Update(parley.WithApp(ctx, purgeLane), func(ptx parley.Tx) error {
+		t := ptx.(*tx)
+		kind, n = "", 0
+		var p purgeRow
+		err := t.get("read purge", &p, `SELECT pk, kind, app_id, conv_pk, user_id, with_messages, cursor FROM purges
+			ORDER BY pk LIMIT 1`+t.locking(" FOR UPDATE SKIP LOCKED"))
+		if notFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		kind = p.Kind
+		n, err = t.purgeOnce(&p, db.purge.rows)
+		return err
+	})
+	return kind, n, err
+}
+
+// stepped wakes whoever waits for the purges to progress.
+func (s *purgeState) stepped() {
+	s.mu.Lock()
+	close(s.progress)
+	s.progress = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *purgeState) next() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.progress
+}
+
+// purgeOnce does at most limit rows of the purge's work, and drops the
+// record in the step that finishes it.
+func (t *tx) purgeOnce(p *purgeRow, limit int) (int, error) {
+	var n int
+	var done bool
+	var err error
+	switch {
+	case p.Kind == purgeConversation && p.ConvPK != nil:
+		n, done, err = t.purgeConversation(*p.ConvPK, limit)
+	case p.Kind == purgeMessages && p.UserID != nil:
+		n, done, err = t.purgeMessages(p, limit)
+	case p.Kind == purgeEvents && p.UserID != nil:
+		n, done, err = t.purgeEvents(p, limit)
+	default:
+		return 0, fmt.Errorf("purge %d: unknown kind %q", p.PK, p.Kind)
+	}
+	if err != nil || !done {
+		return n, err
+	}
+	_, err = t.exec("drop purge", `DELETE FROM purges WHERE pk = ?`, p.PK)
+	return n, err
+}
+
+// purgeConversation deletes a deleted conversation's messages, oldest
+// first, then its row. The step's last seq is found first: a range of the
+// (conv_pk, seq) index is what PostgreSQL deletes along (given pk IN a
+// subquery, it would rather read the whole table).
+func (t *tx) purgeConversation(convPK int64, limit int) (int, bool, error) {
+	var next struct {
+		N    int    `db:"n"`
+		Last *int64 `db:"last"`
+	}
+	if err := t.get("find messages to purge", &next, `SELECT count(*) AS n, max(seq) AS last FROM
+		(SELECT seq FROM messages WHERE conv_pk = ? ORDER BY seq LIMIT ?) AS s`, convPK, limit); err != nil {
+		return 0, false, err
+	}
+	if next.N > 0 {
+		if _, err := t.exec("purge messages", `DELETE FROM messages WHERE conv_pk = ? AND seq <= ?`, convPK, *next.Last); err != nil {
+			return 0, false, err
+		}
+	}
+	if next.N == limit {
+		return next.N, false, nil
+	}
+	_, err := t.exec("purge conversation", `DELETE FROM conversations WHERE pk = ?`, convPK)
+	return next.N, true, err
+}
+
+// purgeMessages empties the next limit messages of the erased user, in pk
+// order along messages_sender; the app's only (user ids are the app's).
+func (t *tx) purgeMessages(p *purgeRow, limit int) (int, bool, error) {
+	var next struct {
+		N    int    `db:"n"`
+		Last *int64 `db:"last"`
+	}
+	if err := t.get("find messages to erase", &next, `SELECT count(*) AS n, max(pk) AS last FROM
+		(SELECT pk FROM messages WHERE sender_id = ? AND pk > ? ORDER BY pk LIMIT ?) AS s`, *p.UserID, p.Cursor, limit); err != nil {
+		return 0, false, err
+	}
+	if next.N == 0 {
+		return 0, true, nil
+	}
+	if _, err := t.exec("erase messages", `UPDATE messages SET text = '', custom = '{}', deleted = 1, idempotency_key = NULL
+		WHERE sender_id = ? AND pk > ? AND pk <= ? AND conv_pk IN (SELECT pk FROM conversations WHERE app_id = ?)`,
+		*p.UserID, p.Cursor, *next.Last, p.AppID); err != nil {
+		return 0, false, err
+	}
+	if next.N < limit {
+		return next.N, true, nil
+	}
+	_, err := t.exec("move purge", `UPDATE purges SET cursor = ? WHERE pk = ?`, *next.Last, p.PK)
+	return next.N, false, err
+}
+
+// purgeEvents scrubs the next limit events of the log (every app's, in seq
+// order, so that a step reads no more than limit rows), and on
+// PostgreSQL, in the step that reaches the end, the events not numbered
+// yet.
+func (t *tx) purgeEvents(p *purgeRow, limit int) (int, bool, error) {
+	var next struct {
+		N    int    `db:"n"`
+		Last *int64 `db:"last"`
+	}
+	if err := t.get("find events to scrub", &next, `SELECT count(*) AS n, max(seq) AS last FROM
+		(SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?) AS s`, p.Cursor, limit); err != nil {
+		return 0, false, err
+	}
+	if next.N > 0 {
+		if err := t.scrubEvents(p, `seq > ? AND seq <= ?`, p.Cursor, *next.Last); err != nil {
+			return 0, false, err
+		}
+	}
+	if next.N < limit {
+		if t.pg() {
+			if err := t.scrubEvents(p, `seq IS NULL`); err != nil {
+				return 0, false, err
+			}
+		}
+		return next.N, true, nil
+	}
+	_, err := t.exec("move purge", `UPDATE purges SET cursor = ? WHERE pk = ?`, *next.Last, p.PK)
+	return next.N, false, err
+}
+
+// scrubEvents rewrites, among the events the condition in selects, the
+// app's that carried what the erasure removes: the user's profile (in
+// user.created and user.updated), their restrictions' reasons, which may
+// say who they are, and with messages their messages' text and custom
+// data. The events keep their place. scrubEvent does the same to an event
+// read before its row is rewritten.
+func (t *tx) scrubEvents(p *purgeRow, in string, args ...any) error {
+	if t.pg() {
+		return t.scrubEventsPG(p, in, args)
+	}
+	// +app_id: the rows of the range, not every row of the app (its index).
+	where := func(cond string, condArgs ...any) (string, []any) {
+		return ` WHERE ` + in + ` AND +app_id = ? AND ` + cond, append(append(append([]any{}, args...), p.AppID), condArgs...)
+	}
+	q, a := where(`type IN ('user.created', 'user.updated') AND json_extract(data, '$.userId') = ?`, *p.UserID)
+	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))`+q, a...); err != nil {
+		return err
+	}
+	q, a = where(`type IN ('user.banned', 'user.silenced') AND json_extract(data, '$.userId') = ?`, *p.UserID)
+	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = json_set(data, '$.moderation.reason', NULL)`+q, a...); err != nil || !p.WithMessages {
+		return err
+	}
+	for _, path := range []string{"$.message", "$.conversation.lastMessage"} {
+		q, a = where(`json_extract(data, '`+path+`.senderId') = ?`, *p.UserID)
+		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
+			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'))`+q, a...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scrubEventsPG is scrubEvents with PostgreSQL's JSON functions.
+func (t *tx) scrubEventsPG(p *purgeRow, in string, args []any) error {
+	where := func(cond string) (string, []any) {
+		return ` WHERE ` + in + ` AND app_id = ? AND ` + cond, append(append([]any{}, args...), p.AppID, *p.UserID)
+	}
+	q, a := where(`type IN ('user.created', 'user.updated') AND data::jsonb ->> 'userId' = ?`)
+	if _, err := t.exec("scrub user events", `UPDATE events SET data = jsonb_build_object('userId', data::jsonb -> 'userId')::text`+q, a...); err != nil {
+		return err
+	}
+	q, a = where(`type IN ('user.banned', 'user.silenced') AND data::jsonb ->> 'userId' = ? AND data::jsonb -> 'moderation' IS NOT NULL`)
+	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = jsonb_set(data::jsonb, '{moderation,reason}', 'null')::text`+q, a...); err != nil || !p.WithMessages {
+		return err
+	}
+	for _, path := range []string{"message", "conversation,lastMessage"} {
+		q, a = where(`data::jsonb #>> '{` + path + `,senderId}' = ?`)
+		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(data::jsonb,
+			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true')::text`+q, a...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// erasing is the pending erasure of a user's events.
+type erasing struct {
+	userID   string
+	messages bool
+}
+
+// scrubEvent does to an event what scrubEvents does to its row.
+func scrubEvent(e *parley.Event, p erasing) {
+	switch e.Type {
+	case parley.EventUserCreated, parley.EventUserUpdated:
+		if e.Data.UserID == p.userID {
+			e.Data = parley.EventData{UserID: p.userID}
+		}
+	case parley.EventUserBanned, parley.EventUserSilenced:
+		if e.Data.UserID == p.userID && e.Data.Moderation != nil {
+			e.Data.Moderation.Reason = nil
+		}
+	}
+	if !p.messages {
+		return
+	}
+	scrubMessage(e.Data.Message, p.userID)
+	if e.Data.Conversation != nil {
+		scrubMessage(e.Data.Conversation.LastMessage, p.userID)
+	}
+}
+
+func scrubMessage(m *parley.Message, userID string) {
+	if m != nil && m.SenderID != nil && *m.SenderID == userID {
+		m.Text, m.Custom, m.Deleted = "", parley.Custom{}, true
+	}
+}
+
+// scrubPending applies, to events read from rows that an erasure's purge
+// has yet to rewrite (eventRow.Erasing), what the purge will do.
+func (t *tx) scrubPending(rows []eventRow, out []parley.Event) error {
+	var apps []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if r.Erasing && !seen[r.AppID] {
+			seen[r.AppID] = true
+			apps = append(apps, r.AppID)
+		}
+	}
+	if len(apps) == 0 {
+		return nil
+	}
+	var pending []struct {
+		AppID        string `db:"app_id"`
+		UserID       string `db:"user_id"`
+		WithMessages bool   `db:"with_messages"`
+	}
+	if err := t.in("read pending erasures", &pending, `SELECT app_id, user_id, with_messages FROM purges
+		WHERE kind = '`+purgeEvents+`' AND app_id IN (?) AND user_id IS NOT NULL`, apps); err != nil {
+		return err
+	}
+	for i := range out {
+		for _, p := range pending {
+			if p.AppID == out[i].AppID {
+				scrubEvent(&out[i], erasing{p.UserID, p.WithMessages})
+			}
+		}
+	}
+	return nil
+}
+
+// awaitPurges waits until the purges recorded before it was called are
+// done, taking the steps' pace. It gives up when ctx ends; the purges go on.
+func (db *DB) awaitPurges(ctx context.Context) error {
+	var last int64
+	if err := db.read.GetContext(ctx, &last, `SELECT COALESCE(max(pk), 0) FROM purges`); err != nil {
+		return fmt.Errorf("read purges: %w", err)
+	}
+	if last == 0 {
+		return nil
+	}
+	poll := time.NewTicker(100 * time.Millisecond) // another process's steps
+	defer poll.Stop()
+	for {
+		stepped := db.purge.next()
+		var left bool
+		if err := db.read.GetContext(ctx, &left, db.bound(`SELECT EXISTS (SELECT 1 FROM purges WHERE pk <= ?)`), last); err != nil {
+			return fmt.Errorf("read purges: %w", err)
+		}
+		if !left {
+			return nil
+		}
+		signal(db.purge.wake)
+		select {
+		case <-stepped:
+		case <-poll.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-db.stop:
+			return errClosed
+		}
+	}
+}

@@ -66,6 +66,15 @@ func (q *fairQueue) push(j *job) {
 	q.count++
 }
 
+// settle accounts for a batch once it ran, but for the writes it left
+// unrun, which go back to their queues first: their app may have sent them
+// longer than forgetIdle ago (a write before them ran that long), and must
+// not be forgotten meanwhile.
+func (q *fairQueue) settle(batch, unrun []*job) {
+	q.requeue(unrun)
+	q.account(batch[:len(batch)-len(unrun)])
+}
+
 // requeue puts writes taken but not run back at the head of their queues,
 // in their order.
 func (q *fairQueue) requeue(jobs []*job) {

@@ -100,3 +100,32 @@ func TestFairQueueFloorFollowsBusyApps(t *testing.T) {
 		t.Errorf("the newcomer starts at %v while the busy app has had %v", newcomer, busy)
 	}
 }
+
+// TestSettleKeepsUnrunWrites: writes a batch left unrun go back to their
+// queues even when their app sent them longer than forgetIdle ago (the
+// write before them ran that long): the writer used to forget the app
+// first, then fail to find its queue.
+func TestSettleKeepsUnrunWrites(t *testing.T) {
+	q := newFairQueue()
+	slow, left := &job{app: "slow"}, &job{app: "left"}
+	q.push(slow)
+	q.push(left)
+	for _, a := range q.apps {
+		a.cost = time.Microsecond // known to be cheap: one batch
+	}
+	batch := q.batch()
+	if len(batch) != 2 {
+		t.Fatalf("batch of %d writes, want 2", len(batch))
+	}
+	batch[0].took = 2 * forgetIdle
+	for _, a := range q.apps {
+		a.seen = time.Now().Add(-2 * forgetIdle)
+	}
+	q.settle(batch, batch[1:])
+	if q.count != 1 || !q.waiting(batch[1].app) {
+		t.Fatalf("after settling, %d writes queued; want the unrun one back in its queue", q.count)
+	}
+	if got := q.batch(); len(got) != 1 || got[0] != batch[1] {
+		t.Errorf("next batch %v, want the unrun write", got)
+	}
+}

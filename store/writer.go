@@ -89,9 +89,7 @@ func (db *DB) writer() {
 			db.await(q, app)
 		}
 		batch := q.batch()
-		unrun := db.commit(batch)
-		q.account(batch[:len(batch)-len(unrun)])
-		q.requeue(unrun)
+		q.settle(batch, db.commit(batch))
 	}
 }
 

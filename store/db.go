@@ -47,7 +47,7 @@ type Options struct {
 	// must not block.
 	OnCheckpoint func(took time.Duration, err error)
 
-	// Tests: rows per purge step (0: defaultPurgeRows); no purger (the test
+	// Tests: the most rows a purge step takes (0: defaultPurgeRows); no purger (the test
 	// takes the steps); what the purger does after each step.
 	purgeRows   int
 	manualPurge bool
@@ -153,7 +153,8 @@ func (db *DB) background(opts Options, more ...func(context.Context)) {
 	if rows <= 0 {
 		rows = defaultPurgeRows
 	}
-	db.purge = &purgeState{rows: rows, wake: make(chan struct{}, 1), onStep: opts.onPurgeStep, progress: make(chan struct{})}
+	db.purge = &purgeState{rows: rows, wake: make(chan struct{}, 1), onStep: opts.onPurgeStep, progress: make(chan struct{}),
+		sizes: map[string]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	db.cancelBG = cancel
 	if !opts.manualPurge {

@@ -115,7 +115,8 @@ func (q *fairQueue) waiting(app string) bool {
 
 // batch takes the next writes: in fair order, at most maxBatch, and no more
 // than fit in batchBudget by what each app's writes recently took (at least
-// one write).
+// one write). A write that goes alone (a purge step) has a batch of its
+// own: the writes beside it need not wait for its commit.
 func (q *fairQueue) batch() []*job {
 	var out []*job
 	var planned time.Duration
@@ -127,14 +128,18 @@ func (q *fairQueue) batch() []*job {
 				next = a
 			}
 		}
-		if len(out) > 0 && planned+next.cost > batchBudget {
+		j := next.jobs[0]
+		if len(out) > 0 && (j.alone || planned+next.cost > batchBudget) {
 			break
 		}
-		out = append(out, next.jobs[0])
+		out = append(out, j)
 		next.jobs = next.jobs[1:]
 		q.count--
 		planned += next.cost
 		charged[next] += max(next.cost, time.Microsecond)
+		if j.alone {
+			break
+		}
 	}
 	return out
 }

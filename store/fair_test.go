@@ -129,3 +129,29 @@ func TestSettleKeepsUnrunWrites(t *testing.T) {
 		t.Errorf("next batch %v, want the unrun write", got)
 	}
 }
+
+// TestAloneWritesGetTheirOwnBatch: a purge step shares no batch, so the
+// writes beside it are not answered after its commit.
+func TestAloneWritesGetTheirOwnBatch(t *testing.T) {
+	q := newFairQueue()
+	q.push(&job{app: "a"})
+	q.push(&job{app: purgeLane, alone: true})
+	q.push(&job{app: purgeLane, alone: true})
+	q.push(&job{app: "b"})
+	for i, app := range []string{"a", purgeLane, "b"} {
+		q.apps[app].cost = time.Microsecond // all cheap: one batch, but for the purge
+		q.apps[app].used = time.Duration(i) * time.Microsecond
+	}
+	var got []string
+	for q.count > 0 {
+		var names []string
+		for _, j := range q.batch() {
+			names = append(names, j.app)
+		}
+		got = append(got, strings.Join(names, "+"))
+	}
+	// Unaccounted, the purge lane stays ahead of b.
+	if want := "a|" + purgeLane + "|" + purgeLane + "|b"; strings.Join(got, "|") != want {
+		t.Errorf("batches %q, want %q", strings.Join(got, "|"), want)
+	}
+}

@@ -25,9 +25,15 @@ import (
 // app.
 const purgeLane = " purge"
 
-// defaultPurgeRows is how many rows one step removes or rewrites: about a
-// few milliseconds of the writer.
-const defaultPurgeRows = 1000
+// A step takes as many rows as recent steps of its kind took in about
+// purgeStepTime (a row's cost varies with its size: a message of 10,000
+// characters costs more than one of ten), within [minPurgeRows,
+// Options.purgeRows]; with the commit, a few milliseconds of the writer.
+const (
+	purgeStepTime    = 2 * time.Millisecond
+	minPurgeRows     = 50
+	defaultPurgeRows = 2000
+)
 
 // purgeRetry is how long the purger waits after a failed step, and how
 // often it looks for work nobody told it about (another process's
@@ -58,12 +64,13 @@ const deletedPrefix = "#"
 
 // purgeState is the purger's side of the DB.
 type purgeState struct {
-	rows   int                         // rows per step
+	rows   int                         // the most rows a step takes
 	wake   chan struct{}               // a purge was recorded
 	onStep func(kind string, rows int) // tests: after each step commits
 	mu     sync.Mutex
 	// progress is closed and replaced after every step: Purge's waiters.
 	progress chan struct{}
+	sizes    map[string]int // the next step's rows, by kind
 }
 
 // recordPurge stores a purge and wakes the purger once it commits.
@@ -135,10 +142,37 @@ func (db *DB) purgeStep(ctx context.Context) (kind string, n int, err error) {
 			return err
 		}
 		kind = p.Kind
-		n, err = t.purgeOnce(&p, db.purge.rows)
+		size := db.purge.size(kind)
+		start := time.Now()
+		n, err = t.purgeOnce(&p, size)
+		if err == nil && n == size {
+			db.purge.took(kind, size, time.Since(start))
+		}
 		return err
 	})
 	return kind, n, err
+}
+
+// size is how many rows the next step of the kind takes.
+func (s *purgeState) size(kind string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.sizes[kind]; ok {
+		return n
+	}
+	return max(s.rows/4, min(s.rows, minPurgeRows))
+}
+
+// took sizes the next steps of the kind by what a full one of n rows
+// took: toward purgeStepTime, by at most half or double at a time.
+func (s *purgeState) took(kind string, n int, d time.Duration) {
+	want := n * 2
+	if d > 0 {
+		want = min(want, max(n/2, int(float64(n)*float64(purgeStepTime)/float64(d))))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sizes[kind] = min(s.rows, max(want, minPurgeRows))
 }
 
 // stepped wakes whoever waits for the purges to progress.

@@ -26,6 +26,8 @@ type job struct {
 	// appended: the write stored events (PostgreSQL numbers them after
 	// the commit).
 	appended bool
+	// alone: the write runs in a batch of its own (see fairQueue.batch).
+	alone bool
 }
 
 // Update runs fn in a write transaction and returns once it is committed.
@@ -52,6 +54,7 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 // enqueue hands a write to the writer, and returns once the writer has it.
 func (db *DB) enqueue(ctx context.Context, fn func(parley.Tx) error) (*job, error) {
 	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
+	j.alone = j.app == purgeLane
 	select {
 	case db.jobs <- j:
 		return j, nil

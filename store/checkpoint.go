@@ -51,12 +51,15 @@ type checkpointState struct {
 	on func(time.Duration, error) // Options.OnCheckpoint
 }
 
+// checkpointConn is a connection, or a pool of one, to checkpoint on.
+type checkpointConn interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
 // checkpoint runs PRAGMA wal_checkpoint(mode) on conn: busy when it could
 // not finish (readers, or a writer, in its way), the log's frames, and how
-// many of them are in the database file.
-func (db *DB) checkpoint(ctx context.Context, conn *sqlx.DB, mode string) (busy bool, frames, copied int, err error) {
-	db.ckpt.mu.Lock()
-	defer db.ckpt.mu.Unlock()
+// many of them are in the database file. The caller holds ckpt.mu.
+func (db *DB) checkpoint(ctx context.Context, conn checkpointConn, mode string) (busy bool, frames, copied int, err error) {
 	start := time.Now()
 	err = conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &copied)
 	if err != nil {
@@ -66,6 +69,30 @@ func (db *DB) checkpoint(ctx context.Context, conn *sqlx.DB, mode string) (busy 
 		db.ckpt.on(time.Since(start), err)
 	}
 	return busy, frames, copied, err
+}
+
+// truncateLog checkpoints the whole log and truncates it to nothing (for
+// Purge), off the write connection: a PASSIVE checkpoint first copies
+// what it can without holding up anyone, then TRUNCATE, which holds the
+// writers back only for the rest, waits up to 10 s for them and the
+// readers to be out of its way. busy: they were not.
+func (db *DB) truncateLog(ctx context.Context) (busy bool, err error) {
+	db.ckpt.mu.Lock()
+	defer db.ckpt.mu.Unlock()
+	if _, _, _, err := db.checkpoint(ctx, db.ckpt.conn, "PASSIVE"); err != nil {
+		return false, err
+	}
+	conn, err := db.ckpt.conn.Connx(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 10000`); err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA busy_timeout = 0`)
+	busy, _, _, err = db.checkpoint(ctx, conn, "TRUNCATE")
+	return busy, err
 }
 
 // checkpointer copies the log back into the database file with PASSIVE
@@ -85,8 +112,10 @@ func (db *DB) checkpointer(ctx context.Context) {
 			return
 		case <-timer.C:
 		}
+		db.ckpt.mu.Lock()
 		_, frames, copied, err := db.checkpoint(ctx, db.ckpt.conn, "PASSIVE")
 		if err != nil {
+			db.ckpt.mu.Unlock()
 			if ctx.Err() == nil {
 				slog.Warn("store: checkpoint failed", slog.Any("err", err))
 			}
@@ -110,6 +139,7 @@ func (db *DB) checkpointer(ctx context.Context) {
 				last = frames
 			}
 		}
+		db.ckpt.mu.Unlock()
 		timer.Reset(wait)
 	}
 }

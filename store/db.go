@@ -213,8 +213,8 @@ func (db *DB) Close() error {
 // steps) and gives up when ctx ends, leaving them to go on. Then: with
 // secure_delete the database file holds no deleted content, and the
 // write-ahead log, which still holds earlier page images, is checkpointed
-// into it and truncated to nothing. That waits for the writer between two
-// batches, and for readers' snapshots to end.
+// into it and truncated to nothing (truncateLog). That waits for the
+// writer's current transaction, and for readers' snapshots to end.
 func (db *DB) Purge(ctx context.Context) error {
 	if err := db.awaitPurges(ctx); err != nil {
 		return err
@@ -225,7 +225,7 @@ func (db *DB) Purge(ctx context.Context) error {
 	// A client that hangs up must not interrupt the checkpoint half way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	busy, _, _, err := db.checkpoint(ctx, db.write, "TRUNCATE")
+	busy, err := db.truncateLog(ctx)
 	if err != nil {
 		return asConflict(err)
 	}

@@ -68,8 +68,10 @@ type purgeState struct {
 	wake   chan struct{}               // a purge was recorded
 	onStep func(kind string, rows int) // tests: after each step commits
 	mu     sync.Mutex
-	// progress is closed and replaced after every step: Purge's waiters.
+	// progress is closed and replaced after every step: Purge's waiters;
+	// failed is how the last step failed (nil: it did not).
 	progress chan struct{}
+	failed   error
 	sizes    map[string]int // the next step's rows, by kind
 }
 
@@ -129,7 +131,7 @@ func (db *DB) purger(ctx context.Context) {
 // removed or rewrote. On PostgreSQL it holds the purge's row: processes
 // sharing the database work on different purges.
 func (db *DB) purgeStep(ctx context.Context) (kind string, n int, err error) {
-	defer db.purge.stepped()
+	defer func() { db.purge.stepped(err) }()
 	err = db.Update(parley.WithApp(ctx, purgeLane), func(ptx parley.Tx) error {
 		t := ptx.(*tx)
 		kind, n = "", 0
@@ -176,8 +178,9 @@ func (s *purgeState) took(kind string, n int, d time.Duration) {
 }
 
 // stepped wakes whoever waits for the purges to progress.
-func (s *purgeState) stepped() {
+func (s *purgeState) stepped(err error) {
 	s.mu.Lock()
+	s.failed = err
 	close(s.progress)
 	s.progress = make(chan struct{})
 	s.mu.Unlock()
@@ -187,6 +190,12 @@ func (s *purgeState) next() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.progress
+}
+
+func (s *purgeState) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
 }
 
 // purgeOnce does at most limit rows of the purge's work, and drops the
@@ -415,7 +424,9 @@ func (t *tx) scrubPending(rows []eventRow, out []parley.Event) error {
 }
 
 // awaitPurges waits until the purges recorded before it was called are
-// done, taking the steps' pace. It gives up when ctx ends; the purges go on.
+// done, taking the steps' pace. It gives up when ctx ends, or with the
+// error of a step that failed meanwhile (a full disk: storage.unavailable);
+// the purges go on.
 func (db *DB) awaitPurges(ctx context.Context) error {
 	var last int64
 	if err := db.read.GetContext(ctx, &last, `SELECT COALESCE(max(pk), 0) FROM purges`); err != nil {
@@ -438,6 +449,9 @@ func (db *DB) awaitPurges(ctx context.Context) error {
 		signal(db.purge.wake)
 		select {
 		case <-stepped:
+			if err := db.purge.failure(); err != nil {
+				return err
+			}
 		case <-poll.C:
 		case <-ctx.Done():
 			return ctx.Err()

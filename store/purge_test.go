@@ -414,8 +414,8 @@ func TestPurgeResumesAfterRestart(t *testing.T) {
 }
 
 // TestPurgePlans: on SQLite every statement of a step reads through an
-// index, no more rows than the step takes: a scan of the table (or of an
-// app's events) would make each step cost what the whole deletion did.
+// index, no more rows than the step takes: a scan of the table (or of all
+// an app's events) would make each step cost what the whole deletion did.
 func TestPurgePlans(t *testing.T) {
 	t.Parallel()
 	db, _ := openTest(t)
@@ -435,8 +435,9 @@ func TestPurgePlans(t *testing.T) {
 		t.Fatalf("planned %d statements", len(stmts))
 	}
 	for _, plan := range stmts {
+		// The events: a range of the app's positions, not all of them.
 		if strings.Contains(plan, "SCAN messages") || strings.Contains(plan, "SCAN events") ||
-			strings.Contains(plan, "events_app_pos") || strings.Contains(plan, "events_user") {
+			(strings.Contains(plan, "events") && !strings.Contains(plan, "events_app_pos (app_id=? AND pos>?")) {
 			t.Errorf("a step scans:\n%s", plan)
 		}
 	}

@@ -16,7 +16,7 @@ CREATE TABLE purges (
 	conv_pk       INTEGER,
 	user_id       TEXT,
 	with_messages INTEGER NOT NULL DEFAULT 0,
-	-- How far the work went: the messages.pk or events.seq it reached.
+	-- How far the work went: the messages.pk or events.pos it reached.
 	cursor        INTEGER NOT NULL DEFAULT 0,
 	created_at    INTEGER NOT NULL
 );

@@ -47,8 +47,8 @@ type Options struct {
 	// must not block.
 	OnCheckpoint func(took time.Duration, err error)
 
-	// Tests: the most rows a purge step takes (0: defaultPurgeRows); no purger (the test
-	// takes the steps); what the purger does after each step.
+	// Tests: the most rows a purge step takes (0: defaultPurgeRows); no
+	// purger (the test takes the steps); what the purger does after each.
 	purgeRows   int
 	manualPurge bool
 	onPurgeStep func(kind string, rows int)

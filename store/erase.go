@@ -22,9 +22,9 @@ func (t *tx) EraseMessages(appID, userID string) error {
 	return t.recordPurge(purgeRow{Kind: purgeMessages, AppID: appID, UserID: &userID})
 }
 
-// ScrubEvents leaves the rows to the purger (scrubEvents), which reads the
-// whole log; until their step, reading them does what it will
-// (scrubPending).
+// ScrubEvents leaves the rows to the purger (scrubEvents), which walks
+// every event of the app; until their step, reading them does what it
+// will (scrubPending).
 func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 	return t.recordPurge(purgeRow{Kind: purgeEvents, AppID: appID, UserID: &userID, WithMessages: messages})
 }

@@ -72,26 +72,18 @@ func (db *DB) checkpoint(ctx context.Context, conn checkpointConn, mode string) 
 }
 
 // truncateLog checkpoints the whole log and truncates it to nothing (for
-// Purge), off the write connection: a PASSIVE checkpoint first copies
-// what it can without holding up anyone, then TRUNCATE, which holds the
-// writers back only for the rest, waits up to 10 s for them and the
-// readers to be out of its way. busy: they were not.
+// Purge). A PASSIVE checkpoint first copies what it can without holding up
+// anyone; then TRUNCATE copies the rest on the write connection, between
+// two of the writer's batches (on a connection of its own it could wait
+// for a gap between them in vain), and waits up to the busy timeout for
+// readers to leave the log. busy: they did not.
 func (db *DB) truncateLog(ctx context.Context) (busy bool, err error) {
 	db.ckpt.mu.Lock()
 	defer db.ckpt.mu.Unlock()
 	if _, _, _, err := db.checkpoint(ctx, db.ckpt.conn, "PASSIVE"); err != nil {
 		return false, err
 	}
-	conn, err := db.ckpt.conn.Connx(ctx)
-	if err != nil {
-		return false, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 10000`); err != nil {
-		return false, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA busy_timeout = 0`)
-	busy, _, _, err = db.checkpoint(ctx, conn, "TRUNCATE")
+	busy, _, _, err = db.checkpoint(ctx, db.write, "TRUNCATE")
 	return busy, err
 }
 

@@ -214,7 +214,7 @@ func (db *DB) Close() error {
 // secure_delete the database file holds no deleted content, and the
 // write-ahead log, which still holds earlier page images, is checkpointed
 // into it and truncated to nothing (truncateLog). That waits for the
-// writer's current transaction, and for readers' snapshots to end.
+// writer between two batches, and for readers' snapshots to end.
 func (db *DB) Purge(ctx context.Context) error {
 	if err := db.awaitPurges(ctx); err != nil {
 		return err

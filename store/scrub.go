@@ -22,7 +22,8 @@ func (t *tx) scrubEvents(p *purgeRow, in string, args ...any) error {
 	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))`+q, a...); err != nil {
 		return err
 	}
-	q, a = where(`type IN ('user.banned', 'user.silenced') AND json_extract(data, '$.userId') = ?`, *p.UserID)
+	q, a = where(`type IN ('user.banned', 'user.silenced') AND json_extract(data, '$.userId') = ?
+		AND json_type(data, '$.moderation') = 'object'`, *p.UserID) // json_set would make one
 	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = json_set(data, '$.moderation.reason', NULL)`+q, a...); err != nil || !p.WithMessages {
 		return err
 	}

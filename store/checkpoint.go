@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -17,6 +18,13 @@ import (
 // and fsyncs (about 100 ms in bad cases) delayed every write waiting for
 // the batch's answer. The write connection has it off; a checkpointer of
 // its own copies the log back into the database file in the background.
+//
+// The log starts over from its beginning (and is cut to walSizeLimit) only
+// when a write transaction begins with every frame copied back: under
+// writes that never pause, a checkpointer on another connection never
+// gets there first, and the log would grow without end. So once it holds
+// restartFrames, the writer itself, between two batches, copies the few
+// frames the checkpointer has yet to (restartLog).
 
 const (
 	// walSizeLimit is journal_size_limit: when the writer starts the log
@@ -29,6 +37,9 @@ const (
 	// The checkpointer's pace stays within these.
 	minCheckpointWait = 10 * time.Millisecond
 	maxCheckpointWait = time.Second
+	// restartFrames is how long the log gets before the writer helps it
+	// start over: walSizeLimit's worth of 4 KiB pages.
+	restartFrames = walSizeLimit / 4096
 )
 
 // writeDriver is the SQLite driver of the write and checkpoint connections:
@@ -49,6 +60,8 @@ type checkpointState struct {
 	// only report the database busy.
 	mu sync.Mutex
 	on func(time.Duration, error) // Options.OnCheckpoint
+	// restart: the log holds restartFrames; the writer's turn (restartLog).
+	restart atomic.Bool
 }
 
 // checkpointConn is a connection, or a pool of one, to checkpoint on.
@@ -115,6 +128,9 @@ func (db *DB) checkpointer(ctx context.Context) {
 			timer.Reset(wait)
 			continue
 		}
+		if frames >= restartFrames {
+			db.ckpt.restart.Store(true)
+		}
 		fresh := frames - last
 		if frames < last { // the writer started the log over
 			fresh = frames
@@ -133,5 +149,21 @@ func (db *DB) checkpointer(ctx context.Context) {
 		}
 		db.ckpt.mu.Unlock()
 		timer.Reset(wait)
+	}
+}
+
+// restartLog runs, between two batches, when the log has grown to
+// restartFrames: a PASSIVE checkpoint on the write connection copies what
+// the checkpointer has not yet (it copies the rest all along, so little),
+// and the next batch starts the log over, unless a reader still uses it.
+// It skips its turn while another checkpoint runs: it would wait for it.
+func (db *DB) restartLog() {
+	if db.ckpt == nil || !db.ckpt.restart.Load() || !db.ckpt.mu.TryLock() {
+		return
+	}
+	defer db.ckpt.mu.Unlock()
+	db.ckpt.restart.Store(false)
+	if _, _, _, err := db.checkpoint(context.Background(), db.write, "PASSIVE"); err != nil {
+		slog.Warn("store: checkpoint failed", slog.Any("err", err))
 	}
 }

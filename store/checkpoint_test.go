@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,5 +78,49 @@ func TestCheckpointer(t *testing.T) {
 	view(t, db, func(tx parley.Tx) error { return sqlOf(tx).get("count", &n, `SELECT count(*) FROM users`) })
 	if n != 300 {
 		t.Errorf("%d users after the checkpoints, want 300", n)
+	}
+}
+
+// TestWriterStartsTheLogOver: once the log holds restartFrames, the writer
+// copies it back between two batches, and the next batch starts it over,
+// cut to walSizeLimit. A checkpointer on another connection alone never
+// gets there under writes that never pause (none runs here).
+func TestWriterStartsTheLogOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	db, err := Open(path, Options{Synchronous: "normal", noCheckpointer: true})
+	must(t, err)
+	defer db.Close()
+	walSize := func() int64 {
+		info, err := os.Stat(path + "-wal")
+		must(t, err)
+		return info.Size()
+	}
+	update(t, db, func(tx parley.Tx) error { return tx.InsertApp(testApp, parley.DefaultSettings(), 1) })
+	big := strings.Repeat("x", 3000) // a page each
+	for i := 0; i < 2*restartFrames; i += 500 {
+		update(t, db, func(tx parley.Tx) error {
+			for j := i; j < i+500; j++ {
+				if _, err := tx.InsertUser(testApp, fmt.Sprint("u", j), big, 1); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	grown := walSize()
+	if grown <= walSizeLimit {
+		t.Fatalf("the log holds %d bytes, no more than walSizeLimit: the test proves nothing", grown)
+	}
+	must(t, db.Ping(ctx))
+	if got := walSize(); got < grown {
+		t.Fatalf("the log went from %d to %d bytes with no checkpoint asked for", grown, got)
+	}
+	db.ckpt.restart.Store(true) // as the checkpointer does
+	must(t, db.Ping(ctx))       // and after its batch, the writer copies the log back
+	must(t, db.Ping(ctx))       // which this one starts over
+	if got := walSize(); got > walSizeLimit {
+		t.Errorf("the log holds %d bytes after starting over, more than %d", got, walSizeLimit)
 	}
 }

@@ -48,10 +48,12 @@ type Options struct {
 	OnCheckpoint func(took time.Duration, err error)
 
 	// Tests: the most rows a purge step takes (0: defaultPurgeRows); no
-	// purger (the test takes the steps); what the purger does after each.
-	purgeRows   int
-	manualPurge bool
-	onPurgeStep func(kind string, rows int)
+	// purger (the test takes the steps); what the purger does after each;
+	// no background checkpointer.
+	purgeRows      int
+	manualPurge    bool
+	onPurgeStep    func(kind string, rows int)
+	noCheckpointer bool
 }
 
 // DB is the database. On SQLite: one writer connection fed by a queue that
@@ -142,7 +144,11 @@ func Open(path string, opts Options) (*DB, error) {
 	db := &DB{write: write, read: read, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{}),
 		ckpt: &checkpointState{conn: ckpt, on: opts.OnCheckpoint}}
 	go db.writer()
-	db.background(opts, db.checkpointer)
+	if opts.noCheckpointer {
+		db.background(opts)
+	} else {
+		db.background(opts, db.checkpointer)
+	}
 	return db, nil
 }
 

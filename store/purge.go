@@ -86,9 +86,9 @@ func (t *tx) recordPurge(p purgeRow) error {
 	return nil
 }
 
-// purger takes the steps of the recorded purges, one at a time, until
-// none is left; then it waits for a new record (or, in case another
-// process left one, purgeRetry).
+// purger takes the steps of the recorded purges, one at a time with a
+// pause between two, until none is left; then it waits for a new record
+// (or, in case another process left one, purgeRetry).
 func (db *DB) purger(ctx context.Context) {
 	timer := time.NewTimer(0) // what a previous run left
 	defer timer.Stop()
@@ -108,7 +108,17 @@ func (db *DB) purger(ctx context.Context) {
 				}
 				break
 			}
+			start := time.Now()
 			kind, n, err := db.purgeStep(ctx)
+			if err == nil && kind != "" {
+				// As long as the step took, waiting its turn included: the
+				// purge takes half the writer at most, and writes that come
+				// meanwhile find it free.
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Since(start)):
+				}
+			}
 			if err != nil {
 				if ctx.Err() == nil && !errors.Is(err, errClosed) {
 					slog.Warn("store: a purge step failed; trying again later", slog.Any("err", err))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -76,9 +77,11 @@ func BenchmarkEraseHeavySender(b *testing.B) {
 // purgeBenchDB is a database with the app, a user and the conversations, by pk.
 func purgeBenchDB(b *testing.B, convs ...string) (*DB, map[string]int64) {
 	b.Helper()
-	db, err := Open(filepath.Join(b.TempDir(), "p.db"), Options{})
+	path := filepath.Join(b.TempDir(), "p.db")
+	db, err := Open(path, Options{})
 	must(b, err)
 	b.Cleanup(func() { db.Close() })
+	benchPaths.Store(db, path)
 	pks := map[string]int64{}
 	update(b, db, func(tx parley.Tx) error {
 		if err := tx.InsertApp(testApp, parley.DefaultSettings(), 1); err != nil {
@@ -123,12 +126,18 @@ func seedSQL(b *testing.B, db *DB, pk int64, sender string, n int, events bool) 
 	must(b, err)
 }
 
+// benchPaths are the benchmarks' databases' files.
+var benchPaths sync.Map
+
 // runPurgeBench measures the small write's waits while nothing happens,
-// while steps is written and its purges done, and while whole is.
+// while steps is written and its purges done, and while whole is; and the
+// longest the write-ahead log got during the steps.
 func runPurgeBench(b *testing.B, db *DB, steps, whole func(parley.Tx) error) {
 	ctx := context.Background()
 	_, err := db.truncateLog(ctx)
 	must(b, err)
+	path, _ := benchPaths.Load(db)
+	var walMax int64
 	waits := func(fn func()) []time.Duration {
 		var out []time.Duration
 		stop := make(chan struct{})
@@ -143,6 +152,9 @@ func runPurgeBench(b *testing.B, db *DB, steps, whole func(parley.Tx) error) {
 				start := time.Now()
 				must(b, db.Ping(ctx))
 				out = append(out, time.Since(start))
+				if info, err := os.Stat(path.(string) + "-wal"); err == nil {
+					walMax = max(walMax, info.Size())
+				}
 			}
 		})
 		fn()
@@ -155,12 +167,14 @@ func runPurgeBench(b *testing.B, db *DB, steps, whole func(parley.Tx) error) {
 	var steppedTook, onceTook time.Duration
 	for range b.N {
 		idle = waits(func() { time.Sleep(time.Second) })
+		walMax = 0
 		stepped = waits(func() {
 			start := time.Now()
 			update(b, db, steps)
 			must(b, db.awaitPurges(ctx))
 			steppedTook = time.Since(start)
 		})
+		b.ReportMetric(float64(walMax)/(1<<20), "steps-wal-max-MiB")
 		once = waits(func() {
 			start := time.Now()
 			update(b, db, whole)

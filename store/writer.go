@@ -93,6 +93,7 @@ func (db *DB) writer() {
 		}
 		batch := q.batch()
 		q.settle(batch, db.commit(batch))
+		db.restartLog()
 	}
 }
 

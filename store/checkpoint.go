@@ -111,12 +111,22 @@ func (db *DB) checkpointer(ctx context.Context) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	last := 0 // frames in the log at the last checkpoint
+	yielded := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		}
+		// The writer's turn to start the log over (restartLog): leave it
+		// the lock for one round, which it would otherwise mostly find
+		// taken while the writes keep the checkpointer busy.
+		if db.ckpt.restart.Load() && !yielded {
+			yielded = true
+			timer.Reset(wait)
+			continue
+		}
+		yielded = false
 		db.ckpt.mu.Lock()
 		_, frames, copied, err := db.checkpoint(ctx, db.ckpt.conn, "PASSIVE")
 		if err != nil {
@@ -137,8 +147,8 @@ func (db *DB) checkpointer(ctx context.Context) {
 		}
 		last = frames
 		switch {
-		case fresh > 2*checkpointFrames:
-			wait = max(wait/2, minCheckpointWait)
+		case fresh > 2*checkpointFrames: // as fast as the frames came, at once
+			wait = max(wait*checkpointFrames/time.Duration(fresh), minCheckpointWait)
 		case fresh < checkpointFrames/2:
 			wait = min(wait*2, maxCheckpointWait)
 		}

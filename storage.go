@@ -44,7 +44,9 @@ type Storage interface {
 	Committed() <-chan struct{}
 	// Purge makes what committed writes deleted or overwrote unrecoverable
 	// from the database's files (free space, logs), so that a copy taken
-	// afterwards holds none of it.
+	// afterwards holds none of it. A store that removes large deletions'
+	// rows in steps after their write (see DeleteConversation) waits for
+	// those steps first, and gives up waiting, not the steps, when ctx ends.
 	Purge(ctx context.Context) error
 	// Ping reports whether the database can be written now, by a small
 	// write: readiness fails while the disk is full or the file read-only.
@@ -108,7 +110,9 @@ type Tx interface {
 	// ScrubEvents removes an erased user's profile from the stored events
 	// that carried it (user.created, user.updated) and, with messages, the
 	// text and custom data of their messages (message events, and the last
-	// message of conversation events). The events keep their place.
+	// message of conversation events). The events keep their place. Every
+	// read after the commit shows them scrubbed; the rows themselves may be
+	// rewritten later, in bounded steps (Storage.Purge waits for them).
 	ScrubEvents(appID, userID string, messages bool) error
 	// EventsAfter lists the app's events after the log position after,
 	// oldest first, at most limit, of the given types (any when none).
@@ -241,7 +245,9 @@ type Tx interface {
 	// marks the user deleted.
 	EraseUser(appID, userID string) error
 	// EraseMessages empties the text and custom data of every message the
-	// user sent in the app and marks them deleted.
+	// user sent in the app and marks them deleted: in every read after the
+	// commit, and in the rows, which may be rewritten later in bounded steps
+	// (Storage.Purge waits for them).
 	EraseMessages(appID, userID string) error
 
 	// Blocks.
@@ -275,6 +281,10 @@ type Tx interface {
 	// SetConversation writes the attributes the patch sets.
 	SetConversation(c *Conversation, p *ConversationPatch) error
 	// DeleteConversation reports false when there was no such conversation.
+	// From the commit, the conversation, its messages and memberships are
+	// gone from every read and its id is free; its messages' rows may be
+	// removed later, in bounded steps, so that a large one does not hold
+	// other writes back.
 	DeleteConversation(appID, convID string) (bool, error)
 	// Conversations lists the app's conversations newest created first,
 	// complete (participants, last message).

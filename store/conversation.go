@@ -12,6 +12,9 @@ func (t *tx) Conversation(appID, convID string) (*parley.Conversation, error) {
 }
 
 func (t *tx) conversation(appID, convID, lock string) (*parley.Conversation, error) {
+	if strings.HasPrefix(convID, deletedPrefix) { // a deleted one's row, being purged
+		return nil, parley.ErrConversationNotFound(convID)
+	}
 	var r convRow
 	if err := t.get("read conversation", &r, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`+lock,
 		appID, convID); notFound(err) {
@@ -79,16 +82,38 @@ func (t *tx) SetConversation(c *parley.Conversation, p *parley.ConversationPatch
 	return err
 }
 
-// DeleteConversation takes messages and memberships along (ON DELETE CASCADE).
+// DeleteConversation hides the conversation at once and leaves its
+// messages to the purger: a million of them would hold the writer for
+// seconds. The row stays until the last of them is gone (they refer to
+// it), renamed out of reach, so that the id is free again at once; the
+// memberships go now, with every list they showed in. The admin list
+// leaves renamed rows out.
 func (t *tx) DeleteConversation(appID, convID string) (bool, error) {
-	return t.changed("delete conversation", `DELETE FROM conversations WHERE app_id = ? AND id = ?`, appID, convID)
+	if strings.HasPrefix(convID, deletedPrefix) {
+		return false, nil
+	}
+	var pk int64
+	err := t.get("delete conversation", &pk, `UPDATE conversations SET id = '`+deletedPrefix+`' || pk
+		WHERE app_id = ? AND id = ? RETURNING pk`, appID, convID)
+	if notFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if _, err := t.exec("delete participants", `DELETE FROM participants WHERE conv_pk = ?`, pk); err != nil {
+		return false, err
+	}
+	return true, t.recordPurge(purgeRow{Kind: purgeConversation, AppID: appID, ConvPK: &pk})
 }
+
+// liveConversation leaves out the rows of deleted conversations.
+const liveConversation = ` AND id NOT LIKE '` + deletedPrefix + `%'`
 
 // Conversations orders by pk, which is creation order.
 func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversation, error) {
 	before := afterPage
 	if page.StartingAfter != "" {
-		err := t.get("find conversation cursor", &before, `SELECT pk FROM conversations WHERE app_id = ? AND id = ?`,
+		err := t.get("find conversation cursor", &before, `SELECT pk FROM conversations WHERE app_id = ? AND id = ?`+liveConversation,
 			appID, page.StartingAfter)
 		if notFound(err) {
 			return nil, parley.ErrNotInList()
@@ -189,13 +214,13 @@ const completeParticipants = `SELECT conv_pk, user_id, access, notify, read_seq 
 func lastMessagesQuery(n int) string {
 	values := strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS BIGINT)), ", n), ", ")
 	return `WITH v (conv_pk, up_to) AS (VALUES ` + values + `)
-		SELECT v.conv_pk AS view_pk, ` + prefixed("m.", messageColumns) + ` FROM v
+		SELECT v.conv_pk AS view_pk, ` + prefixed("m.", messageFields) + `, ` + erasingOf("m.") + ` FROM v
 		JOIN messages m ON m.pk = (SELECT x.pk FROM messages x WHERE x.conv_pk = v.conv_pk AND x.seq <= v.up_to
 			ORDER BY x.seq DESC LIMIT 1)`
 }
 
 // conversationsQuery is a page of the admin list, along conversations_app.
-const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND pk < ?
+const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND pk < ?` + liveConversation + `
 	ORDER BY pk DESC LIMIT ?`
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`

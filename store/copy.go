@@ -76,6 +76,11 @@ var copyTables = []copyTable{
 	{name: "webhook_deliveries", key: []string{"webhook_id", "event_pos"},
 		cols: []string{"webhook_id", "event_pos", "event_id", "type", "status", "attempts", "failures",
 			"next_attempt_at", "created_at"}},
+	// Pending purges go on in the target: their rows came along as they
+	// were (hidden already), and the cursors name pks and seqs, which the
+	// copy keeps.
+	{name: "purges", key: []string{"pk"}, identity: "pk",
+		cols: []string{"pk", "kind", "app_id", "conv_pk", "user_id", "with_messages", "cursor", "created_at"}},
 }
 
 // copySkipped are the tables Copy does not move: the target's migrations

@@ -44,6 +44,19 @@ type Options struct {
 	MaxConns int
 	// Observer hears how writes go, for metrics.
 	Observer Observer
+	// OnCheckpoint, when set, hears how long each SQLite checkpoint took
+	// (the background ones that found work, and Purge's), and how it
+	// failed: for metrics. It runs in the checkpointing goroutine, so it
+	// must not block.
+	OnCheckpoint func(took time.Duration, err error)
+
+	// Tests: the most rows a purge step takes (0: defaultPurgeRows); no
+	// purger (the test takes the steps); what the purger does after each;
+	// no background checkpointer.
+	purgeRows      int
+	manualPurge    bool
+	onPurgeStep    func(kind string, rows int)
+	noCheckpointer bool
 }
 
 // Observer hears how writes go, for metrics; a nil field is not called.
@@ -84,6 +97,10 @@ type DB struct {
 	queued   atomic.Int64
 	stop     chan struct{}
 	done     chan struct{}
+	bg       sync.WaitGroup // the purger and the checkpointer
+	cancelBG context.CancelFunc
+	purge    *purgeState
+	ckpt     *checkpointState // nil on PostgreSQL
 	once     sync.Once
 	known    sync.Map // app ids known to exist; apps are never deleted
 	keys     sync.Map // app id to *cachedKeys
@@ -120,7 +137,8 @@ func Open(path string, opts Options) (*DB, error) {
 	// erasure leaves nothing behind in free space.
 	base := path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=1&_secure_delete=1&_synchronous=" + sync +
 		"&_cache_size=-32000&_stmt_cache_size=64"
-	write, err := sqlx.Open("sqlite3", base+"&_txlock=immediate")
+	// The write connection checkpoints nothing itself (see checkpointer).
+	write, err := sqlx.Open(writeDriver, base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -142,9 +160,49 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	db := &DB{write: write, read: read, obs: opts.Observer, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
+	// The checkpointer's connection waits for no lock: a TRUNCATE happens
+	// when nothing is in its way, or not at all.
+	ckpt, err := sqlx.Open(writeDriver, path+"?_journal_mode=WAL&_busy_timeout=0&_synchronous="+sync)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxLifetime(0)
+	db := &DB{write: write, read: read, obs: opts.Observer, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{}),
+		ckpt: &checkpointState{conn: ckpt, on: opts.OnCheckpoint}}
 	go db.writer()
+	if opts.noCheckpointer {
+		db.background(opts)
+	} else {
+		db.background(opts, db.checkpointer)
+	}
 	return db, nil
+}
+
+// background starts the purger and the goroutines given, which run until
+// Close.
+func (db *DB) background(opts Options, more ...func(context.Context)) {
+	rows := opts.purgeRows
+	if rows <= 0 {
+		rows = defaultPurgeRows
+	}
+	db.purge = &purgeState{rows: rows, wake: make(chan struct{}, 1), onStep: opts.onPurgeStep, progress: make(chan struct{}),
+		sizes: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	db.cancelBG = cancel
+	if !opts.manualPurge {
+		more = append(more, db.purger)
+	}
+	for _, fn := range more {
+		db.bg.Add(1)
+		go func() {
+			defer db.bg.Done()
+			fn(ctx)
+		}()
+	}
 }
 
 // checkWritable says plainly when the database cannot be written, rather
@@ -173,33 +231,41 @@ func checkWritable(path string) error {
 func (db *DB) Close() error {
 	db.once.Do(func() {
 		close(db.stop)
+		db.cancelBG()
+		db.bg.Wait()
 		<-db.done
 		if db.pg != nil {
 			db.closed = db.closePG()
 			return
 		}
-		db.closed = errors.Join(db.read.Close(), db.write.Close())
+		db.closed = errors.Join(db.ckpt.conn.Close(), db.read.Close(), db.write.Close())
 	})
 	return db.closed
 }
 
-// Purge makes what committed writes deleted unrecoverable from the files:
-// with secure_delete the database file holds no deleted content, and the
+// Purge makes what committed writes deleted unrecoverable from the files.
+// It waits first for the purges recorded until now (the rows of deleted
+// conversations and erased users' messages, which the purger removes in
+// steps) and gives up when ctx ends, leaving them to go on. Then: with
+// secure_delete the database file holds no deleted content, and the
 // write-ahead log, which still holds earlier page images, is checkpointed
-// into it and truncated to nothing. It waits for the writer between two
-// batches, and for readers' snapshots to end.
+// into it and truncated to nothing (truncateLog). That waits for the
+// writer between two batches, and for readers' snapshots to end.
 func (db *DB) Purge(ctx context.Context) error {
+	if err := db.awaitPurges(ctx); err != nil {
+		return err
+	}
 	if db.pg != nil {
 		return db.purgePG(ctx)
 	}
 	// A client that hangs up must not interrupt the checkpoint half way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var busy, logged, done int
-	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done); err != nil {
-		return asConflict(fmt.Errorf("checkpoint: %w", err))
+	busy, err := db.truncateLog(ctx)
+	if err != nil {
+		return asConflict(err)
 	}
-	if busy != 0 {
+	if busy {
 		return parley.ErrStorageUnavailable("Readers kept the write-ahead log from being truncated; try again.")
 	}
 	return nil

@@ -22,9 +22,16 @@ func (t *tx) EraseUser(appID, userID string) error {
 	return t.setUserTerms(appID, userID, was, nil)
 }
 
-// EraseMessages goes through messages_sender, then keeps the app's.
+// EraseMessages leaves the rows to the purger: a heavy sender's messages
+// would hold the writer for long. Until their step, the reads show them
+// erased (messageRow.Erasing).
 func (t *tx) EraseMessages(appID, userID string) error {
-	_, err := t.exec("erase messages", `UPDATE messages SET text = '', custom = '{}', deleted = 1, idempotency_key = NULL
-		WHERE sender_id = ? AND conv_pk IN (SELECT pk FROM conversations WHERE app_id = ?)`, userID, appID)
-	return err
+	return t.recordPurge(purgeRow{Kind: purgeMessages, AppID: appID, UserID: &userID})
+}
+
+// ScrubEvents leaves the rows to the purger (scrubEvents), which walks
+// every event of the app; until their step, reading them does what it
+// will (scrubPending).
+func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
+	return t.recordPurge(purgeRow{Kind: purgeEvents, AppID: appID, UserID: &userID, WithMessages: messages})
 }

@@ -161,56 +161,6 @@ func (t *tx) positions(events []parley.Event) error {
 	return nil
 }
 
-// ScrubEvents rewrites, in place, the events that carried what an erasure
-// removes. It reads every stored event of the app: erasure is rare, and
-// its cost is bounded once the log is pruned to a retention (the events
-// issue).
-func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
-	if t.pg() {
-		return t.scrubEventsPG(appID, userID, messages)
-	}
-	if _, err := t.exec("scrub user events", `UPDATE events SET data = json_object('userId', json_extract(data, '$.userId'))
-		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND json_extract(data, '$.userId') = ?`,
-		appID, userID); err != nil {
-		return err
-	}
-	// The erased user's restrictions give reasons, which may say who they are.
-	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = json_set(data, '$.moderation.reason', NULL)
-		WHERE app_id = ? AND type IN ('user.banned', 'user.silenced') AND json_extract(data, '$.userId') = ?`,
-		appID, userID); err != nil || !messages {
-		return err
-	}
-	for _, path := range []string{"$.message", "$.conversation.lastMessage"} {
-		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
-			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'))
-			WHERE app_id = ? AND json_extract(data, '`+path+`.senderId') = ?`, appID, userID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// scrubEventsPG is ScrubEvents with PostgreSQL's JSON functions.
-func (t *tx) scrubEventsPG(appID, userID string, messages bool) error {
-	if _, err := t.exec("scrub user events", `UPDATE events SET data = jsonb_build_object('userId', data::jsonb -> 'userId')::text
-		WHERE app_id = ? AND type IN ('user.created', 'user.updated') AND data::jsonb ->> 'userId' = ?`, appID, userID); err != nil {
-		return err
-	}
-	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = jsonb_set(data::jsonb, '{moderation,reason}', 'null')::text
-		WHERE app_id = ? AND type IN ('user.banned', 'user.silenced') AND data::jsonb ->> 'userId' = ?
-		AND data::jsonb -> 'moderation' IS NOT NULL`, appID, userID); err != nil || !messages {
-		return err
-	}
-	for _, path := range []string{"message", "conversation,lastMessage"} {
-		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(data::jsonb,
-			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true')::text
-			WHERE app_id = ? AND data::jsonb #>> '{`+path+`,senderId}' = ?`, appID, userID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // eventRow is a stored event.
 type eventRow struct {
 	Seq       int64   `db:"seq"`
@@ -221,9 +171,13 @@ type eventRow struct {
 	Data      string  `db:"data"`
 	Meta      *string `db:"meta"`
 	CreatedAt int64   `db:"created_at"`
+	// Erasing: an erasure of a user of the app waits for the purger, which
+	// may have to rewrite this row (scrubPending).
+	Erasing bool `db:"erasing"`
 }
 
-const eventColumns = `seq, pos, id, app_id, type, data, meta, created_at`
+const eventColumns = `seq, pos, id, app_id, type, data, meta, created_at,
+	app_id IN (SELECT app_id FROM purges WHERE kind = '` + purgeEvents + `') AS erasing`
 
 func (r *eventRow) event() (parley.Event, error) {
 	e := parley.Event{ID: r.ID, Seq: r.Seq, Pos: r.Pos, AppID: r.AppID, Type: r.Type, CreatedAt: r.CreatedAt}
@@ -239,7 +193,8 @@ func (r *eventRow) event() (parley.Event, error) {
 	return e, nil
 }
 
-func events(rows []eventRow) ([]parley.Event, error) {
+// events decodes the rows, as the pending erasures will leave them.
+func (t *tx) events(rows []eventRow) ([]parley.Event, error) {
 	out := make([]parley.Event, len(rows))
 	for i := range rows {
 		var err error
@@ -247,7 +202,7 @@ func events(rows []eventRow) ([]parley.Event, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	return out, t.scrubPending(rows, out)
 }
 
 // EventsAfter reads the app's events in log order from (app_id, pos).
@@ -262,7 +217,7 @@ func (t *tx) EventsAfter(appID string, after int64, types []string, limit int) (
 	if err := t.in("read events", &rows, q+` ORDER BY pos LIMIT `+strconv.Itoa(limit), args...); err != nil {
 		return nil, err
 	}
-	return events(rows)
+	return t.events(rows)
 }
 
 // LogAfter reads every app's events in log order.
@@ -271,7 +226,7 @@ func (t *tx) LogAfter(after int64, limit int) ([]parley.Event, error) {
 	if err := t.sel("read log", &rows, `SELECT `+eventColumns+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit); err != nil {
 		return nil, err
 	}
-	return events(rows)
+	return t.events(rows)
 }
 
 // MembershipEvents reads the events in (after, through] that changed the
@@ -282,7 +237,7 @@ func (t *tx) MembershipEvents(appID, userID string, after, through int64) ([]par
 	if err := t.in("read membership events", &rows, membershipEventsQuery, membershipEventsArgs(appID, userID, after, through)...); err != nil {
 		return nil, err
 	}
-	return events(rows)
+	return t.events(rows)
 }
 
 const membershipEventsQuery = `SELECT ` + eventColumns + ` FROM events

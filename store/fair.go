@@ -66,6 +66,15 @@ func (q *fairQueue) push(j *job) {
 	q.count++
 }
 
+// settle accounts for a batch once it ran, but for the writes it left
+// unrun, which go back to their queues first: their app may have sent them
+// longer than forgetIdle ago (a write before them ran that long), and must
+// not be forgotten meanwhile.
+func (q *fairQueue) settle(batch, unrun []*job) {
+	q.requeue(unrun)
+	q.account(batch[:len(batch)-len(unrun)])
+}
+
 // requeue puts writes taken but not run back at the head of their queues,
 // in their order. An app whose only writes were these may have been
 // forgotten meanwhile (a long batch left it idle past forgetIdle): it
@@ -112,7 +121,8 @@ func (q *fairQueue) waiting(app string) bool {
 
 // batch takes the next writes: in fair order, at most maxBatch, and no more
 // than fit in batchBudget by what each app's writes recently took (at least
-// one write).
+// one write). A write that goes alone (a purge step) has a batch of its
+// own: the writes beside it need not wait for its commit.
 func (q *fairQueue) batch() []*job {
 	var out []*job
 	var planned time.Duration
@@ -124,14 +134,18 @@ func (q *fairQueue) batch() []*job {
 				next = a
 			}
 		}
-		if len(out) > 0 && planned+next.cost > batchBudget {
+		j := next.jobs[0]
+		if len(out) > 0 && (j.alone || planned+next.cost > batchBudget) {
 			break
 		}
-		out = append(out, next.jobs[0])
+		out = append(out, j)
 		next.jobs = next.jobs[1:]
 		q.count--
 		planned += next.cost
 		charged[next] += max(next.cost, time.Microsecond)
+		if j.alone {
+			break
+		}
 	}
 	return out
 }

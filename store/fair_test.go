@@ -101,35 +101,57 @@ func TestFairQueueFloorFollowsBusyApps(t *testing.T) {
 	}
 }
 
-// TestFairQueueRequeuesAForgottenApp: a write taken into a batch and not
-// run comes back even when its app was forgotten meanwhile (the batch's
-// first write took longer than forgetIdle). It panicked before.
-func TestFairQueueRequeuesAForgottenApp(t *testing.T) {
+// TestSettleKeepsUnrunWrites: writes a batch left unrun go back to their
+// queues even when their app sent them longer than forgetIdle ago (the
+// write before them ran that long): the writer used to forget the app
+// first, then fail to find its queue.
+func TestSettleKeepsUnrunWrites(t *testing.T) {
 	q := newFairQueue()
-	slow, waiting := &job{app: "slow"}, &job{app: "other"}
+	slow, left := &job{app: "slow"}, &job{app: "left"}
 	q.push(slow)
-	q.push(waiting)
-	q.apps["other"].cost = time.Microsecond
-	q.apps["slow"].cost = time.Microsecond
-	batch := q.batch()
-	if len(batch) != 2 || q.count != 0 {
-		t.Fatalf("batch of %d, %d left; want both writes taken", len(batch), q.count)
+	q.push(left)
+	for _, a := range q.apps {
+		a.cost = time.Microsecond // known to be cheap: one batch
 	}
-	// The slow write ran for longer than forgetIdle; the other was not run.
+	batch := q.batch()
+	if len(batch) != 2 {
+		t.Fatalf("batch of %d writes, want 2", len(batch))
+	}
+	batch[0].took = 2 * forgetIdle
 	for _, a := range q.apps {
 		a.seen = time.Now().Add(-2 * forgetIdle)
 	}
-	slow.took = 2 * forgetIdle
-	unrun := []*job{waiting}
-	q.account([]*job{slow})
-	if _, ok := q.apps["other"]; ok {
-		t.Fatal("the idle app was not forgotten: the test does not reach the case")
+	q.settle(batch, batch[1:])
+	if q.count != 1 || !q.waiting(batch[1].app) {
+		t.Fatalf("after settling, %d writes queued; want the unrun one back in its queue", q.count)
 	}
-	q.requeue(unrun)
-	if q.count != 1 || !q.waiting("other") {
-		t.Fatalf("after requeue %d queued, other waiting %v; want the write back", q.count, q.waiting("other"))
+	if got := q.batch(); len(got) != 1 || got[0] != batch[1] {
+		t.Errorf("next batch %v, want the unrun write", got)
 	}
-	if got := q.batch(); len(got) != 1 || got[0] != waiting {
-		t.Errorf("the next batch is %v, want the requeued write", got)
+}
+
+// TestAloneWritesGetTheirOwnBatch: a purge step shares no batch, so the
+// writes beside it are not answered after its commit.
+func TestAloneWritesGetTheirOwnBatch(t *testing.T) {
+	q := newFairQueue()
+	q.push(&job{app: "a"})
+	q.push(&job{app: purgeLane, alone: true})
+	q.push(&job{app: purgeLane, alone: true})
+	q.push(&job{app: "b"})
+	for i, app := range []string{"a", purgeLane, "b"} {
+		q.apps[app].cost = time.Microsecond // all cheap: one batch, but for the purge
+		q.apps[app].used = time.Duration(i) * time.Microsecond
+	}
+	var got []string
+	for q.count > 0 {
+		var names []string
+		for _, j := range q.batch() {
+			names = append(names, j.app)
+		}
+		got = append(got, strings.Join(names, "+"))
+	}
+	// Unaccounted, the purge lane stays ahead of b.
+	if want := "a|" + purgeLane + "|" + purgeLane + "|b"; strings.Join(got, "|") != want {
+		t.Errorf("batches %q, want %q", strings.Join(got, "|"), want)
 	}
 }

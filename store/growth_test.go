@@ -349,7 +349,7 @@ func legacyComplete(t *tx, convs []parley.Conversation, views map[int64]*int64) 
 		}
 		var r messageRow
 		err := t.get("read last message", &r, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND seq <= ?
-			ORDER BY seq DESC LIMIT 1`, c.PK, limit)
+			ORDER BY seq DESC LIMIT 1`, c.PK, c.PK, limit)
 		if notFound(err) {
 			continue
 		} else if err != nil {

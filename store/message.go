@@ -8,7 +8,7 @@ import (
 
 func (t *tx) Message(c *parley.Conversation, msgID string) (*parley.Message, error) {
 	var r messageRow
-	if err := t.get("read message", &r, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND id = ?`, c.PK, msgID); notFound(err) {
+	if err := t.get("read message", &r, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND id = ?`, c.PK, c.PK, msgID); notFound(err) {
 		return nil, parley.ErrMessageNotFound()
 	} else if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 	}
 	var rows []messageRow
 	if err := t.sel("list messages", &rows, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND seq < ?
-		ORDER BY seq DESC LIMIT ?`, c.PK, before, page.Limit); err != nil {
+		ORDER BY seq DESC LIMIT ?`, c.PK, c.PK, before, page.Limit); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Message, len(rows))
@@ -138,7 +138,23 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 	return out, t.fillReadBy(c.PK, out)
 }
 
-const messageColumns = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`
+// messageFields are a message row's columns.
+const messageFields = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`
+
+// messageColumns are a message row's, and whether an erasure of its sender
+// waits for the purger to empty it (erasing): its one ? is the
+// conversation's pk. The subquery runs once a statement.
+const messageColumns = messageFields + `,
+	(sender_id IS NOT NULL AND sender_id IN (SELECT p.user_id FROM purges p JOIN conversations c ON c.app_id = p.app_id
+		WHERE c.pk = ? AND p.kind = '` + purgeMessages + `' AND p.user_id IS NOT NULL)) AS erasing`
+
+// erasingOf is the erasing column for rows of several conversations, the
+// table's columns named with alias: correlated by the row's conversation.
+func erasingOf(alias string) string {
+	return `(` + alias + `sender_id IS NOT NULL AND ` + alias + `sender_id IN (SELECT p.user_id FROM purges p
+		JOIN conversations c ON c.app_id = p.app_id WHERE c.pk = ` + alias + `conv_pk AND p.kind = '` + purgeMessages + `'
+		AND p.user_id IS NOT NULL)) AS erasing`
+}
 
 type messageRow struct {
 	ID                  string  `db:"id"`
@@ -152,9 +168,15 @@ type messageRow struct {
 	CreatedAt           int64   `db:"created_at"`
 	EditedAt            *int64  `db:"edited_at"`
 	Deleted             bool    `db:"deleted"`
+	Erasing             bool    `db:"erasing"`
 }
 
+// message is the row as the user sees it: erased already when its erasure
+// waits for the purger.
 func (r messageRow) message(convID string) parley.Message {
+	if r.Erasing {
+		r.Text, r.Custom, r.Deleted = "", "{}", true
+	}
 	return parley.Message{ID: r.ID, ConversationID: convID, Type: r.Type, SenderID: r.SenderID, Text: r.Text,
 		Custom: customMap(r.Custom), ReferencedMessageID: r.ReferencedMessageID, Origin: r.Origin,
 		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Seq: r.Seq, ReadBy: []string{}}

@@ -101,6 +101,7 @@ func openPostgres(url string, opts Options) (*DB, error) {
 	pg := &pgState{url: url, token: parley.NewEventID(), appended: make(chan struct{}, 1), progress: make(chan struct{}), committed: make(chan struct{}, 1)}
 	db := &DB{write: pool, read: pool, pg: pg, obs: opts.Observer, stop: make(chan struct{}), done: make(chan struct{})}
 	close(db.done) // no writer goroutine: Close waits for nothing
+	db.background(opts)
 	run, stop := context.WithCancel(context.Background())
 	pg.cancel = stop
 	pg.wg.Add(2)

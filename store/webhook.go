@@ -119,12 +119,12 @@ func (t *tx) EventsAt(appID string, positions []int64) (map[int64]*parley.Event,
 	if err := t.in("read events", &rows, `SELECT `+eventColumns+` FROM events WHERE app_id = ? AND pos IN (?)`, appID, positions); err != nil {
 		return nil, err
 	}
-	for i := range rows {
-		e, err := rows[i].event()
-		if err != nil {
-			return nil, err
-		}
-		out[e.Pos] = &e
+	events, err := t.events(rows)
+	if err != nil {
+		return nil, err
+	}
+	for i := range events {
+		out[events[i].Pos] = &events[i]
 	}
 	return out, nil
 }
@@ -290,5 +290,5 @@ func (t *tx) EventsSince(appID string, since, after, through int64, types []stri
 		appID, after, through, since, types, limit); err != nil {
 		return nil, err
 	}
-	return events(rows)
+	return t.events(rows)
 }

@@ -26,6 +26,8 @@ type job struct {
 	// appended: the write stored events (PostgreSQL numbers them after
 	// the commit).
 	appended bool
+	// alone: the write runs in a batch of its own (see fairQueue.batch).
+	alone bool
 }
 
 // Update runs fn in a write transaction and returns once it is committed.
@@ -40,15 +42,11 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 	if db.pg != nil {
 		return db.updatePG(ctx, fn)
 	}
-	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
 	db.queued.Add(1)
 	defer db.queued.Add(-1)
-	select {
-	case db.jobs <- j:
-	case <-db.stop:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	j, err := db.enqueue(ctx, fn)
+	if err != nil {
+		return err
 	}
 	// Once handed over, the outcome is waited for whatever ctx says: the
 	// write may commit, and the caller must not believe otherwise.
@@ -58,6 +56,20 @@ func (db *DB) Update(ctx context.Context, fn func(parley.Tx) error) error {
 // WriterQueue is how many writes wait for the SQLite writer or run in the
 // batch it commits now (0 on PostgreSQL, which has no writer).
 func (db *DB) WriterQueue() int { return int(db.queued.Load()) }
+
+// enqueue hands a write to the writer, and returns once the writer has it.
+func (db *DB) enqueue(ctx context.Context, fn func(parley.Tx) error) (*job, error) {
+	j := &job{ctx: ctx, app: parley.AppFromContext(ctx), fn: fn, done: make(chan error, 1)}
+	j.alone = j.app == purgeLane
+	select {
+	case db.jobs <- j:
+		return j, nil
+	case <-db.stop:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
 // writer runs the writes: it takes every write waiting when it becomes
 // free into a fair queue, and commits them in batches (see fairQueue).
@@ -86,10 +98,8 @@ func (db *DB) writer() {
 			db.await(q, app)
 		}
 		batch := q.batch()
-		unrun := db.commit(batch)
-		// Back in the queue before accounting, which forgets idle apps.
-		q.requeue(unrun)
-		q.account(batch[:len(batch)-len(unrun)])
+		q.settle(batch, db.commit(batch))
+		db.restartLog()
 	}
 }
 

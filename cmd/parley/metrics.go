@@ -25,6 +25,8 @@ type metrics struct {
 	http    *api.Metrics
 	store   store.Observer
 	service parley.Observer
+	// checkpoint hears each SQLite checkpoint (store.Options.OnCheckpoint).
+	checkpoint func(took time.Duration, err error)
 }
 
 // scrapeTimeout bounds a scrape's database read.
@@ -40,9 +42,14 @@ func newMetrics(sqlite bool) (*metrics, error) {
 	})
 	commits := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "parley_sqlite_commit_duration_seconds",
-		Help:    "How long the SQLite writer's COMMIT of a batch took (its fsyncs, and any automatic checkpoint run inside it).",
+		Help:    "How long the SQLite writer's COMMIT of a batch took (its fsyncs; checkpoints run beside it).",
 		Buckets: prometheus.ExponentialBuckets(0.00025, 2, 14), // 0.25 ms to 2 s
 	})
+	checkpoints := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "parley_sqlite_checkpoint_duration_seconds",
+		Help:    "How long each SQLite write-ahead-log checkpoint took, off the writer's reply path, by outcome (ok or error).",
+		Buckets: prometheus.ExponentialBuckets(0.00025, 2, 16), // 0.25 ms to 8 s
+	}, []string{"outcome"})
 	pgWrites := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "parley_postgres_write_transactions_total",
 		Help: "PostgreSQL writes by outcome: committed, rolled_back (refused, failed or given up), busy (aborted for others on every try).",
@@ -57,7 +64,7 @@ func newMetrics(sqlite bool) (*metrics, error) {
 	}, []string{"outcome"})
 	mine := []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), deliveries}
 	if sqlite {
-		mine = append(mine, batches, commits)
+		mine = append(mine, batches, commits, checkpoints)
 	} else {
 		mine = append(mine, pgWrites, pgRetries)
 	}
@@ -74,6 +81,9 @@ func newMetrics(sqlite bool) (*metrics, error) {
 	byPG := map[string]prometheus.Counter{}
 	for _, o := range []string{store.PGCommitted, store.PGRolledBack, store.PGBusy} {
 		byPG[o] = pgWrites.WithLabelValues(o)
+	}
+	for _, o := range []string{"ok", "error"} {
+		checkpoints.WithLabelValues(o) // shown before the first checkpoint
 	}
 	byDelivery := map[string]prometheus.Counter{}
 	for _, o := range []string{parley.OutcomeDelivered, parley.OutcomeRetry, parley.OutcomeFailed} {
@@ -94,6 +104,13 @@ func newMetrics(sqlite bool) (*metrics, error) {
 			},
 		},
 		service: parley.Observer{Delivery: func(outcome string) { byDelivery[outcome].Inc() }},
+		checkpoint: func(took time.Duration, err error) {
+			outcome := "ok"
+			if err != nil {
+				outcome = "error"
+			}
+			checkpoints.WithLabelValues(outcome).Observe(took.Seconds())
+		},
 	}, nil
 }
 

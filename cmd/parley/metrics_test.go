@@ -255,6 +255,11 @@ func testServeMetrics(t *testing.T, secret string, vars map[string]string, args 
 		if n, _ := value(families, "parley_sqlite_commit_duration_seconds", nil); n < 1 {
 			t.Errorf("commits timed: %v", n)
 		}
+		// Checkpoints run beside the writer, when it has work: the series
+		// is there from the start.
+		if _, ok := value(families, "parley_sqlite_checkpoint_duration_seconds", map[string]string{"outcome": "ok"}); !ok {
+			t.Error("no checkpoint duration series")
+		}
 	} else if n, _ := value(families, "parley_postgres_write_transactions_total", map[string]string{"outcome": "committed"}); n < 5 {
 		t.Errorf("PostgreSQL writes committed: %v, want at least the 5 sent above", n)
 	}

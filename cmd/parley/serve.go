@@ -119,6 +119,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("metrics: %w", err)
 		}
 		opts.Observer = m.store
+		if m.sqlite {
+			opts.OnCheckpoint = m.checkpoint
+		}
 	}
 	db, err := store.Open(*dbPath, opts)
 	if err != nil {

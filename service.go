@@ -92,12 +92,22 @@ type Service struct {
 	WebhookPolicy WebhookPolicy
 	// deliveries wakes the deliverer when endpoints or deliveries change.
 	deliveries chan struct{}
+
+	// FileLinkTTL is how long a download link works (DefaultFileLinkTTL).
+	FileLinkTTL time.Duration
+	// PublicURL, when set, is the server's URL as clients reach it
+	// ("https://chat.example.com"): download links are absolute. Without
+	// it they are paths, to resolve against the API's base URL.
+	PublicURL string
+	// fileSecrets caches each app's link key (app id to []byte): it never
+	// changes.
+	fileSecrets sync.Map
 }
 
 // NewService returns a service over st that publishes committed events to
 // events (nil: to nobody).
 func NewService(st Storage, events *Broker) *Service {
-	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1)}
+	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1), FileLinkTTL: DefaultFileLinkTTL}
 	s.adds = NewBuckets(func() time.Time { return s.Now() })
 	return s
 }
@@ -111,6 +121,7 @@ var (
 	_ BlockService        = (*Service)(nil)
 	_ ConversationService = (*Service)(nil)
 	_ MessageService      = (*Service)(nil)
+	_ FileService         = (*Service)(nil)
 	_ ModerationService   = (*Service)(nil)
 )
 
@@ -155,6 +166,9 @@ func (s *Service) write(ctx context.Context, appID string, fn func(w *change) er
 		}
 		if len(w.events) == 0 {
 			return nil
+		}
+		if err := s.linkEvents(w); err != nil {
+			return err
 		}
 		if err := tx.AppendEvents(w.events); err != nil {
 			return err

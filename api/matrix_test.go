@@ -35,6 +35,7 @@ var clientRoutes = []struct {
 	{"delete message", "DELETE", "/conversations/{conv}/messages/{msg}", nil},
 	{"events", "GET", "/events?wait=0", nil},
 	{"mark read", "POST", "/conversations/{conv}/read", map[string]any{}},
+	{"upload", "POST", "/files", oneFile("a.txt", []byte("a"))},
 }
 
 // Without a role, the moderator routes are refused to every signed-in user.

@@ -49,6 +49,10 @@ var adminRoutes = []struct {
 	{"POST", "/webhooks/{webhook}/replay", map[string]any{"since": 0}},
 	{"DELETE", "/webhooks/{webhook}", nil},
 	{"POST", "/batch", []any{[]any{1, "GET", "/users/alice"}}},
+	{"POST", "/import/conversations/c/messages", atNow(func(now int64) any {
+		return []any{map[string]any{"type": "SystemMessage", "text": "x", "createdAt": now}}
+	})},
+	{"POST", "/files", oneFile("a.txt", []byte("a"))},
 	// Last: they take the scene with them.
 	{"DELETE", "/users/zed", nil},
 	{"DELETE", "/conversations/c", nil},

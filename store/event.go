@@ -182,7 +182,7 @@ func (t *tx) ScrubEvents(appID, userID string, messages bool) error {
 	}
 	for _, path := range []string{"$.message", "$.conversation.lastMessage"} {
 		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
-			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'))
+			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'), '`+path+`.attachment', json('null'))
 			WHERE app_id = ? AND json_extract(data, '`+path+`.senderId') = ?`, appID, userID); err != nil {
 			return err
 		}
@@ -202,8 +202,8 @@ func (t *tx) scrubEventsPG(appID, userID string, messages bool) error {
 		return err
 	}
 	for _, path := range []string{"message", "conversation,lastMessage"} {
-		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(data::jsonb,
-			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true')::text
+		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(jsonb_set(data::jsonb,
+			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true'), '{`+path+`,attachment}', 'null')::text
 			WHERE app_id = ? AND data::jsonb #>> '{`+path+`,senderId}' = ?`, appID, userID); err != nil {
 			return err
 		}

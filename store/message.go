@@ -64,9 +64,10 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 			custom = parley.Custom{}
 		}
 		if err := t.write("insert message", `INSERT INTO messages (id, conv_pk, seq, type, sender_id, text, custom,
-			referenced_message_id, origin, created_at, edited_at, deleted, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			referenced_message_id, origin, created_at, edited_at, deleted, idempotency_key, attachment)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, c.PK, m.Seq, m.Type, m.SenderID, m.Text, jsonText(custom), m.ReferencedMessageID, m.Origin, m.CreatedAt,
-			m.EditedAt, m.Deleted, key); err != nil {
+			m.EditedAt, m.Deleted, key, attachmentText(m.Attachment)); err != nil {
 			return err
 		}
 	}
@@ -94,7 +95,8 @@ func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {
 	return err
 }
 
-// DeleteMessage removes the row: a deleted message is gone, not marked.
+// DeleteMessage removes the row: a deleted message is gone, not marked,
+// and its file with it (files.message_pk, ON DELETE CASCADE).
 func (t *tx) DeleteMessage(c *parley.Conversation, msgID string) (int64, error) {
 	var seq int64
 	err := t.get("delete message", &seq, `DELETE FROM messages WHERE conv_pk = ? AND id = ? RETURNING seq`, c.PK, msgID)
@@ -153,7 +155,8 @@ func (t *tx) lastMessage(c *parley.Conversation, upTo *int64) (*parley.Message, 
 	return &m[0], nil
 }
 
-const messageColumns = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`
+const messageColumns = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted,
+	attachment`
 
 type messageRow struct {
 	ID                  string  `db:"id"`
@@ -167,10 +170,12 @@ type messageRow struct {
 	CreatedAt           int64   `db:"created_at"`
 	EditedAt            *int64  `db:"edited_at"`
 	Deleted             bool    `db:"deleted"`
+	Attachment          *string `db:"attachment"`
 }
 
 func (r messageRow) message(convID string) parley.Message {
 	return parley.Message{ID: r.ID, ConversationID: convID, Type: r.Type, SenderID: r.SenderID, Text: r.Text,
 		Custom: customMap(r.Custom), ReferencedMessageID: r.ReferencedMessageID, Origin: r.Origin,
-		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Seq: r.Seq, ReadBy: []string{}}
+		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Attachment: attachmentOf(r.Attachment), Seq: r.Seq,
+		ReadBy: []string{}}
 }

@@ -88,8 +88,10 @@ func (w *change) take(t *takes, token *string, field, msgID string) (*Attachment
 		return nil, err
 	}
 	switch {
-	case f == nil, t.by.Surface == Client && (f.UploaderID == nil || *f.UploaderID != t.by.UserID):
-		return nil, Invalid(field, "is not a file you uploaded to this app (or it was pruned: attach an upload within a day)")
+	case t.by.Surface == Client && (f == nil || f.UploaderID == nil || *f.UploaderID != t.by.UserID):
+		return nil, Invalid(field, "is not a file you uploaded (with POST /me/files; an upload no message took is deleted after a day)")
+	case f == nil:
+		return nil, Invalid(field, "is not a file uploaded to this app (an upload no message took is deleted after a day)")
 	case f.Attached || slices.ContainsFunc(t.list, func(x take) bool { return x.fileID == f.ID }):
 		return nil, errFileTaken(field)
 	}

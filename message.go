@@ -33,29 +33,43 @@ type Message struct {
 	CreatedAt           int64   `json:"createdAt"`
 	EditedAt            *int64  `json:"editedAt"`
 	Deleted             bool    `json:"deleted"`
+
+	// Attachment is the message's file, nil for none.
+	Attachment *Attachment `json:"attachment"`
+
 	// ReadBy are the participants whose read pointer is at or past the
 	// message, its sender left out.
 	ReadBy []string `json:"readBy"`
 	Seq    int64    `json:"-"` // position in the conversation, from 1, without gaps
 }
 
-// NewMessage is a message to send.
+// NewMessage is a message to send: text, a file (attachmentToken), or both.
 type NewMessage struct {
 	Type                string  `json:"type" validate:"required,oneof=UserMessage SystemMessage"`
-	Text                string  `json:"text" validate:"required,max=10000"`
+	Text                string  `json:"text" validate:"max=10000"`
 	Sender              *string `json:"sender" validate:"omitnil,userid"`
 	Custom              Custom  `json:"custom" validate:"custom"`
 	ReferencedMessageID *string `json:"referencedMessageId" validate:"omitnil,messageid"`
 	IdempotencyKey      *string `json:"idempotencyKey" validate:"omitnil,min=1,max=255"`
+	AttachmentToken     *string `json:"attachmentToken" validate:"omitnil,min=1,max=64"`
 }
 
-// Validate checks what struct tags cannot: the sender goes with the type.
+// Validate checks what struct tags cannot: the sender goes with the type,
+// and there is text or a file.
 func (m *NewMessage) Validate() error {
 	switch {
 	case m.Type == UserMessage && m.Sender == nil:
 		return Invalid("sender", "is required for a UserMessage")
 	case m.Type == SystemMessage && m.Sender != nil:
 		return Invalid("sender", "is not allowed for a SystemMessage")
+	}
+	return textOrFile(m.Text, m.AttachmentToken)
+}
+
+// textOrFile requires a message's text unless it carries a file.
+func textOrFile(text string, token *string) error {
+	if text == "" && token == nil {
+		return Invalid("text", "is required unless the message carries an attachmentToken")
 	}
 	return nil
 }
@@ -65,17 +79,19 @@ func (m *NewMessage) Validate() error {
 // taken, not both.
 type ImportedMessage struct {
 	Type           string   `json:"type" validate:"required,oneof=UserMessage SystemMessage"`
-	Text           string   `json:"text" validate:"required,max=10000"`
+	Text           string   `json:"text" validate:"max=10000"`
 	Sender         *string  `json:"sender" validate:"omitnil,userid"`
 	Custom         Custom   `json:"custom" validate:"custom"`
 	CreatedAt      *int64   `json:"createdAt" validate:"omitnil,min=0"`
 	Timestamp      *int64   `json:"timestamp" validate:"omitnil,min=0"`
 	ReadBy         []string `json:"readBy" validate:"max=1000,dive,userid"`
 	IdempotencyKey *string  `json:"idempotencyKey" validate:"omitnil,min=1,max=255"`
+	// AttachmentToken takes a file uploaded with POST /files.
+	AttachmentToken *string `json:"attachmentToken" validate:"omitnil,min=1,max=64"`
 }
 
 // Validate checks what struct tags cannot: the sender goes with the type,
-// and the time is given once.
+// there is text or a file, and the time is given once.
 func (m *ImportedMessage) Validate() error {
 	switch {
 	case m.Type == UserMessage && m.Sender == nil:
@@ -87,7 +103,7 @@ func (m *ImportedMessage) Validate() error {
 	case m.CreatedAt != nil && m.Timestamp != nil:
 		return Invalid("timestamp", "is another name for createdAt: send one of them")
 	}
-	return nil
+	return textOrFile(m.Text, m.AttachmentToken)
 }
 
 // At is when the message was sent.

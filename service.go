@@ -99,6 +99,16 @@ type Service struct {
 	// Observer hears what the background work does, for metrics. Set it
 	// before DeliverWebhooks starts.
 	Observer Observer
+
+	// FileLinkTTL is how long a download link works (DefaultFileLinkTTL).
+	FileLinkTTL time.Duration
+	// PublicURL, when set, is the server's URL as clients reach it
+	// ("https://chat.example.com"): download links are absolute. Without
+	// it they are paths, to resolve against the API's base URL.
+	PublicURL string
+	// fileSecrets caches each app's link key (app id to []byte): it never
+	// changes.
+	fileSecrets sync.Map
 }
 
 // Observer hears what the service does in the background, for metrics; a
@@ -120,7 +130,8 @@ const (
 // NewService returns a service over st that publishes committed events to
 // events (nil: to nobody).
 func NewService(st Storage, events *Broker) *Service {
-	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1), presence: newPresence()}
+	s := &Service{store: st, events: events, Now: time.Now, deliveries: make(chan struct{}, 1), presence: newPresence(),
+		FileLinkTTL: DefaultFileLinkTTL}
 	s.adds = NewBuckets(func() time.Time { return s.Now() })
 	return s
 }
@@ -134,6 +145,7 @@ var (
 	_ BlockService        = (*Service)(nil)
 	_ ConversationService = (*Service)(nil)
 	_ MessageService      = (*Service)(nil)
+	_ FileService         = (*Service)(nil)
 	_ ModerationService   = (*Service)(nil)
 )
 
@@ -178,6 +190,9 @@ func (s *Service) write(ctx context.Context, appID string, fn func(w *change) er
 		}
 		if len(w.events) == 0 {
 			return nil
+		}
+		if err := s.linkEvents(w); err != nil {
+			return err
 		}
 		if err := tx.AppendEvents(w.events); err != nil {
 			return err

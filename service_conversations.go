@@ -199,7 +199,7 @@ func (s *Service) Conversation(ctx context.Context, appID, convID string) (*Conv
 			return err
 		}
 		out = &convs[0]
-		return nil
+		return s.linkLast(tx, appID, s.now(), out)
 	})
 	return out, err
 }
@@ -208,8 +208,16 @@ func (s *Service) Conversation(ctx context.Context, appID, convID string) (*Conv
 func (s *Service) Conversations(ctx context.Context, appID string, page Page) ([]Conversation, error) {
 	var out []Conversation
 	err := s.read(ctx, func(tx Tx) (err error) {
-		out, err = tx.Conversations(appID, page)
-		return err
+		if out, err = tx.Conversations(appID, page); err != nil {
+			return err
+		}
+		now := s.now()
+		for i := range out {
+			if err := s.linkLast(tx, appID, now, &out[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -340,7 +348,7 @@ func (s *Service) ConversationFor(ctx context.Context, appID, convID, userID str
 		if err != nil {
 			return err
 		}
-		out, err = membershipOf(tx, c, m, userID)
+		out, err = s.membershipOf(tx, appID, c, m, userID)
 		return err
 	})
 	return out, err
@@ -361,9 +369,12 @@ func convForMember(tx Tx, appID, convID, userID string) (*Conversation, *Member,
 }
 
 // membershipOf is the conversation as the member sees it.
-func membershipOf(tx Tx, c *Conversation, m *Member, userID string) (*Membership, error) {
+func (s *Service) membershipOf(tx Tx, appID string, c *Conversation, m *Member, userID string) (*Membership, error) {
 	convs := []Conversation{*c}
 	if err := tx.Complete(convs, map[int64]*int64{c.PK: m.FrozenSeq}); err != nil {
+		return nil, err
+	}
+	if err := s.linkLast(tx, appID, s.now(), &convs[0]); err != nil {
 		return nil, err
 	}
 	out := &Membership{Conversation: convs[0], RemovedAt: m.RemovedAt}
@@ -438,7 +449,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 			added = append(added, by.UserID)
 		}
 		if c != nil && len(added) == 0 && !attributesChange(c, p) {
-			out, err = membershipOf(w, c, me, by.UserID)
+			out, err = s.membershipOf(w, appID, c, me, by.UserID)
 			return err
 		}
 		if !settings.BrowserConversationSync {
@@ -491,7 +502,7 @@ func (s *Service) SyncConversation(ctx context.Context, appID string, by Caller,
 		if err != nil {
 			return err
 		}
-		out, err = membershipOf(w, c, me, by.UserID)
+		out, err = s.membershipOf(w, appID, c, me, by.UserID)
 		return err
 	})
 	return out, err

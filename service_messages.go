@@ -78,6 +78,7 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 		}
 		var fresh []Message
 		var keys []*string
+		files := &takes{by: by}
 		checked := map[string]bool{}
 		inBatch := map[string]string{} // sender and key to the id sent in this batch
 		for i, m := range msgs {
@@ -110,6 +111,10 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 				}
 			}
 			ids[i] = NewMessageID()
+			file, err := w.take(files, m.AttachmentToken, field(i)+"attachmentToken", ids[i])
+			if err != nil {
+				return err
+			}
 			if m.IdempotencyKey != nil {
 				inBatch[sender+"\x00"+*m.IdempotencyKey] = ids[i]
 			}
@@ -119,13 +124,16 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 			}
 			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
 				Custom: custom, ReferencedMessageID: m.ReferencedMessageID, Origin: origin, CreatedAt: w.now, ReadBy: []string{},
-				Seq: c.LastSeq + int64(len(fresh)) + 1})
+				Attachment: file, Seq: c.LastSeq + int64(len(fresh)) + 1})
 			keys = append(keys, m.IdempotencyKey)
 		}
 		if len(fresh) == 0 {
 			return nil
 		}
 		if err := w.InsertMessages(c, fresh, keys); err != nil {
+			return err
+		}
+		if err := w.takeFiles(c, files); err != nil {
 			return err
 		}
 		for i := range fresh {
@@ -186,6 +194,7 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 		var fresh []Message
 		var keys []*string
 		var readers [][]string
+		files := &takes{by: BackendCaller("")}
 		inBatch := map[string]string{} // sender and key to the id imported in this batch
 		for _, i := range order {
 			m := msgs[i]
@@ -209,6 +218,10 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 				return Invalid(field+"createdAt", "is before the conversation's newest message: import a conversation's messages oldest first, before new ones arrive")
 			}
 			ids[i] = NewMessageID()
+			file, err := w.take(files, m.AttachmentToken, field+"attachmentToken", ids[i])
+			if err != nil {
+				return err
+			}
 			if m.IdempotencyKey != nil {
 				inBatch[sender+"\x00"+*m.IdempotencyKey] = ids[i]
 			}
@@ -217,7 +230,8 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 				custom = Custom{}
 			}
 			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
-				Custom: custom, Origin: OriginImport, CreatedAt: m.At(), ReadBy: []string{}, Seq: c.LastSeq + int64(len(fresh)) + 1})
+				Custom: custom, Origin: OriginImport, CreatedAt: m.At(), ReadBy: []string{}, Attachment: file,
+				Seq: c.LastSeq + int64(len(fresh)) + 1})
 			keys = append(keys, m.IdempotencyKey)
 			readers = append(readers, m.ReadBy)
 		}
@@ -225,6 +239,9 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 			return nil
 		}
 		if err := w.InsertMessages(c, fresh, keys); err != nil {
+			return err
+		}
+		if err := w.takeFiles(c, files); err != nil {
 			return err
 		}
 		stored = len(fresh)
@@ -316,8 +333,10 @@ func (s *Service) Messages(ctx context.Context, appID, convID string, page Page)
 		if err != nil {
 			return err
 		}
-		out, err = tx.Messages(c, nil, page)
-		return err
+		if out, err = tx.Messages(c, nil, page); err != nil {
+			return err
+		}
+		return s.linkList(tx, appID, s.now(), out)
 	})
 	return out, err
 }
@@ -331,8 +350,10 @@ func (s *Service) MessagesFor(ctx context.Context, appID, convID, userID string,
 		if err != nil {
 			return err
 		}
-		out, err = tx.Messages(c, m.FrozenSeq, page)
-		return err
+		if out, err = tx.Messages(c, m.FrozenSeq, page); err != nil {
+			return err
+		}
+		return s.linkList(tx, appID, s.now(), out)
 	})
 	return out, err
 }
@@ -345,8 +366,10 @@ func (s *Service) Message(ctx context.Context, appID, convID, msgID string) (*Me
 		if err != nil {
 			return err
 		}
-		out, err = tx.Message(c, msgID)
-		return err
+		if out, err = tx.Message(c, msgID); err != nil {
+			return err
+		}
+		return s.link(tx, appID, s.now(), out)
 	})
 	return out, err
 }

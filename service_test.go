@@ -609,7 +609,8 @@ func TestErasureIsPhysical(t *testing.T) {
 	ctx := context.Background()
 	svc, _, _, path := newServiceOn(t)
 	secrets := []string{"Zebediah Quuxworth", "zeb@erased.example", "+99-ERASED-PHONE", "ERASEDEXTERNALID", "erased-custom-value",
-		"ERASED MESSAGE TEXT", "erased-message-custom", "erased-idempotency-key"}
+		"ERASED MESSAGE TEXT", "erased-message-custom", "erased-idempotency-key", "ERASED FILE CONTENT", "erased-file-name.txt",
+		"ERASED LOOSE UPLOAD"}
 	for i := 0; i < 3; i++ { // old versions of the rows, in the log and in free pages
 		must(t, svc.PutUser(ctx, "app1", "zeb", &parley.UserPatch{Name: parley.Some(secrets[0]), Email: parley.Some([]string{secrets[1]}),
 			Phone: parley.Some([]string{secrets[2]}), ExternalID: parley.Some(secrets[3]),
@@ -620,7 +621,12 @@ func TestErasureIsPhysical(t *testing.T) {
 	m := text("zeb", secrets[5])
 	m.Custom = parley.Custom{"k": secrets[6]}
 	m.IdempotencyKey = &secrets[7]
-	_, err := svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m, text("bob", "bob stays")}, backend)
+	token, err := svc.Upload(ctx, "app1", parley.ClientCaller("zeb", true), secrets[9], []byte(secrets[8]))
+	must(t, err)
+	m.AttachmentToken = &token
+	_, err = svc.SendMessages(ctx, "app1", "c", []parley.NewMessage{m, text("bob", "bob stays")}, backend)
+	must(t, err)
+	_, err = svc.Upload(ctx, "app1", parley.ClientCaller("zeb", true), "loose.txt", []byte(secrets[10]))
 	must(t, err)
 
 	files := func() []byte {

@@ -300,8 +300,16 @@ func (s *Service) UserConversations(ctx context.Context, appID, userID string, p
 			return err
 		}
 		var err error
-		out, err = tx.Memberships(appID, userID, page, f)
-		return err
+		if out, err = tx.Memberships(appID, userID, page, f); err != nil {
+			return err
+		}
+		now := s.now()
+		for i := range out {
+			if err := s.linkLast(tx, appID, now, &out[i].Conversation); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }

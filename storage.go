@@ -391,6 +391,26 @@ type Tx interface {
 	// Messages lists up to the freeze point upTo (nil: all), newest first;
 	// page.StartingAfter must be a message of that list.
 	Messages(c *Conversation, upTo *int64, page Page) ([]Message, error)
+
+	// Files. A message's file goes when the message goes (deleted, or with
+	// its conversation); EraseUser deletes the user's uploads that no
+	// message took, EraseMessages the files of their messages and every
+	// file they uploaded.
+	// FileSecret is the key of the app's download links.
+	FileSecret(appID string) ([]byte, error)
+	// InsertFile stores an upload that no message has taken yet.
+	InsertFile(f File, data []byte) error
+	// FileByToken is the app's file with the token, nil when there is none.
+	FileByToken(appID, token string) (*File, error)
+	// AttachFile gives the file to the message of c, and reports false
+	// when another message has it already.
+	AttachFile(c *Conversation, fileID, msgID string) (bool, error)
+	// FileContent reads a file and its content if its message and its
+	// message's conversation exist; message.not_found otherwise.
+	FileContent(appID, fileID string) (*File, []byte, error)
+	// PruneFiles deletes at most limit files that no message took, uploaded
+	// before before (ms), and reports how many.
+	PruneFiles(before int64, limit int) (int, error)
 }
 
 // NewMember is a user to make a current participant, with the access and

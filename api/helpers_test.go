@@ -186,7 +186,7 @@ func newEnv(t testing.TB, opts ...func(*api.Server)) *env {
 	svc.WebhookPolicy.Resolve = publicResolver
 	s := &api.Server{
 		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc, Reports: svc,
-		Auth:  &auth.Authenticator{Keys: svc, Now: c.Now},
+		Files: svc, Auth: &auth.Authenticator{Keys: svc, Now: c.Now},
 		Ready: st.Ping, OpenAPI: parley.OpenAPI, Now: c.Now,
 		Logger: testLogger(),
 	}
@@ -283,6 +283,10 @@ func (r *response) decode(t testing.TB, v any) {
 	}
 }
 
+// atNow is a body made when the request is sent, from the test clock's
+// time (ms): for bodies of a list written before the clock is known.
+type atNow func(now int64) any
+
 // req describes one request.
 type req struct {
 	method, path string
@@ -315,8 +319,21 @@ func (e *env) try(r req) (*response, error) {
 		url = e.srv.URL + r.path[1:]
 	}
 	var body io.Reader
+	contentType := "application/json"
 	switch b := r.body.(type) {
 	case nil:
+	case atNow:
+		raw, err := json.Marshal(b(e.clock.Now().UnixMilli()))
+		if err != nil {
+			return nil, fmt.Errorf("encode body: %w", err)
+		}
+		body = bytes.NewReader(raw)
+	case form:
+		raw, ct, err := b.encode()
+		if err != nil {
+			return nil, fmt.Errorf("encode form: %w", err)
+		}
+		body, contentType = bytes.NewReader(raw), ct
 	case string:
 		body = strings.NewReader(b)
 	case []byte:
@@ -333,7 +350,7 @@ func (e *env) try(r req) (*response, error) {
 		return nil, fmt.Errorf("new request: %w", err)
 	}
 	if body != nil {
-		hr.Header.Set("Content-Type", "application/json")
+		hr.Header.Set("Content-Type", contentType)
 	}
 	if !r.noAuth {
 		bearer := r.bearer

@@ -42,6 +42,7 @@ var clientRoutes = []struct {
 	{"restricted users", "GET", "/moderation/users", nil},
 	{"audit log", "GET", "/moderation/log", nil},
 	{"resolve report", "POST", "/moderation/reports/rep_x/resolve", map[string]any{"action": "dismiss"}},
+	{"upload", "POST", "/files", oneFile("a.txt", []byte("a"))},
 }
 
 // Without a role, the moderator routes are refused to every signed-in user.

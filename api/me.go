@@ -190,6 +190,7 @@ type clientMessage struct {
 	Custom              parley.Custom `json:"custom"`
 	ReferencedMessageID *string       `json:"referencedMessageId"`
 	IdempotencyKey      *string       `json:"idempotencyKey"`
+	AttachmentToken     *string       `json:"attachmentToken"`
 }
 
 func (s *Server) postMeMessage(w http.ResponseWriter, r *http.Request) {
@@ -205,7 +206,7 @@ func (s *Server) postMeMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	sender := principal(r).UserID
 	msg := parley.NewMessage{Type: parley.UserMessage, Text: body.Text, Sender: &sender, Custom: body.Custom,
-		ReferencedMessageID: body.ReferencedMessageID, IdempotencyKey: body.IdempotencyKey}
+		ReferencedMessageID: body.ReferencedMessageID, IdempotencyKey: body.IdempotencyKey, AttachmentToken: body.AttachmentToken}
 	ids, err := s.Messages.SendMessages(r.Context(), appID(r), id, []parley.NewMessage{msg}, caller(r))
 	if err != nil {
 		s.writeError(w, r, err)

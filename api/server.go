@@ -28,6 +28,7 @@ type Server struct {
 	Reads         parley.ReadService
 	Webhooks      parley.WebhookService
 	Reports       parley.ReportService
+	Files         parley.FileService
 	Auth          *auth.Authenticator
 	// Ready reports whether the database answers, for /readyz.
 	Ready   func(ctx context.Context) error
@@ -38,6 +39,8 @@ type Server struct {
 	Limits RateLimits
 	// Metrics records requests, streams and refusals (nil: nothing).
 	Metrics *Metrics
+	// MaxFileSize is the largest upload in bytes (0: parley.DefaultMaxFileSize).
+	MaxFileSize int64
 
 	// buckets limit credentials, failures limit failed authentications:
 	// apart, so that churning one cannot evict the other.
@@ -88,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireApp, s.requireAdmin)
 		r.Post("/v1/{appId}/batch", s.batch)
+		r.Post("/v1/{appId}/files", s.upload)
 		r.Get("/v1/{appId}/settings", s.getSettings)
 		r.Patch("/v1/{appId}/settings", s.patchSettings)
 
@@ -138,6 +142,9 @@ func (s *Server) Handler() http.Handler {
 		r.Delete("/v1/{appId}/conversations/{conversationId}/messages/{messageId}", s.deleteMessage)
 	})
 
+	// A download link is its own credential.
+	r.With(s.requireApp).Get("/v1/{appId}/files/{fileId}", s.download)
+
 	// The client surface: one signed-in user. The event stream
 	// authenticates itself: a WebSocket may do it in its first frame.
 	r.With(s.requireApp).Get("/v1/{appId}/me/events", s.meEvents)
@@ -170,6 +177,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/v1/{appId}/me/conversations/{conversationId}/read", s.meMarkRead)
 		r.Get("/v1/{appId}/me/conversations/{conversationId}/messages", s.getMeMessages)
 		r.Post("/v1/{appId}/me/conversations/{conversationId}/messages", s.postMeMessage)
+		r.Post("/v1/{appId}/me/files", s.upload)
 		r.Get("/v1/{appId}/me/blocks", s.getMeBlocks)
 		r.Put("/v1/{appId}/me/blocks/{userId}", s.putMeBlock)
 		r.Delete("/v1/{appId}/me/blocks/{userId}", s.deleteMeBlock)

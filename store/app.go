@@ -36,7 +36,8 @@ func (t *tx) CountApps() (int, error) {
 }
 
 func (t *tx) InsertApp(appID string, s parley.Settings, now int64) error {
-	if _, err := t.exec("insert app", `INSERT INTO apps (id, settings, created_at) VALUES (?, ?, ?)`, appID, jsonText(s), now); err != nil {
+	if _, err := t.exec("insert app", `INSERT INTO apps (id, settings, created_at, file_secret) VALUES (?, ?, ?, ?)`,
+		appID, jsonText(s), now, newFileSecret()); err != nil {
 		return err
 	}
 	t.remember(appID)

@@ -34,12 +34,18 @@ type copyTable struct {
 	// must have: an event without seq or pos would be taken for one the
 	// sequencer has yet to number.
 	notNull []string
+	// batch is how many rows a page holds, when not copyBatch.
+	batch int
 }
+
+// fileBatch is how many files one page of the copy holds: memory stays
+// bounded by a few uploads.
+const fileBatch = 4
 
 // copyTables are in the order foreign keys need.
 var copyTables = []copyTable{
 	{name: "apps", key: []string{"id"},
-		cols: []string{"id", "settings", "created_at", "keys_epoch", "settings_version"}},
+		cols: []string{"id", "settings", "created_at", "keys_epoch", "settings_version", "file_secret"}},
 	{name: "keys", key: []string{"id"},
 		cols: []string{"id", "app_id", "secret", "hash", "prefix", "created_at", "expires_at", "revoked_at"}},
 	{name: "users", key: []string{"app_id", "id"},
@@ -54,7 +60,12 @@ var copyTables = []copyTable{
 			"removed_by_admin", "removed_by_ban", "read_seq", "read_message_id", "last_at", "activity"}},
 	{name: "messages", key: []string{"pk"}, identity: "pk",
 		cols: []string{"pk", "id", "conv_pk", "seq", "type", "sender_id", "text", "custom", "referenced_message_id",
-			"origin", "created_at", "edited_at", "deleted", "idempotency_key"}},
+			"origin", "created_at", "edited_at", "deleted", "idempotency_key", "attachment"}},
+	// A page of files holds at most fileBatch of them, not copyBatch: each
+	// may be as large as the server's upload limit.
+	{name: "files", key: []string{"pk"}, identity: "pk", batch: fileBatch,
+		cols: []string{"pk", "id", "app_id", "token", "uploader_id", "message_pk", "filename", "content_type", "size",
+			"data", "created_at"}},
 	{name: "user_terms", key: []string{"app_id", "term", "user_id"},
 		cols: []string{"app_id", "term", "user_id"}},
 	{name: "blocks", key: []string{"app_id", "blocker_id", "blocked_id"},
@@ -306,10 +317,14 @@ func (c *copier) table(t copyTable) (int64, error) {
 		return 0, err
 	}
 	c.sourceRows[t.name] = total
+	batch := copyBatch
+	if t.batch > 0 {
+		batch = t.batch
+	}
 	cols, keys := strings.Join(t.cols, ", "), strings.Join(t.key, ", ")
-	first := `SELECT ` + cols + ` FROM ` + t.name + ` ORDER BY ` + keys + ` LIMIT ` + strconv.Itoa(copyBatch)
+	first := `SELECT ` + cols + ` FROM ` + t.name + ` ORDER BY ` + keys + ` LIMIT ` + strconv.Itoa(batch)
 	next := `SELECT ` + cols + ` FROM ` + t.name + ` WHERE (` + keys + `) > (` +
-		strings.TrimSuffix(strings.Repeat("?, ", len(t.key)), ", ") + `) ORDER BY ` + keys + ` LIMIT ` + strconv.Itoa(copyBatch)
+		strings.TrimSuffix(strings.Repeat("?, ", len(t.key)), ", ") + `) ORDER BY ` + keys + ` LIMIT ` + strconv.Itoa(batch)
 	keyAt, notNullAt := indexes(t.cols, t.key), indexes(t.cols, t.notNull)
 	target := slices.Concat(t.cols, t.zero)
 	var copied int64
@@ -349,7 +364,7 @@ func (c *copier) table(t copyTable) (int64, error) {
 			c.report(t.name, copied, total, false)
 		}
 		after = pick(page[len(page)-1], keyAt)
-		if len(page) < copyBatch {
+		if len(page) < batch {
 			break
 		}
 	}

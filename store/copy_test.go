@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,6 +123,14 @@ func newSource(t *testing.T) *source {
 		must(t, err)
 		ids = append(ids, sent...)
 	}
+	// A file a message carries, and an upload no message took.
+	token, err := svc.Upload(ctx, "app1", parley.ClientCaller("alice", true), "plan.txt", []byte("the plan"))
+	must(t, err)
+	_, err = svc.SendMessages(ctx, "app1", "c1", []parley.NewMessage{{Type: parley.UserMessage, Sender: ptr("alice"),
+		AttachmentToken: &token}}, backend)
+	must(t, err)
+	_, err = svc.Upload(ctx, "app1", backend, "loose.bin", []byte{0, 1, 2})
+	must(t, err)
 	must(t, svc.MarkRead(ctx, "app1", backend, "c1", "bob", ids[3]))
 	bob := parley.Caller{Surface: parley.Client, UserID: "bob", Verified: true, Actor: "user:bob"}
 	_, err = svc.ReportMessage(ctx, "app1", bob, "c1", ids[1], parley.NewReport{Reason: "spam"})
@@ -218,6 +228,18 @@ func answers(t *testing.T, svc *parley.Service, src *source) map[string]string {
 	put("conversation", conv, err)
 	msgs, err := svc.Messages(ctx, "app1", "c1", page)
 	put("messages", msgs, err)
+	// The copied link opens the copied file: the app's link key came along.
+	for _, m := range msgs {
+		if m.Attachment == nil {
+			continue
+		}
+		link, err := url.Parse(m.Attachment.URL)
+		must(t, err)
+		expires, err := strconv.ParseInt(link.Query().Get("expires"), 10, 64)
+		must(t, err)
+		f, data, err := svc.OpenFile(ctx, "app1", path.Base(link.Path), expires, link.Query().Get("signature"))
+		put("file "+m.ID, map[string]any{"file": f, "data": string(data)}, err)
+	}
 	for _, user := range []string{"alice", "bob", "carol"} {
 		list, err := svc.UserConversations(ctx, "app1", user, page, parley.ListFilter{})
 		put(user+"'s conversations", list, err)
@@ -290,7 +312,7 @@ func TestCopy(t *testing.T) {
 
 	t.Run("every table", func(t *testing.T) {
 		got := countsOf(counts)
-		for _, table := range []string{"apps", "keys", "users", "conversations", "participants", "messages", "blocks",
+		for _, table := range []string{"apps", "keys", "users", "conversations", "participants", "messages", "files", "blocks",
 			"audit_log", "events", "event_horizons", "webhooks", "webhook_deliveries", "user_terms"} {
 			if got[table] == 0 {
 				t.Errorf("copied no rows of %s: %v", table, counts)
@@ -299,8 +321,11 @@ func TestCopy(t *testing.T) {
 				t.Errorf("no progress for %s in %q", table, progress.String())
 			}
 		}
-		if len(counts) != 15 { // purges among them, empty here
-			t.Errorf("copied %d tables, want 15: %v", len(counts), counts)
+		if len(counts) != 16 { // purges among them, empty here
+			t.Errorf("copied %d tables, want 16: %v", len(counts), counts)
+		}
+		if got["files"] != 2 {
+			t.Errorf("copied %d files, want 2", got["files"])
 		}
 	})
 
@@ -311,6 +336,15 @@ func TestCopy(t *testing.T) {
 			if got := after[name]; got != want {
 				t.Errorf("%s on PostgreSQL:\n got %s\nwant %s", name, got, want)
 			}
+		}
+		files := 0
+		for name, answer := range before {
+			if strings.HasPrefix(name, "file ") && strings.Contains(answer, `"data":"the plan"`) {
+				files++
+			}
+		}
+		if files != 1 {
+			t.Errorf("the source's message with a file answered %d times", files)
 		}
 		if !strings.Contains(before["app2 events"], "cursor_expired") || !strings.Contains(before["app1 events"], "message.sent") {
 			t.Errorf("the source's logs: app1 %.80s..., app2 %s", before["app1 events"], before["app2 events"])
@@ -326,7 +360,10 @@ func TestCopy(t *testing.T) {
 		}
 		c1, err := svc.Conversation(ctx, "app1", "c1")
 		must(t, err)
-		ids, err := svc.SendMessages(ctx, "app1", "c1", []parley.NewMessage{{Type: parley.UserMessage, Sender: ptr("alice"), Text: "after"}}, backend)
+		token, err := svc.Upload(ctx, "app1", backend, "after.txt", []byte("after"))
+		must(t, err)
+		ids, err := svc.SendMessages(ctx, "app1", "c1", []parley.NewMessage{{Type: parley.UserMessage, Sender: ptr("alice"), Text: "after",
+			AttachmentToken: &token}}, backend)
 		must(t, err)
 		m, err := svc.Message(ctx, "app1", "c1", ids[0])
 		must(t, err)

@@ -67,9 +67,10 @@ func (t *tx) InsertMessages(c *parley.Conversation, msgs []parley.Message, keys 
 			custom = parley.Custom{}
 		}
 		if err := t.write("insert message", `INSERT INTO messages (id, conv_pk, seq, type, sender_id, text, custom,
-			referenced_message_id, origin, created_at, edited_at, deleted, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			referenced_message_id, origin, created_at, edited_at, deleted, idempotency_key, attachment)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, c.PK, m.Seq, m.Type, m.SenderID, m.Text, jsonText(custom), m.ReferencedMessageID, m.Origin, m.CreatedAt,
-			m.EditedAt, m.Deleted, key); err != nil {
+			m.EditedAt, m.Deleted, key, attachmentText(m.Attachment)); err != nil {
 			return err
 		}
 	}
@@ -97,8 +98,9 @@ func (t *tx) UpdateMessage(c *parley.Conversation, m *parley.Message) error {
 	return err
 }
 
-// DeleteMessage removes the row: a deleted message is gone, not marked.
-// The views it ended get the activity of the message before it.
+// DeleteMessage removes the row: a deleted message is gone, not marked,
+// and its file with it (files.message_pk, ON DELETE CASCADE). The views it
+// ended get the activity of the message before it.
 func (t *tx) DeleteMessage(c *parley.Conversation, msgID string) (int64, error) {
 	var seq int64
 	err := t.get("delete message", &seq, `DELETE FROM messages WHERE conv_pk = ? AND id = ? RETURNING seq`, c.PK, msgID)
@@ -139,7 +141,8 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 }
 
 // messageFields are a message row's columns.
-const messageFields = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted`
+const messageFields = `id, seq, type, sender_id, text, custom, referenced_message_id, origin, created_at, edited_at, deleted,
+	attachment`
 
 // messageColumns are a message row's, and whether an erasure of its sender
 // waits for the purger to empty it (erasing): its one ? is the
@@ -169,15 +172,17 @@ type messageRow struct {
 	EditedAt            *int64  `db:"edited_at"`
 	Deleted             bool    `db:"deleted"`
 	Erasing             bool    `db:"erasing"`
+	Attachment          *string `db:"attachment"`
 }
 
 // message is the row as the user sees it: erased already when its erasure
 // waits for the purger.
 func (r messageRow) message(convID string) parley.Message {
 	if r.Erasing {
-		r.Text, r.Custom, r.Deleted = "", "{}", true
+		r.Text, r.Custom, r.Deleted, r.Attachment = "", "{}", true, nil
 	}
 	return parley.Message{ID: r.ID, ConversationID: convID, Type: r.Type, SenderID: r.SenderID, Text: r.Text,
 		Custom: customMap(r.Custom), ReferencedMessageID: r.ReferencedMessageID, Origin: r.Origin,
-		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Seq: r.Seq, ReadBy: []string{}}
+		CreatedAt: r.CreatedAt, EditedAt: r.EditedAt, Deleted: r.Deleted, Attachment: attachmentOf(r.Attachment), Seq: r.Seq,
+		ReadBy: []string{}}
 }

@@ -464,7 +464,7 @@ func (db *DB) Committed() <-chan struct{} {
 func (db *DB) purgePG(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	if _, err := db.write.ExecContext(ctx, `VACUUM users, messages, events, audit_log, participants, blocks`); err != nil {
+	if _, err := db.write.ExecContext(ctx, `VACUUM users, messages, files, events, audit_log, participants, blocks`); err != nil {
 		return asConflict(fmt.Errorf("vacuum: %w", err))
 	}
 	return nil

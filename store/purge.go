@@ -270,8 +270,8 @@ func (t *tx) purgeMessages(p *purgeRow, limit int) (int, bool, error) {
 	if next.N == 0 {
 		return 0, true, nil
 	}
-	if _, err := t.exec("erase messages", `UPDATE messages SET text = '', custom = '{}', deleted = 1, idempotency_key = NULL
-		WHERE sender_id = ? AND pk > ? AND pk <= ? AND conv_pk IN (SELECT pk FROM conversations WHERE app_id = ?)`,
+	if _, err := t.exec("erase messages", `UPDATE messages SET text = '', custom = '{}', deleted = 1, idempotency_key = NULL,
+		attachment = NULL WHERE sender_id = ? AND pk > ? AND pk <= ? AND conv_pk IN (SELECT pk FROM conversations WHERE app_id = ?)`,
 		*p.UserID, p.Cursor, *next.Last, p.AppID); err != nil {
 		return 0, false, err
 	}

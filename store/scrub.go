@@ -30,7 +30,8 @@ func (t *tx) scrubEvents(p *purgeRow, in string, args ...any) error {
 	for _, path := range []string{"$.message", "$.conversation.lastMessage"} {
 		q, a = where(`json_extract(data, '`+path+`.senderId') = ?`, *p.UserID)
 		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
-			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'))`+q, a...); err != nil {
+			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'),
+			'`+path+`.attachment', json('null'))`+q, a...); err != nil {
 			return err
 		}
 	}
@@ -52,8 +53,8 @@ func (t *tx) scrubEventsPG(p *purgeRow, in string, args []any) error {
 	}
 	for _, path := range []string{"message", "conversation,lastMessage"} {
 		q, a = where(`data::jsonb #>> '{` + path + `,senderId}' = ?`)
-		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(data::jsonb,
-			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true')::text`+q, a...); err != nil {
+		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(jsonb_set(data::jsonb,
+			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true'), '{`+path+`,attachment}', 'null')::text`+q, a...); err != nil {
 			return err
 		}
 	}
@@ -89,7 +90,7 @@ func scrubEvent(e *parley.Event, p erasing) {
 
 func scrubMessage(m *parley.Message, userID string) {
 	if m != nil && m.SenderID != nil && *m.SenderID == userID {
-		m.Text, m.Custom, m.Deleted = "", parley.Custom{}, true
+		m.Text, m.Custom, m.Deleted, m.Attachment = "", parley.Custom{}, true, nil
 	}
 }
 

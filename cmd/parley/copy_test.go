@@ -83,7 +83,7 @@ func TestCopyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("copy: %v\n%s", err, progress)
 	}
-	for _, want := range []string{`(?m)^  apps +1$`, `(?m)^  keys +2$`, `(?m)^  messages +0$`, `(?m)^  total +\d+$`} {
+	for _, want := range []string{`(?m)^  apps +1$`, `(?m)^  keys +2$`, `(?m)^  messages +0$`, `(?m)^  files +0$`, `(?m)^  total +\d+$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("the summary does not match %s:\n%s", want, out)
 		}

@@ -27,7 +27,8 @@ const usage = `Usage:
   parley serve [--addr 127.0.0.1:8080] [--db parley.db | postgres://...] [--sync full|normal]
                [--db-max-conns 32] [--shutdown-timeout 10s] [--rate-backend 1000] [--rate-client 20]
                [--rate-auth-failures 60] [--event-retention 168h] [--webhooks-allow-private]
-               [--metrics-addr 127.0.0.1:9090]
+               [--metrics-addr 127.0.0.1:9090] [--max-file-size 25MB] [--file-link-ttl 24h]
+               [--public-url https://chat.example.com]
   parley migrate [--db parley.db | postgres://...]
   parley copy --to postgres://... [--from parley.db]   (stop the server first; the target must be empty)
   parley migrate-from --app APPID --key KEY [--url https://api.talkjs.com] [--to-app ID] [--state FILE] [--db parley.db]
@@ -40,7 +41,8 @@ const usage = `Usage:
 
 Environment: PARLEY_ADDR, PARLEY_DB, PARLEY_DB_MAX_CONNS, PARLEY_SYNC, PARLEY_SHUTDOWN_TIMEOUT, PARLEY_RATE_BACKEND,
 PARLEY_RATE_CLIENT, PARLEY_RATE_AUTH_FAILURES, PARLEY_EVENT_RETENTION, PARLEY_WEBHOOKS_ALLOW_PRIVATE, PARLEY_METRICS_ADDR,
-and PARLEY_APP_ID with PARLEY_SECRET_KEY to make sure an app and its key exist when serving.
+PARLEY_MAX_FILE_SIZE, PARLEY_FILE_LINK_TTL, PARLEY_PUBLIC_URL, and PARLEY_APP_ID with PARLEY_SECRET_KEY to make sure an app and
+its key exist when serving.
 `
 
 // run is main without the process: testable with its own arguments,

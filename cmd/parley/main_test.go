@@ -216,6 +216,11 @@ func TestServeEnsuresEnvironmentApp(t *testing.T) {
 		"key of another":      {"PARLEY_APP_ID": "other", "PARLEY_SECRET_KEY": secret, "PARLEY_DB": db},
 		"bad sync":            {"PARLEY_SYNC": "off", "PARLEY_DB": db},
 		"bad metrics address": {"PARLEY_METRICS_ADDR": "nowhere:none", "PARLEY_DB": db},
+		"bad file size":       {"PARLEY_MAX_FILE_SIZE": "lots", "PARLEY_DB": db},
+		"huge file size":      {"PARLEY_MAX_FILE_SIZE": "2GB", "PARLEY_DB": db},
+		"short link TTL":      {"PARLEY_FILE_LINK_TTL": "1s", "PARLEY_DB": db},
+		"bad public URL":      {"PARLEY_PUBLIC_URL": "ftp://chat.example.com", "PARLEY_DB": db},
+		"URL with query":      {"PARLEY_PUBLIC_URL": "https://chat.example.com/?x=1", "PARLEY_DB": db},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{})
@@ -223,6 +228,23 @@ func TestServeEnsuresEnvironmentApp(t *testing.T) {
 				t.Error("serve started")
 			}
 		})
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want int64 // 0: refused
+	}{
+		{"1024", 1024}, {"25MB", 25 << 20}, {"25 mb", 25 << 20}, {"512KiB", 512 << 10}, {"1GB", 0}, {"512MB", 512 << 20},
+		{"0", 0}, {"-1", 0}, {"1.5MB", 0}, {"MB", 0}, {"", 0}, {"10B", 10},
+	} {
+		var b byteSize
+		err := b.Set(tc.in)
+		if got := int64(b); (tc.want == 0) != (err != nil) || got != tc.want {
+			t.Errorf("%q: %d (%v), want %d", tc.in, got, err, tc.want)
+		}
 	}
 }
 

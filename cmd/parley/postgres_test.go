@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -304,6 +306,54 @@ func TestTwoProcessesDeliverEachWebhookOnce(t *testing.T) {
 	for id, n := range seen {
 		if n != 1 {
 			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+}
+
+// TestTwoProcessesServeFiles: a file uploaded through one process is
+// attached and served by the other, its link signed by one and checked by
+// the other; --max-file-size and --public-url hold on each.
+func TestTwoProcessesServeFiles(t *testing.T) {
+	t.Parallel()
+	const public = "https://chat.example.com"
+	p := startTwo(t, "--max-file-size", "1KB", "--public-url", public+"/")
+	upload := func(i int, data []byte) (int, string) {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		part, _ := w.CreateFormFile("file", "note.txt")
+		part.Write(data)
+		w.Close()
+		var out struct{ AttachmentToken string }
+		code := p.as(i, "POST", "/files", b.String(), &out,
+			map[string]string{"Authorization": "Bearer " + p.secret, "Content-Type": w.FormDataContentType()})
+		return code, out.AttachmentToken
+	}
+	if code, _ := upload(1, bytes.Repeat([]byte("x"), 1025)); code != 413 {
+		t.Errorf("a file over --max-file-size: %d, want 413", code)
+	}
+	code, token := upload(0, []byte("shared by both"))
+	if code != 200 {
+		t.Fatalf("upload: %d", code)
+	}
+	p.must(0, "PUT", "/users/alice", `{"name": "Alice"}`, nil)
+	p.must(0, "PUT", "/conversations/c", `{"participants": ["alice"]}`, nil)
+	var sent []struct{ ID string }
+	p.must(1, "POST", "/conversations/c/messages", `[{"type": "UserMessage", "sender": "alice", "attachmentToken": "`+token+`"}]`, &sent)
+	var m struct{ Attachment struct{ URL string } }
+	p.must(0, "GET", "/conversations/c/messages/"+sent[0].ID, "", &m)
+	path, ok := strings.CutPrefix(m.Attachment.URL, public+"/v1/")
+	if !ok {
+		t.Fatalf("the link %q does not start with --public-url", m.Attachment.URL)
+	}
+	for i, base := range p.bases {
+		resp, err := http.Get(base + "/v1/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "shared by both" {
+			t.Errorf("process %d served the link: %d %q", i, resp.StatusCode, body)
 		}
 	}
 }

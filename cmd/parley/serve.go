@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	parley "github.com/parley-chat/parley"
@@ -52,6 +54,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("PARLEY_EVENT_RETENTION: %w", err)
 	}
 	fs.DurationVar(&retention, "event-retention", retention, "how long events are kept at least (PARLEY_EVENT_RETENTION)")
+	maxFileSize := byteSize(parley.DefaultMaxFileSize)
+	if v := getenv("PARLEY_MAX_FILE_SIZE"); v != "" {
+		if err := maxFileSize.Set(v); err != nil {
+			return fmt.Errorf("PARLEY_MAX_FILE_SIZE: %w", err)
+		}
+	}
+	fs.Var(&maxFileSize, "max-file-size", "the largest upload: bytes, or with KB, MB or GB, powers of 1024 (PARLEY_MAX_FILE_SIZE)")
+	linkTTL, err := time.ParseDuration(envOr(getenv, "PARLEY_FILE_LINK_TTL", parley.DefaultFileLinkTTL.String()))
+	if err != nil {
+		return fmt.Errorf("PARLEY_FILE_LINK_TTL: %w", err)
+	}
+	fs.DurationVar(&linkTTL, "file-link-ttl", linkTTL,
+		"how long the signed link of an attachment works; reading the message again gives a fresh one (PARLEY_FILE_LINK_TTL)")
+	publicURL := fs.String("public-url", getenv("PARLEY_PUBLIC_URL"),
+		"the server's URL as clients reach it, making attachment links absolute; without it they are paths (PARLEY_PUBLIC_URL)")
 	private := false
 	if v := getenv("PARLEY_WEBHOOKS_ALLOW_PRIVATE"); v != "" {
 		if private, err = strconv.ParseBool(v); err != nil {
@@ -88,6 +105,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if retention <= 0 {
 		return fmt.Errorf("--event-retention must be positive, got %s", retention)
+	}
+	if linkTTL < time.Minute {
+		return fmt.Errorf("--file-link-ttl must be a minute or more, got %s", linkTTL)
+	}
+	if err := checkPublicURL(*publicURL); err != nil {
+		return err
 	}
 	if shutdownTimeout < 0 {
 		return fmt.Errorf("--shutdown-timeout must not be negative, got %s", shutdownTimeout)
@@ -136,14 +159,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
+	svc.FileLinkTTL, svc.PublicURL = linkTTL, strings.TrimSuffix(*publicURL, "/")
 	if err := ensureApp(ctx, svc, appID, secret, stdout); err != nil {
 		return err
 	}
 
 	handler := &api.Server{
 		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc, Reports: svc,
-		Auth:  &auth.Authenticator{Keys: svc, Now: time.Now},
-		Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits,
+		Files: svc, Auth: &auth.Authenticator{Keys: svc, Now: time.Now},
+		Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits, MaxFileSize: int64(maxFileSize),
 	}
 	if m != nil {
 		handler.Metrics = m.http
@@ -228,8 +252,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// prune deletes the events older than retention now and every minute, in
-// bounded steps, until ctx ends.
+// prune deletes the events older than retention, and the uploads no
+// message took within a day, now and every minute, in bounded steps, until
+// ctx ends.
 func prune(ctx context.Context, svc *parley.Service, retention time.Duration, logger *slog.Logger) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -238,6 +263,11 @@ func prune(ctx context.Context, svc *parley.Service, retention time.Duration, lo
 			logger.Warn("prune events", "error", err.Error())
 		} else if n > 0 {
 			logger.Info("pruned events", "count", n)
+		}
+		if n, err := svc.PruneFiles(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("prune files", "error", err.Error())
+		} else if n > 0 {
+			logger.Info("pruned unattached files", "count", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -271,4 +301,46 @@ func ensureApp(ctx context.Context, svc *parley.Service, appID, secret string, s
 	}
 	fmt.Fprintln(stdout, "Created an app. Keep the secret key: it is shown only this once.")
 	return json.NewEncoder(stdout).Encode(map[string]string{"appId": appID, "secretKey": key.Secret})
+}
+
+// maxUploadLimit bounds --max-file-size: a file is one database value, and
+// PostgreSQL's values end at 1 GB; it is held in memory while it moves.
+const maxUploadLimit = 512 << 20
+
+// byteSize is a size flag: bytes, or a number with KB, MB or GB (powers of
+// 1024, as in 25MB).
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(v string) error {
+	text := strings.ToUpper(strings.TrimSpace(v))
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(text, u.suffix) {
+			text, unit = strings.TrimSpace(strings.TrimSuffix(text, u.suffix)), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || n < 1 || n > maxUploadLimit/unit {
+		return fmt.Errorf("%q is not a size from 1 byte to 512MB", v)
+	}
+	*b = byteSize(n * unit)
+	return nil
+}
+
+// checkPublicURL accepts an http(s) URL without query or fragment.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--public-url must be an http:// or https:// URL without query or fragment, not %q", raw)
+	}
+	return nil
 }

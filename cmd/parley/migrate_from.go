@@ -373,6 +373,12 @@ type sourceMessage struct {
 	CreatedAt int64         `json:"createdAt"`
 	ReadBy    []string      `json:"readBy"`
 	Deleted   bool          `json:"deleted"`
+	// Attachment is the message's file, downloaded from url and uploaded
+	// here again.
+	Attachment *struct {
+		URL      string `json:"url"`
+		Filename string `json:"filename"`
+	} `json:"attachment"`
 }
 
 // importPage imports a page of messages, oldest first, in one call; when
@@ -395,8 +401,20 @@ func (m *migration) importPage(ctx context.Context, convID string, participants 
 				readers = append(readers, u)
 			}
 		}
-		batch = append(batch, parley.ImportedMessage{Type: s.Type, Text: s.Text, Sender: s.SenderID, Custom: s.Custom,
-			CreatedAt: &at, ReadBy: readers, IdempotencyKey: &key})
+		msg := parley.ImportedMessage{Type: s.Type, Text: s.Text, Sender: s.SenderID, Custom: s.Custom,
+			CreatedAt: &at, ReadBy: readers, IdempotencyKey: &key}
+		if s.Attachment != nil && s.Attachment.URL != "" {
+			token, err := m.attach(ctx, s.Attachment.URL, s.Attachment.Filename)
+			if err != nil && s.Text == "" {
+				m.skip("message "+s.ID+" of "+convID+" (its file)", err)
+				continue
+			} else if err != nil {
+				m.skip("the file of message "+s.ID+" of "+convID+" (the text is imported)", err)
+			} else {
+				msg.AttachmentToken = &token
+			}
+		}
+		batch = append(batch, msg)
 		sourceIDs = append(sourceIDs, s.ID)
 	}
 	if len(batch) == 0 {
@@ -419,6 +437,20 @@ func (m *migration) importPage(ctx context.Context, convID string, participants 
 		}
 	}
 	return nil
+}
+
+// attach downloads a source message's file and uploads it here, for the
+// imported message to carry. A run after an interruption may upload a file
+// whose message was imported already: the spare is pruned within a day.
+func (m *migration) attach(ctx context.Context, link, filename string) (string, error) {
+	data, err := m.src.download(ctx, link, parley.DefaultMaxFileSize)
+	if err != nil {
+		return "", err
+	}
+	if filename == "" || parley.CheckFilename(filename) != nil {
+		filename = "attachment"
+	}
+	return m.svc.Upload(ctx, m.app, parley.BackendCaller(parley.CLIActor), filename, data)
 }
 
 // importKey is the idempotency key of a source message: its id, or a
@@ -512,6 +544,43 @@ func (s *source) pages(ctx context.Context, path, after string, fn func([]json.R
 			return nil
 		}
 	}
+}
+
+// download reads a file the source links to: an absolute URL, or a path
+// on the source's host (Parley's links). Links carry their own signature:
+// no credential goes with them.
+func (s *source) download(ctx context.Context, link string, limit int64) ([]byte, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return nil, fmt.Errorf("file link %q: %w", link, err)
+	}
+	if !u.IsAbs() {
+		base, _ := url.Parse(s.base)
+		u = base.ResolveReference(u)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, fmt.Errorf("file link %q is not http(s)", link)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", u.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("download %s: %s", u.Redacted(), resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("download %s: %w", u.Redacted(), err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("download %s: over %d bytes", u.Redacted(), limit)
+	}
+	return data, nil
 }
 
 // get reads one answer, trying again after a rate limit (as long as the

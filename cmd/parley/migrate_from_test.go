@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -75,6 +77,47 @@ func (c apiClient) all(path string) []map[string]any {
 	}
 }
 
+// upload stores a file on the server and returns its attachment token.
+func (c apiClient) upload(name string, data []byte) string {
+	c.t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, _ := w.CreateFormFile("file", name)
+	part.Write(data)
+	w.Close()
+	req, _ := http.NewRequest("POST", c.base+"/files", &body)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ AttachmentToken string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		c.t.Fatalf("upload: %d (%v)", resp.StatusCode, err)
+	}
+	return out.AttachmentToken
+}
+
+// fetch downloads a file link (a path on the server) and names its bytes
+// by their digest.
+func (c apiClient) fetch(link string) string {
+	c.t.Helper()
+	base, _ := url.Parse(c.base)
+	ref, _ := url.Parse(link)
+	resp, err := http.Get(base.ResolveReference(ref).String())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Sprint("status ", resp.StatusCode)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(data))
+}
+
 // migrationView is what a migration must carry over, without the ids and
 // times the target gives anew.
 func migrationView(c apiClient) string {
@@ -91,7 +134,11 @@ func migrationView(c apiClient) string {
 			if m["deleted"] == true {
 				continue
 			}
-			fmt.Fprintf(&b, "  %v %v %v %v %v %v\n", m["type"], m["senderId"], m["text"], m["custom"], m["createdAt"], m["readBy"])
+			file := ""
+			if a, ok := m["attachment"].(map[string]any); ok {
+				file = fmt.Sprint(a["filename"], " ", a["size"], " ", a["contentType"], " ", c.fetch(a["url"].(string)))
+			}
+			fmt.Fprintf(&b, "  %v %v %v %v %v %v %s\n", m["type"], m["senderId"], m["text"], m["custom"], m["createdAt"], m["readBy"], file)
 		}
 	}
 	return b.String()
@@ -136,6 +183,11 @@ func TestMigrateFrom(t *testing.T) {
 		}
 		src.call("POST", "/conversations/deal/messages", msgs, nil)
 	}
+	// A file with text, and a file alone.
+	plan := []byte("%PDF-1.4 the plan, migrated byte for byte")
+	src.call("POST", "/conversations/deal/messages", []map[string]any{
+		{"type": "UserMessage", "sender": "u000", "text": "the plan", "attachmentToken": src.upload("plan.pdf", plan)},
+		{"type": "UserMessage", "sender": "u002", "attachmentToken": src.upload("notes.txt", []byte("just a file"))}}, nil)
 	var sent []struct{ ID string }
 	src.call("POST", "/conversations/gone/messages", []map[string]any{{"type": "UserMessage", "sender": "u004", "text": "to delete"},
 		{"type": "UserMessage", "sender": "u005", "text": "kept"}}, &sent)
@@ -187,8 +239,8 @@ func TestMigrateFrom(t *testing.T) {
 	if err := json.Unmarshal(out2.Bytes(), &counts); err != nil {
 		t.Fatalf("summary %q: %v", out2.String(), err)
 	}
-	if counts.Messages != 251 || counts.Deleted != tombstones || counts.Skipped != 0 {
-		t.Errorf("summary %+v, want 251 messages stored once each, %d deleted left out, none skipped", counts, tombstones)
+	if counts.Messages != 253 || counts.Deleted != tombstones || counts.Skipped != 0 {
+		t.Errorf("summary %+v, want 253 messages stored once each, %d deleted left out, none skipped", counts, tombstones)
 	}
 
 	dstBase, _ := serveProcess(t, nil, "--db", dstDB)

@@ -61,3 +61,11 @@ func (c Custom) Validate() error {
 	}
 	return nil
 }
+
+// orEmpty is c, or an empty Custom for none: stored and shown as {}.
+func (c Custom) orEmpty() Custom {
+	if c == nil {
+		return Custom{}
+	}
+	return c
+}

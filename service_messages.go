@@ -77,10 +77,10 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 			return err
 		}
 		var fresh []Message
-		var keys []*string
+		var stored []*string // the keys of fresh, for InsertMessages
 		files := &takes{by: by}
 		checked := map[string]bool{}
-		inBatch := map[string]string{} // sender and key to the id sent in this batch
+		keys := &batchKeys{}
 		for i, m := range msgs {
 			sender := ""
 			if m.Sender != nil {
@@ -92,16 +92,10 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 				}
 				checked[sender] = true
 			}
-			if m.IdempotencyKey != nil {
-				k := sender + "\x00" + *m.IdempotencyKey
-				if ids[i] = inBatch[k]; ids[i] != "" {
-					continue
-				}
-				if ids[i], err = w.IdempotentMessage(c, sender, *m.IdempotencyKey, w.now-IdempotencyWindow+1); err != nil {
-					return err
-				} else if ids[i] != "" {
-					continue
-				}
+			if ids[i], err = w.answered(keys, c, sender, m.IdempotencyKey, w.now-IdempotencyWindow+1); err != nil {
+				return err
+			} else if ids[i] != "" {
+				continue
 			}
 			if m.ReferencedMessageID != nil {
 				if _, err := w.Message(c, *m.ReferencedMessageID); ErrorCode(err) == EMessageNotFound {
@@ -115,22 +109,16 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 			if err != nil {
 				return err
 			}
-			if m.IdempotencyKey != nil {
-				inBatch[sender+"\x00"+*m.IdempotencyKey] = ids[i]
-			}
-			custom := m.Custom
-			if custom == nil {
-				custom = Custom{}
-			}
+			keys.remember(sender, m.IdempotencyKey, ids[i])
 			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
-				Custom: custom, ReferencedMessageID: m.ReferencedMessageID, Origin: origin, CreatedAt: w.now, ReadBy: []string{},
+				Custom: m.Custom.orEmpty(), ReferencedMessageID: m.ReferencedMessageID, Origin: origin, CreatedAt: w.now, ReadBy: []string{},
 				Attachment: file, Seq: c.LastSeq + int64(len(fresh)) + 1})
-			keys = append(keys, m.IdempotencyKey)
+			stored = append(stored, m.IdempotencyKey)
 		}
 		if len(fresh) == 0 {
 			return nil
 		}
-		if err := w.InsertMessages(c, fresh, keys); err != nil {
+		if err := w.InsertMessages(c, fresh, stored); err != nil {
 			return err
 		}
 		if err := w.takeFiles(c, files); err != nil {
@@ -192,10 +180,10 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 			return err
 		}
 		var fresh []Message
-		var keys []*string
+		var keyed []*string // the keys of fresh, for InsertMessages
 		var readers [][]string
 		files := &takes{by: BackendCaller("")}
-		inBatch := map[string]string{} // sender and key to the id imported in this batch
+		keys := &batchKeys{}
 		for _, i := range order {
 			m := msgs[i]
 			field := strconv.Itoa(i) + "."
@@ -203,16 +191,10 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 			if m.Sender != nil {
 				sender = *m.Sender
 			}
-			if m.IdempotencyKey != nil {
-				k := sender + "\x00" + *m.IdempotencyKey
-				if ids[i] = inBatch[k]; ids[i] != "" {
-					continue
-				}
-				if ids[i], err = w.IdempotentMessage(c, sender, *m.IdempotencyKey, math.MinInt64); err != nil {
-					return err
-				} else if ids[i] != "" {
-					continue
-				}
+			if ids[i], err = w.answered(keys, c, sender, m.IdempotencyKey, math.MinInt64); err != nil {
+				return err
+			} else if ids[i] != "" {
+				continue
 			}
 			if last := newest[0].LastMessage; last != nil && m.At() < last.CreatedAt {
 				return Invalid(field+"createdAt", "is before the conversation's newest message: import a conversation's messages oldest first, before new ones arrive")
@@ -222,23 +204,17 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 			if err != nil {
 				return err
 			}
-			if m.IdempotencyKey != nil {
-				inBatch[sender+"\x00"+*m.IdempotencyKey] = ids[i]
-			}
-			custom := m.Custom
-			if custom == nil {
-				custom = Custom{}
-			}
+			keys.remember(sender, m.IdempotencyKey, ids[i])
 			fresh = append(fresh, Message{ID: ids[i], ConversationID: convID, Type: m.Type, SenderID: m.Sender, Text: m.Text,
-				Custom: custom, Origin: OriginImport, CreatedAt: m.At(), ReadBy: []string{}, Attachment: file,
+				Custom: m.Custom.orEmpty(), Origin: OriginImport, CreatedAt: m.At(), ReadBy: []string{}, Attachment: file,
 				Seq: c.LastSeq + int64(len(fresh)) + 1})
-			keys = append(keys, m.IdempotencyKey)
+			keyed = append(keyed, m.IdempotencyKey)
 			readers = append(readers, m.ReadBy)
 		}
 		if len(fresh) == 0 {
 			return nil
 		}
-		if err := w.InsertMessages(c, fresh, keys); err != nil {
+		if err := w.InsertMessages(c, fresh, keyed); err != nil {
 			return err
 		}
 		if err := w.takeFiles(c, files); err != nil {
@@ -288,6 +264,31 @@ func (w *change) importedPeople(c *Conversation, msgs []ImportedMessage) error {
 		}
 	}
 	return nil
+}
+
+// batchKeys are the idempotency keys a batch used so far: sender and key
+// to the new message's id.
+type batchKeys map[string]string
+
+func (k *batchKeys) remember(sender string, key *string, id string) {
+	if key != nil {
+		if *k == nil {
+			*k = batchKeys{}
+		}
+		(*k)[sender+"\x00"+*key] = id
+	}
+}
+
+// answered is the id an idempotency key answers already (none without a
+// key): a message of this batch, or a stored one that used it since since.
+func (w *change) answered(k *batchKeys, c *Conversation, sender string, key *string, since int64) (string, error) {
+	if key == nil {
+		return "", nil
+	}
+	if id := (*k)[sender+"\x00"+*key]; id != "" {
+		return id, nil
+	}
+	return w.IdempotentMessage(c, sender, *key, since)
 }
 
 // checkSender applies the write rules to a sender.

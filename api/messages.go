@@ -22,42 +22,34 @@ type sentID struct {
 }
 
 func (s *Server) postMessages(w http.ResponseWriter, r *http.Request) {
-	convID, err := conversationIDParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var msgs []parley.NewMessage
-	if err := decode(w, r, &msgs, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ids, err := s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, caller(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := make([]sentID, len(ids))
-	for i, id := range ids {
-		out[i] = sentID{id}
-	}
-	ok(w, out)
+	storeMessages(s, w, r, func(convID string, msgs []parley.NewMessage) ([]string, error) {
+		return s.Messages.SendMessages(r.Context(), appID(r), convID, msgs, caller(r))
+	})
 }
 
 // importMessages answers POST /import/conversations/{id}/messages: like a
 // send, the new ids in the order given.
 func (s *Server) importMessages(w http.ResponseWriter, r *http.Request) {
+	storeMessages(s, w, r, func(convID string, msgs []parley.ImportedMessage) ([]string, error) {
+		ids, _, err := s.Messages.ImportMessages(r.Context(), appID(r), convID, msgs)
+		return ids, err
+	})
+}
+
+// storeMessages reads a conversation's messages of type M from the body,
+// stores them with store, and answers their ids in order.
+func storeMessages[M any](s *Server, w http.ResponseWriter, r *http.Request, store func(convID string, msgs []M) ([]string, error)) {
 	convID, err := conversationIDParam(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var msgs []parley.ImportedMessage
+	var msgs []M
 	if err := decode(w, r, &msgs, false); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ids, _, err := s.Messages.ImportMessages(r.Context(), appID(r), convID, msgs)
+	ids, err := store(convID, msgs)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -17,28 +17,24 @@ type reportID struct {
 // meReportMessage is POST /me/conversations/{id}/messages/{messageId}/report.
 func (s *Server) meReportMessage(w http.ResponseWriter, r *http.Request) {
 	convID, msgID, err := messageParams(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var body parley.NewReport
-	if err := decode(w, r, &body, false); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := s.Reports.ReportMessage(r.Context(), appID(r), caller(r), convID, msgID, body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ok(w, reportID{id})
+	s.report(w, r, err, func(body parley.NewReport) (string, error) {
+		return s.Reports.ReportMessage(r.Context(), appID(r), caller(r), convID, msgID, body)
+	})
 }
 
 // meReportUser is POST /me/users/{userId}/report.
 func (s *Server) meReportUser(w http.ResponseWriter, r *http.Request) {
 	userID, err := userIDParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	s.report(w, r, err, func(body parley.NewReport) (string, error) {
+		return s.Reports.ReportUser(r.Context(), appID(r), caller(r), userID, body)
+	})
+}
+
+// report answers a report: the path's error (pathErr) first, then the
+// body's, then what file says.
+func (s *Server) report(w http.ResponseWriter, r *http.Request, pathErr error, file func(parley.NewReport) (string, error)) {
+	if pathErr != nil {
+		s.writeError(w, r, pathErr)
 		return
 	}
 	var body parley.NewReport
@@ -46,7 +42,7 @@ func (s *Server) meReportUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	id, err := s.Reports.ReportUser(r.Context(), appID(r), caller(r), userID, body)
+	id, err := file(body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -121,6 +121,9 @@ func TestReports(t *testing.T) {
 	if p := e.events(t, "wait=0&types=report.created&since="+cursor); len(p.Data) != 3 {
 		t.Errorf("%d report.created events, want 3 (the repeat is no new report)", len(p.Data))
 	}
+	// Webhooks may subscribe to them.
+	e.do(req{method: "POST", path: "/webhooks", body: map[string]any{"url": "https://hooks.example.com/reports",
+		"events": []string{"report.created"}}}).must(t, 200, "")
 	// Reporters do not see the queue; a reviewer does.
 	e.me("bob", "GET", "/moderation/reports", nil).must(t, 403, "permission.denied")
 	var mine struct{ Data []reportOut }

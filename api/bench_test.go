@@ -305,3 +305,29 @@ func BenchmarkFairness(b *testing.B) {
 		b.ReportMetric(float64(floods.Load()-before)/phase.Seconds(), "flood-convs/s")
 	}
 }
+
+// BenchmarkUserConversations reads a user's list of 30 group conversations
+// of 8 people with 3 messages each, one request at a time: the shape of
+// parley bench's list scenario, for profiles.
+func BenchmarkUserConversations(b *testing.B) {
+	e := newEnv(b)
+	for i := range 30 {
+		id := fmt.Sprint("g", i)
+		members := []string{"alice"}
+		for j := range 7 {
+			members = append(members, fmt.Sprint("u", (i+j)%40))
+		}
+		e.putConversation(id, members...)
+		post(e, id, um("alice", "one"), um(members[1], "two"), um(members[2], "three")).must(b, 200, "")
+	}
+	var lat latencies
+	url := e.srv.URL + "/v1/" + e.app + "/users/alice/conversations?limit=30"
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := lat.do("GET", url, bearer(e), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	lat.report(b, "lists")
+}

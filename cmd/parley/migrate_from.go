@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -446,6 +447,12 @@ func (m *migration) attach(ctx context.Context, link, filename string) (string, 
 	data, err := m.src.download(ctx, link, parley.DefaultMaxFileSize)
 	if err != nil {
 		return "", err
+	}
+	// TalkJS's attachments name no file: the link's last segment does.
+	if filename == "" {
+		if u, err := url.Parse(link); err == nil {
+			filename, _ = url.PathUnescape(path.Base(u.Path))
+		}
 	}
 	if filename == "" || parley.CheckFilename(filename) != nil {
 		filename = "attachment"

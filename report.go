@@ -105,4 +105,7 @@ func NewReportID() string { return "rep_" + RandomBase62(22) }
 type ReportQuery struct {
 	Status string // ReportOpen (oldest first) or ReportResolved (newest first)
 	Page   Page
+	// NotAbout leaves out the reports whose reported user this is: a
+	// moderator does not see who reported them.
+	NotAbout string
 }

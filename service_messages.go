@@ -237,13 +237,14 @@ func (s *Service) ImportMessages(ctx context.Context, appID, convID string, msgs
 }
 
 // importedPeople checks the people an import names: each sender a user of
-// the app, each reader a participant.
+// the app (erased or not), each reader a participant.
 func (w *change) importedPeople(c *Conversation, msgs []ImportedMessage) error {
 	checked := map[string]bool{}
 	for i, m := range msgs {
 		field := strconv.Itoa(i) + "."
 		if m.Sender != nil && !checked[*m.Sender] {
-			if _, err := liveUser(w, w.app, *m.Sender, false); ErrorCode(err) == EUserNotFound {
+			// An erased user's messages are history too.
+			if _, err := w.User(w.app, *m.Sender); ErrorCode(err) == EUserNotFound {
 				return &Error{Code: EUserNotFound, Message: ErrorMessage(err), Fields: map[string]string{field + "sender": "unknown user"}}
 			} else if err != nil {
 				return err

@@ -101,6 +101,9 @@ func (s *Service) Reports(ctx context.Context, appID string, by Caller, q Report
 	default:
 		return nil, Invalid("status", "must be open or resolved")
 	}
+	if by.Surface == Client {
+		q.NotAbout = by.UserID
+	}
 	var out []Report
 	err := s.read(ctx, func(tx Tx) error {
 		if err := s.permit(tx, appID, by, PermReportsReview); err != nil {
@@ -113,7 +116,8 @@ func (s *Service) Reports(ctx context.Context, appID string, by Caller, q Report
 	return out, err
 }
 
-// ResolveReport implements ReportService. From a client the caller needs
+// ResolveReport implements ReportService. A moderator never resolves, nor
+// sees, a report about themselves. From a client the caller needs
 // reports.review and what the action needs besides: messages.moderate to
 // delete a message, users.manage to silence or ban (whom the backend
 // alone acts on managers). A message deleted meanwhile is deleted enough.
@@ -129,6 +133,9 @@ func (s *Service) ResolveReport(ctx context.Context, appID string, by Caller, id
 		rep, err := w.Report(appID, id)
 		if err != nil {
 			return err
+		}
+		if by.Surface == Client && rep.Target.UserID != nil && *rep.Target.UserID == by.UserID {
+			return Errorf(EPermissionDenied, "Reports about you are for the backend or another moderator.")
 		}
 		if rep.Status == ReportResolved {
 			return Errorf(EConflict, "This report was resolved already.")

@@ -94,8 +94,11 @@ func operationRequest(outer *http.Request, appID string, op []json.RawMessage) (
 	if json.Unmarshal(op[2], &path) != nil || !strings.HasPrefix(path, "/") {
 		return nil, parley.Invalid("path", "must be a path that starts with /, after /v1/{appId}")
 	}
+	// Ids may be escaped, as a direct call's (TalkJS clients escape them);
+	// the decoded segments must still be plain.
 	target, err := url.Parse(path)
-	if err != nil || target.Scheme != "" || target.Host != "" || target.Fragment != "" || target.RawPath != "" {
+	if err != nil || target.Scheme != "" || target.Host != "" || target.Fragment != "" || strings.Contains(target.Path, "\\") ||
+		strings.Contains(strings.ToLower(target.EscapedPath()), "%2f") {
 		return nil, parley.Invalid("path", "must be a plain path, with an optional query")
 	}
 	segments := strings.Split(strings.TrimPrefix(target.Path, "/"), "/")
@@ -137,6 +140,9 @@ func operationRequest(outer *http.Request, appID string, op []json.RawMessage) (
 		body = payload
 	}
 	target.Path = "/v1/" + appID + target.Path
+	if target.RawPath != "" {
+		target.RawPath = "/v1/" + url.PathEscape(appID) + target.RawPath
+	}
 	// The operation is routed afresh: chi would take a routing context
 	// found in the request's as that of a mounted router.
 	ctx := context.WithValue(outer.Context(), chi.RouteCtxKey, (*chi.Context)(nil))

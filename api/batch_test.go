@@ -35,6 +35,7 @@ func TestBatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.putConversation("c", "alice", "bob")
+	e.putUser("a+b@c", nil)
 	first := e.send("c", "alice", "first")
 
 	// What direct calls answer, to compare with.
@@ -59,6 +60,8 @@ func TestBatch(t *testing.T) {
 		[]any{11, "GET", "/events", map[string]string{"wait": "0"}},
 		[]any{12, "GET", "/users", map[string]any{"limit": 5}},
 		[]any{13, "GET", "//users"},
+		[]any{14, "GET", "/users/a%2Bb%40c"},
+		[]any{15, "GET", "/users/a%2Fb"},
 	}
 	// Two batches: at most 10 operations each.
 	answers := append(batchAnswers(t, e.do(req{method: "POST", path: "/batch", body: ops[:10]}).must(t, 200, "")),
@@ -90,6 +93,8 @@ func TestBatch(t *testing.T) {
 		{9, 400, "request.invalid", nil},
 		{10, 400, "request.invalid", nil},
 		{11, 400, "request.invalid", nil},
+		{12, 200, "", nil}, // escaped, as TalkJS clients send ids
+		{13, 400, "request.invalid", nil},
 	}
 	for _, tt := range tests {
 		a := answers[tt.i]

@@ -86,7 +86,9 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request) (string, []b
 		case found:
 			return "", nil, parley.Invalid("file", "must be sent once: upload one file at a time")
 		}
-		found, name = true, part.FileName()
+		// FileName keeps only the last element of a path: the name as
+		// sent is checked, so that one holding a path is refused.
+		found, name = true, sentFileName(part)
 		if data, err = readAtMost(part, limit, r.ContentLength); err != nil {
 			return "", nil, readProblem(err, tooLarge)
 		}
@@ -199,4 +201,13 @@ func attrChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$&+-.^_`|~", c) >= 0
+}
+
+// sentFileName is the part's filename parameter as sent, or "" without one.
+func sentFileName(part *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
 }

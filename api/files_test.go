@@ -161,6 +161,8 @@ func TestUploadRefusals(t *testing.T) {
 		{"a control character in the name", "", oneFile("a\tb.txt", []byte("x")), nil, 400, "request.invalid", "file"},
 		{"a control character in the part's headers", "", oneFile("a\x01b.txt", []byte("x")), nil, 400, "request.invalid", ""},
 		{"a path as the name", "", form{{field: "file", filename: "..", data: []byte("x")}}, nil, 400, "request.invalid", "file"},
+		{"a name holding a path", "", form{{field: "file", filename: "../../etc/passwd", data: []byte("x")}}, nil, 400, "request.invalid", "file"},
+		{"a name in a folder", "", form{{field: "file", filename: "a/b.txt", data: []byte("x")}}, nil, 400, "request.invalid", "file"},
 		{"a name too long", "", oneFile(strings.Repeat("n", 256), []byte("x")), nil, 400, "request.invalid", "file"},
 		{"JSON", "", `{"file": "aGVsbG8="}`, nil, 415, "request.unsupported_media_type", ""},
 		{"text", "", "hello", map[string]string{"Content-Type": "text/plain"}, 415, "request.unsupported_media_type", ""},

@@ -238,9 +238,36 @@ func TestResolveReports(t *testing.T) {
 		e.me("rev", "GET", path, nil).must(t, 403, "permission.denied")
 	}
 
-	// Erasing alice with her messages scrubs what the reports kept.
+	// A moderator neither sees nor resolves a report about themselves.
+	var aboutMod struct{ ID string }
+	e.me("bob", "POST", "/users/mod/report", map[string]any{"reason": "harassment"}).must(t, 200, "").decode(t, &aboutMod)
+	var modQueue struct{ Data []reportOut }
+	e.me("mod", "GET", "/moderation/reports", nil).must(t, 200, "").decode(t, &modQueue)
+	for _, r := range modQueue.Data {
+		if r.ID == aboutMod.ID {
+			t.Error("a moderator sees the report about them, and who made it")
+		}
+	}
+	resolve(asMod, aboutMod.ID, map[string]any{"action": "dismiss"}).must(t, 403, "permission.denied")
+	if q := e.reports(t, ""); len(q) != 1 || q[0].ID != aboutMod.ID {
+		t.Errorf("the backend's open queue is %+v, want the report about mod", q)
+	}
+	resolve(req{}, aboutMod.ID, map[string]any{"action": "dismiss"}).must(t, 200, "")
+
+	// Erasing alice with her messages scrubs what the reports kept, and
+	// erasing bob with his the note he wrote as a reporter.
+	e.reportMessage(t, "bob", "c", e.send("c", "carol", "another"), map[string]any{"reason": "other", "note": "bob was here"}).must(t, 200, "")
 	e.do(req{method: "DELETE", path: "/users/alice?eraseMessages=true"}).must(t, 200, "")
+	e.do(req{method: "DELETE", path: "/users/bob?eraseMessages=true"}).must(t, 200, "")
+	for _, r := range e.reports(t, "") {
+		if r.ReporterID == "bob" && r.Note != nil {
+			t.Errorf("after bob's erasure his note reads %q", *r.Note)
+		}
+	}
 	for _, r := range e.reports(t, "?status=resolved") {
+		if r.Target.UserID == nil || *r.Target.UserID != "alice" {
+			continue
+		}
 		if m := r.Target.Message; m != nil && m.Text != "" {
 			t.Errorf("after erasure report %s still shows %q", r.ID, m.Text)
 		}

@@ -119,9 +119,10 @@ func (t *tx) Reports(appID string, q parley.ReportQuery) ([]parley.Report, error
 	if !open {
 		state, order, cmp, start = `r.resolved_at IS NOT NULL`, `DESC`, `<`, afterPage
 	}
+	state += ` AND (? = '' OR r.target_user_id IS NULL OR r.target_user_id <> ?)`
 	if q.Page.StartingAfter != "" {
 		err := t.get("find report cursor", &start, `SELECT r.pk FROM reports r WHERE r.app_id = ? AND r.id = ? AND `+state,
-			appID, q.Page.StartingAfter)
+			appID, q.Page.StartingAfter, q.NotAbout, q.NotAbout)
 		if notFound(err) {
 			return nil, parley.ErrNotInList()
 		} else if err != nil {
@@ -130,7 +131,7 @@ func (t *tx) Reports(appID string, q parley.ReportQuery) ([]parley.Report, error
 	}
 	var rows []reportRow
 	if err := t.sel("list reports", &rows, `SELECT `+reportColumns+` FROM reports r WHERE r.app_id = ? AND `+state+`
-		AND r.pk `+cmp+` ? ORDER BY r.pk `+order+` LIMIT ?`, appID, start, q.Page.Limit); err != nil {
+		AND r.pk `+cmp+` ? ORDER BY r.pk `+order+` LIMIT ?`, appID, q.NotAbout, q.NotAbout, start, q.Page.Limit); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Report, len(rows))
@@ -154,7 +155,7 @@ func (t *tx) ResolveReports(appID, targetType, key string, res parley.ReportReso
 
 // ScrubReports clears what reports kept of an erased user: the profile
 // they showed, and with messages the text and custom data of their
-// reported messages.
+// reported messages and the notes they wrote as a reporter.
 func (t *tx) ScrubReports(appID, userID string, messages bool) error {
 	// The queue's copies, then report.created events' copies.
 	profile := `UPDATE events SET data = json_set(data, '$.report.target.user.name', '', '$.report.target.user.photoUrl', NULL)
@@ -180,6 +181,20 @@ func (t *tx) ScrubReports(appID, userID string, messages bool) error {
 		WHERE app_id = ? AND target_user_id = ? AND target_type = 'message'`, appID, userID); err != nil {
 		return err
 	}
-	_, err := t.exec("scrub reported message events", message, appID, userID)
+	if _, err := t.exec("scrub reported message events", message, appID, userID); err != nil {
+		return err
+	}
+	// What they wrote as a reporter goes with what they wrote as a sender.
+	notes := `UPDATE events SET data = json_set(data, '$.report.note', NULL)
+		WHERE app_id = ? AND type = 'report.created' AND json_extract(data, '$.report.reporterId') = ?`
+	if t.pg() {
+		notes = `UPDATE events SET data = jsonb_set(data::jsonb, '{report,note}', 'null')::text
+			WHERE app_id = ? AND type = 'report.created' AND data::jsonb #>> '{report,reporterId}' = ?`
+	}
+	if _, err := t.exec("scrub report notes", `UPDATE reports SET note = NULL WHERE app_id = ? AND reporter_id = ?`,
+		appID, userID); err != nil {
+		return err
+	}
+	_, err := t.exec("scrub report note events", notes, appID, userID)
 	return err
 }

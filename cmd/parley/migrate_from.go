@@ -80,7 +80,7 @@ func migrateFromCmd(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	if m.counts.Skipped > 0 {
-		return fmt.Errorf("%d records could not be imported (see above); everything else was", m.counts.Skipped)
+		return fmt.Errorf("%d records could not be imported (see above); everything else was imported", m.counts.Skipped)
 	}
 	return nil
 }
@@ -216,7 +216,17 @@ func (m *migration) users(ctx context.Context, page []json.RawMessage) error {
 		if err != nil {
 			return err
 		}
+		var state struct{ Deleted bool }
+		if json.Unmarshal(raw, &state); state.Deleted {
+			if err := m.erased(ctx, id); err != nil {
+				return err
+			}
+			continue
+		}
 		patches[id] = p
+	}
+	if len(patches) == 0 {
+		return nil
 	}
 	err := m.svc.PutUsers(ctx, m.app, patches)
 	if err == nil {
@@ -234,6 +244,26 @@ func (m *migration) users(ctx context.Context, page []json.RawMessage) error {
 			m.counts.Users++
 		}
 	}
+	return nil
+}
+
+// erased makes an erased user of the source an erased user here: its id,
+// which keeps the messages it left behind, and nothing else. A resumed run
+// finds it erased already (a PUT on an erased id is a conflict).
+func (m *migration) erased(ctx context.Context, id string) error {
+	err := m.svc.PutUser(ctx, m.app, id, &parley.UserPatch{Name: parley.Some(id)})
+	if parley.ErrorCode(err) == parley.EConflict {
+		return nil
+	} else if refused(err) {
+		m.skip("erased user "+id, err)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := m.svc.Erase(ctx, m.app, id, false, parley.CLIActor); err != nil {
+		return err
+	}
+	m.counts.Users++
 	return nil
 }
 

@@ -123,7 +123,7 @@ func (c apiClient) fetch(link string) string {
 func migrationView(c apiClient) string {
 	var b strings.Builder
 	for _, u := range c.all("/users") {
-		fmt.Fprintf(&b, "user %v %v %v %v %v\n", u["id"], u["name"], u["email"], u["role"], u["custom"])
+		fmt.Fprintf(&b, "user %v %v %v %v %v %v\n", u["id"], u["name"], u["email"], u["role"], u["custom"], u["deleted"])
 	}
 	convs := c.all("/conversations")
 	slices.SortFunc(convs, func(x, y map[string]any) int { return strings.Compare(x["id"].(string), y["id"].(string)) })
@@ -192,6 +192,8 @@ func TestMigrateFrom(t *testing.T) {
 	src.call("POST", "/conversations/gone/messages", []map[string]any{{"type": "UserMessage", "sender": "u004", "text": "to delete"},
 		{"type": "UserMessage", "sender": "u005", "text": "kept"}}, &sent)
 	src.call("DELETE", "/conversations/gone/messages/"+sent[0].ID, nil, nil)
+	// An erased user, whose message stays: it must arrive, from an erased user.
+	src.call("DELETE", "/users/u005", nil, nil)
 	src.call("POST", "/conversations/deal/readBy/u002", nil, nil)
 	want := migrationView(src)
 	tombstones := 0 // deleted messages the source still lists

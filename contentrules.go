@@ -76,6 +76,13 @@ package parley
 //     ("2024") and times ("12:30") are too short, and ':' and ',' never join
 //     groups. Numbers grouped by spaces ("1 234 567") are masked like phones.
 //
+// What looks the same matches the same (plain): format characters (zero-
+// width spaces and joiners, soft hyphens, word joiners) are skipped in
+// texts and terms, and compatibility characters (full-width letters,
+// mathematical bold or italic letters, enclosed letters) match their plain
+// letters; both are masked with the match. Decomposed and precomposed
+// accents still differ (no NFC).
+//
 // Order. Terms, links, addresses and phone numbers are all found on the
 // original text and their union is masked, so the order does not matter. A
 // blocked term counts wherever it is, inside a link too (an allowed one
@@ -92,6 +99,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits and values of the content rules.
@@ -187,8 +196,41 @@ func termProblem(t string) string {
 	return ""
 }
 
-// normalizeTerm trims a term and makes each run of whitespace in it one space.
-func normalizeTerm(t string) string { return strings.Join(strings.Fields(t), " ") }
+// normalizeTerm trims a term, makes each run of whitespace in it one space,
+// and writes each character as it is matched (plain).
+func normalizeTerm(t string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if p, ok := plain(r); ok {
+			return p
+		}
+		return -1
+	}, t)), " ")
+}
+
+// plain is what a character of a text or a term is matched as, so that
+// what looks the same matches the same: a format character (a zero-width
+// space or joiner, a soft hyphen, a word joiner) is not there at all, and
+// a compatibility character (full-width letters, mathematical bold or
+// italic letters, ligatures of one letter) is its plain form by NFKC when
+// that is one character.
+func plain(r rune) (rune, bool) {
+	switch {
+	case r < utf8.RuneSelf:
+		return r, true
+	case unicode.Is(unicode.Cf, r):
+		return 0, false
+	case r >= 0xFF01 && r <= 0xFF5E: // full-width ASCII
+		return r - 0xFEE0, true
+	case r >= 0x1D400 && r <= 0x1D7FF, r >= 0x2100 && r <= 0x214F, r >= 0xFB00 && r <= 0xFB4F, r >= 0x2460 && r <= 0x24FF:
+		// Mathematical letters and digits, letterlike symbols, enclosed
+		// letters: looked up only here, where they are.
+		if s := norm.NFKC.String(string(r)); utf8.RuneCountInString(s) == 1 {
+			p, _ := utf8.DecodeRuneInString(s)
+			return p, true
+		}
+	}
+	return r, true
+}
 
 // Normalize returns the rules as stored, assuming they are valid: terms
 // normalized with case-insensitive duplicates dropped (the first spelling
@@ -691,6 +733,7 @@ func (m *termMatcher) find(text string) ([]span, bool) {
 		spans []span
 		state int32
 		k     int // characters (a whitespace run counting one) read so far
+		end   int // where the last character read ends (skipped ones aside)
 	)
 	// resolve looks at the terms ending at character e, which ends at byte
 	// end and is followed by the character next. Of those, only the longest
@@ -722,6 +765,11 @@ func (m *termMatcher) find(text string) ([]span, bool) {
 		r, w := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, w = utf8.DecodeRuneInString(text[i:])
+			var ok bool
+			if r, ok = plain(r); !ok {
+				i += w // invisible: neither a character nor a boundary
+				continue
+			}
 		}
 		j := i + w
 		if isSpace(r) {
@@ -735,14 +783,14 @@ func (m *termMatcher) find(text string) ([]span, bool) {
 			r = ' '
 		}
 		if m.out[state] != 0 || m.dict[state] != 0 {
-			resolve(k-1, i, r)
+			resolve(k-1, end, r)
 		}
 		chars[k%ring], start[k%ring] = r, int32(i)
 		state = m.step(state, m.symbol(r))
-		k, i = k+1, j
+		k, i, end = k+1, j, j
 	}
 	if m.out[state] != 0 || m.dict[state] != 0 {
-		resolve(k-1, len(text), ' ')
+		resolve(k-1, end, ' ')
 	}
 	return spans, len(spans) > 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -235,7 +236,15 @@ func TestMetricsAllocateNothing(t *testing.T) {
 	for _, path := range []string{"/healthz", "/nope/1"} {
 		r := httptest.NewRequest("GET", path, nil).WithContext(context.Background())
 		w := &nopWriter{h: http.Header{}}
-		allocs := func(h http.Handler) float64 { return testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) }) }
+		// The least of a few measures: the process's other goroutines
+		// allocate now and then, and AllocsPerRun counts them too.
+		allocs := func(h http.Handler) float64 {
+			least := math.Inf(1)
+			for range 5 {
+				least = min(least, testing.AllocsPerRun(200, func() { h.ServeHTTP(w, r) }))
+			}
+			return least
+		}
 		if without, with := allocs(off), allocs(on); with > without {
 			t.Errorf("GET %s: %v allocations with metrics, %v without", path, with, without)
 		}

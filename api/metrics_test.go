@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +227,17 @@ func TestMetricsStreams(t *testing.T) {
 // matched route or not, once its series was resolved. Not parallel:
 // allocations are counted for the whole process.
 func TestMetricsAllocateNothing(t *testing.T) {
+	if os.Getenv("PARLEY_TEST_ALONE") == "" {
+		// Allocations are counted for the whole process, where other
+		// tests' goroutines allocate too: the test runs alone, in a
+		// process of its own.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMetricsAllocateNothing$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "PARLEY_TEST_ALONE=1", "PARLEY_TEST_STORE=sqlite")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the test alone: %v\n%s", err, out)
+		}
+		return
+	}
 	handler := func(metrics bool) http.Handler {
 		s := &api.Server{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now}
 		if metrics {

@@ -227,6 +227,10 @@ func TestMetricsStreams(t *testing.T) {
 // matched route or not, once its series was resolved. Not parallel:
 // allocations are counted for the whole process.
 func TestMetricsAllocateNothing(t *testing.T) {
+	if raceDetector {
+		// .ci/run runs this test without -race as well.
+		t.Skip("allocations are not comparable under the race detector, whose sync.Pool drops objects at random: run without -race")
+	}
 	if os.Getenv("PARLEY_TEST_ALONE") == "" {
 		// Allocations are counted for the whole process, where other
 		// tests' goroutines allocate too: the test runs alone, in a

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -262,6 +264,20 @@ func TestResolveReports(t *testing.T) {
 	for _, r := range e.reports(t, "") {
 		if r.ReporterID == "bob" && r.Note != nil {
 			t.Errorf("after bob's erasure his note reads %q", *r.Note)
+		}
+	}
+	// The log's copies too: report.created kept the message, the name and
+	// the note.
+	created := e.events(t, "wait=0&types=report.created&since=p0").Data
+	if len(created) < 4 {
+		t.Errorf("%d report.created events in the log, want the 4 reports made", len(created))
+	}
+	for _, ev := range created {
+		raw, _ := json.Marshal(ev.Data)
+		for _, gone := range []string{"buy my pills", "User alice", "bob was here"} {
+			if strings.Contains(string(raw), gone) {
+				t.Errorf("after the erasures a report.created event still holds %q: %s", gone, raw)
+			}
 		}
 	}
 	for _, r := range e.reports(t, "?status=resolved") {

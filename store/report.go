@@ -155,46 +155,18 @@ func (t *tx) ResolveReports(appID, targetType, key string, res parley.ReportReso
 
 // ScrubReports clears what reports kept of an erased user: the profile
 // they showed, and with messages the text and custom data of their
-// reported messages and the notes they wrote as a reporter.
+// reported messages and the notes they wrote as a reporter. The copies in
+// report.created events go with the erasure's purge of the log
+// (scrubEvents), in its bounded steps.
 func (t *tx) ScrubReports(appID, userID string, messages bool) error {
-	// The queue's copies, then report.created events' copies.
-	profile := `UPDATE events SET data = json_set(data, '$.report.target.user.name', '', '$.report.target.user.photoUrl', NULL)
-		WHERE app_id = ? AND type = 'report.created' AND json_extract(data, '$.report.target.user.id') = ?`
-	message := `UPDATE events SET data = json_set(data, '$.report.target.message.text', '', '$.report.target.message.custom', json('{}'))
-		WHERE app_id = ? AND type = 'report.created' AND json_extract(data, '$.report.target.message.senderId') = ?`
-	if t.pg() {
-		profile = `UPDATE events SET data = jsonb_set(jsonb_set(data::jsonb, '{report,target,user,name}', '""'),
-			'{report,target,user,photoUrl}', 'null')::text
-			WHERE app_id = ? AND type = 'report.created' AND data::jsonb #>> '{report,target,user,id}' = ?`
-		message = `UPDATE events SET data = jsonb_set(jsonb_set(data::jsonb, '{report,target,message,text}', '""'),
-			'{report,target,message,custom}', '{}')::text
-			WHERE app_id = ? AND type = 'report.created' AND data::jsonb #>> '{report,target,message,senderId}' = ?`
-	}
 	if _, err := t.exec("scrub reported profiles", `UPDATE reports SET snap_text = '', snap_photo_url = NULL
-		WHERE app_id = ? AND target_user_id = ? AND target_type = 'user'`, appID, userID); err != nil {
-		return err
-	}
-	if _, err := t.exec("scrub reported profile events", profile, appID, userID); err != nil || !messages {
+		WHERE app_id = ? AND target_user_id = ? AND target_type = 'user'`, appID, userID); err != nil || !messages {
 		return err
 	}
 	if _, err := t.exec("scrub reported messages", `UPDATE reports SET snap_text = '', snap_custom = '{}'
 		WHERE app_id = ? AND target_user_id = ? AND target_type = 'message'`, appID, userID); err != nil {
 		return err
 	}
-	if _, err := t.exec("scrub reported message events", message, appID, userID); err != nil {
-		return err
-	}
-	// What they wrote as a reporter goes with what they wrote as a sender.
-	notes := `UPDATE events SET data = json_set(data, '$.report.note', NULL)
-		WHERE app_id = ? AND type = 'report.created' AND json_extract(data, '$.report.reporterId') = ?`
-	if t.pg() {
-		notes = `UPDATE events SET data = jsonb_set(data::jsonb, '{report,note}', 'null')::text
-			WHERE app_id = ? AND type = 'report.created' AND data::jsonb #>> '{report,reporterId}' = ?`
-	}
-	if _, err := t.exec("scrub report notes", `UPDATE reports SET note = NULL WHERE app_id = ? AND reporter_id = ?`,
-		appID, userID); err != nil {
-		return err
-	}
-	_, err := t.exec("scrub report note events", notes, appID, userID)
+	_, err := t.exec("scrub report notes", `UPDATE reports SET note = NULL WHERE app_id = ? AND reporter_id = ?`, appID, userID)
 	return err
 }

@@ -7,9 +7,10 @@ import parley "github.com/parley-chat/parley"
 
 // scrubEvents rewrites, among the app's events that the condition in
 // selects, those that carried what the erasure removes: the user's profile (in
-// user.created and user.updated), their restrictions' reasons, which may
-// say who they are, and with messages their messages' text and custom
-// data. The events keep their place. scrubEvent does the same to an event
+// user.created and user.updated, and as a reported user in report.created),
+// their restrictions' reasons, which may say who they are, and with messages
+// their messages' text and custom data (reported ones too) and the notes
+// they wrote as a reporter. The events keep their place. scrubEvent does the same to an event
 // read before its row is rewritten.
 func (t *tx) scrubEvents(p *purgeRow, in string, args ...any) error {
 	if t.pg() {
@@ -24,10 +25,19 @@ func (t *tx) scrubEvents(p *purgeRow, in string, args ...any) error {
 	}
 	q, a = where(`type IN ('user.banned', 'user.silenced') AND json_extract(data, '$.userId') = ?
 		AND json_type(data, '$.moderation') = 'object'`, *p.UserID) // json_set would make one
-	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = json_set(data, '$.moderation.reason', NULL)`+q, a...); err != nil || !p.WithMessages {
+	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = json_set(data, '$.moderation.reason', NULL)`+q, a...); err != nil {
 		return err
 	}
-	for _, path := range []string{"$.message", "$.conversation.lastMessage"} {
+	q, a = where(`type = 'report.created' AND json_extract(data, '$.report.target.user.id') = ?`, *p.UserID)
+	if _, err := t.exec("scrub reported profile events", `UPDATE events SET data = json_set(data,
+		'$.report.target.user.name', '', '$.report.target.user.photoUrl', NULL)`+q, a...); err != nil || !p.WithMessages {
+		return err
+	}
+	q, a = where(`type = 'report.created' AND json_extract(data, '$.report.reporterId') = ?`, *p.UserID)
+	if _, err := t.exec("scrub report note events", `UPDATE events SET data = json_set(data, '$.report.note', NULL)`+q, a...); err != nil {
+		return err
+	}
+	for _, path := range []string{"$.message", "$.conversation.lastMessage", "$.report.target.message"} {
 		q, a = where(`json_extract(data, '`+path+`.senderId') = ?`, *p.UserID)
 		if _, err := t.exec("scrub message events", `UPDATE events SET data = json_set(data,
 			'`+path+`.text', '', '`+path+`.custom', json('{}'), '`+path+`.deleted', json('true'),
@@ -48,10 +58,19 @@ func (t *tx) scrubEventsPG(p *purgeRow, in string, args []any) error {
 		return err
 	}
 	q, a = where(`type IN ('user.banned', 'user.silenced') AND data::jsonb ->> 'userId' = ? AND data::jsonb -> 'moderation' IS NOT NULL`)
-	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = jsonb_set(data::jsonb, '{moderation,reason}', 'null')::text`+q, a...); err != nil || !p.WithMessages {
+	if _, err := t.exec("scrub moderation events", `UPDATE events SET data = jsonb_set(data::jsonb, '{moderation,reason}', 'null')::text`+q, a...); err != nil {
 		return err
 	}
-	for _, path := range []string{"message", "conversation,lastMessage"} {
+	q, a = where(`type = 'report.created' AND data::jsonb #>> '{report,target,user,id}' = ?`)
+	if _, err := t.exec("scrub reported profile events", `UPDATE events SET data = jsonb_set(jsonb_set(data::jsonb,
+		'{report,target,user,name}', '""'), '{report,target,user,photoUrl}', 'null')::text`+q, a...); err != nil || !p.WithMessages {
+		return err
+	}
+	q, a = where(`type = 'report.created' AND data::jsonb #>> '{report,reporterId}' = ?`)
+	if _, err := t.exec("scrub report note events", `UPDATE events SET data = jsonb_set(data::jsonb, '{report,note}', 'null')::text`+q, a...); err != nil {
+		return err
+	}
+	for _, path := range []string{"message", "conversation,lastMessage", "report,target,message"} {
 		q, a = where(`data::jsonb #>> '{` + path + `,senderId}' = ?`)
 		if _, err := t.exec("scrub message events", `UPDATE events SET data = jsonb_set(jsonb_set(jsonb_set(jsonb_set(data::jsonb,
 			'{`+path+`,text}', '""'), '{`+path+`,custom}', '{}'), '{`+path+`,deleted}', 'true'), '{`+path+`,attachment}', 'null')::text`+q, a...); err != nil {
@@ -77,6 +96,18 @@ func scrubEvent(e *parley.Event, p erasing) {
 	case parley.EventUserBanned, parley.EventUserSilenced:
 		if e.Data.UserID == p.userID && e.Data.Moderation != nil {
 			e.Data.Moderation.Reason = nil
+		}
+	case parley.EventReportCreated:
+		if r := e.Data.Report; r != nil {
+			if u := r.Target.User; u != nil && u.ID == p.userID {
+				u.Name, u.PhotoURL = "", nil
+			}
+			if p.messages {
+				scrubMessage(r.Target.Message, p.userID)
+				if r.ReporterID == p.userID {
+					r.Note = nil
+				}
+			}
 		}
 	}
 	if !p.messages {

@@ -282,7 +282,10 @@ func (b *Broker) route(a *appSubs, e *Event) {
 	for _, c := range d.ConversationIDs {
 		b.send(a.byConv[c], e)
 	}
-	if e.Type == EventKeysChanged || e.Type == EventSettingsChanged {
+	switch e.Type {
+	case EventKeysChanged, EventSettingsChanged, EventReportCreated, EventReportResolved:
+		// Every stream rechecks its credential; the queue's workers are
+		// not known here: each stream's feed picks the report events.
 		for _, subs := range a.byUser {
 			b.send(subs, e)
 		}

@@ -67,8 +67,12 @@ type EventData struct {
 	// ConversationIDs are the conversations a ban or an erasure removed the
 	// user from, or a reactivation restored.
 	ConversationIDs []string `json:"conversationIds,omitempty"`
-	// Report is a new report (report.created, backend only).
+	// Report is a new report (report.created).
 	Report *Report `json:"report,omitempty"`
+	// ReportIDs are the reports one resolution closed, with the Resolution
+	// (report.resolved).
+	ReportIDs  []string          `json:"reportIds,omitempty"`
+	Resolution *ReportResolution `json:"resolution,omitempty"`
 }
 
 // NewEventID returns "evt_" followed by 22 base62 characters.

@@ -101,7 +101,10 @@ type viewChange struct {
 type Feed struct {
 	App, User string
 	// Pos is the position of the last event considered.
-	Pos   int64
+	Pos int64
+	// Reviewer is set while the user may work the report queue: they
+	// receive report events, but for reports about themselves.
+	Reviewer bool
 	views map[string]*MemberView
 	later map[string][]viewChange
 	known map[string]int64 // by conversation, "" for all: how far later reaches
@@ -312,9 +315,28 @@ func (f *Feed) Next(e *Event) Delivery {
 		if me || conv.IsCurrent() {
 			return one(EventData{ConversationID: d.ConversationID, UserID: d.UserID})
 		}
-	case EventUserUpdated, EventReadUpdated:
+	case EventUserUpdated:
+		if me {
+			// A new role may grant or take permissions.
+			out := one(d)
+			out.Recheck = true
+			return out
+		}
+	case EventReadUpdated:
 		if me {
 			return one(d)
+		}
+	case EventUserSilenced:
+		if me {
+			return Delivery{Recheck: true} // a silenced user's permissions are suspended
+		}
+	case EventReportCreated:
+		if f.Reviewer && d.Report != nil && !f.about(d.Report.Target.UserID) {
+			return one(EventData{Report: d.Report})
+		}
+	case EventReportResolved:
+		if f.Reviewer && !f.about(&d.TargetUserID) {
+			return one(EventData{ReportIDs: d.ReportIDs, Resolution: d.Resolution})
 		}
 	case EventUserErased:
 		if me {
@@ -338,6 +360,7 @@ func (f *Feed) Next(e *Event) Delivery {
 			for _, c := range d.ConversationIDs {
 				f.apply(c, e.Pos)
 			}
+			out.Recheck = true // a silenced user's permissions come back
 		}
 		return out
 	case EventKeysChanged, EventSettingsChanged:
@@ -345,6 +368,10 @@ func (f *Feed) Next(e *Event) Delivery {
 	}
 	return Delivery{}
 }
+
+// about reports whether a report's target is the feed's user: a moderator
+// never learns who reported them.
+func (f *Feed) about(userID *string) bool { return userID != nil && *userID == f.User }
 
 // expand turns a change of a user's memberships in many conversations at
 // once into one participant event for each conversation: for the user

@@ -18,8 +18,11 @@ const (
 
 	// ActionReportResolve is the audit log's entry of a resolution.
 	ActionReportResolve = "report.resolve"
-	// EventReportCreated goes to the backend stream and webhooks only.
-	EventReportCreated = "report.created"
+	// EventReportCreated and EventReportResolved go to the backend stream,
+	// webhooks, and the streams of the users who may work the queue
+	// (reports.review), but for a report about the user themselves.
+	EventReportCreated  = "report.created"
+	EventReportResolved = "report.resolved"
 	// PermReportsReview lets a role work the report queue from a client.
 	PermReportsReview = "reports.review"
 )

@@ -11,6 +11,8 @@ type AppService interface {
 	CheckApp(ctx context.Context, appID string) error
 	Settings(ctx context.Context, appID string) (Settings, error)
 	UpdateSettings(ctx context.Context, appID string, p *SettingsPatch) (Settings, error)
+	// ConsoleKey returns the key to sign a moderator's console link with.
+	ConsoleKey(ctx context.Context, appID, userID, keyID string) (*Key, error)
 }
 
 // Session is what authenticating a client request needs, read at once:

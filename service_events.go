@@ -24,7 +24,8 @@ const (
 var EventTypes = []string{EventMessageSent, EventMessageUpdated, EventMessageDeleted, EventConversationCreated,
 	EventConversationUpdated, EventConversationDeleted, EventParticipantAdded, EventParticipantUpdated,
 	EventParticipantRemoved, EventUserCreated, EventUserUpdated, EventUserBanned, EventUserSilenced,
-	EventUserReactivated, EventUserErased, EventUserBlocked, EventUserUnblocked, EventMessageRead, EventReportCreated}
+	EventUserReactivated, EventUserErased, EventUserBlocked, EventUserUnblocked, EventMessageRead, EventReportCreated,
+	EventReportResolved}
 
 // EventQuery is a long poll of the event log: the events after the cursor
 // Since, waiting up to Wait for one when none is there yet; without Since,

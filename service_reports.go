@@ -170,9 +170,15 @@ func (s *Service) ResolveReport(ctx context.Context, appID string, by Caller, id
 			}
 		}
 		res := ReportResolution{Action: r.Action, Reason: r.Reason, ExpiresAt: r.ExpiresAt, By: by.Actor, At: w.now}
-		if _, err := w.ResolveReports(appID, t.Type, t.Key, res); err != nil {
+		ids, err := w.ResolveReports(appID, t.Type, t.Key, res)
+		if err != nil {
 			return err
 		}
+		resolved := EventData{ReportIDs: ids, Resolution: &res}
+		if t.UserID != nil {
+			resolved.TargetUserID = *t.UserID // the reported user, whose streams leave it out
+		}
+		w.emit(EventReportResolved, resolved)
 		entry := AuditEntry{Action: ActionReportResolve, Actor: by.Actor, Reason: r.Reason, ExpiresAt: r.ExpiresAt,
 			ConversationID: t.ConversationID, CreatedAt: w.now}
 		if t.UserID != nil {

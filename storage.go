@@ -356,8 +356,8 @@ type Tx interface {
 	// first.
 	Reports(appID string, q ReportQuery) ([]Report, error)
 	// ResolveReports closes every open report of the target with res and
-	// reports how many.
-	ResolveReports(appID, targetType, key string, res ReportResolution) (int, error)
+	// returns their ids, sorted.
+	ResolveReports(appID, targetType, key string, res ReportResolution) ([]string, error)
 	// ScrubReports clears what reports kept of an erased user.
 	ScrubReports(appID, userID string, messages bool) error
 

@@ -184,6 +184,7 @@ func (st *Stream) check(ctx context.Context) error {
 		}
 		return err
 	}
+	st.feed.Reviewer = sess.May(st.by.Verified, PermReportsReview) == nil
 	if !st.by.Verified {
 		if sess.Settings.IdentityVerification {
 			return errStreamDenied()

@@ -39,6 +39,9 @@ type Server struct {
 	Limits RateLimits
 	// Metrics records requests, streams and refusals (nil: nothing).
 	Metrics *Metrics
+	// PublicURL is the server as browsers reach it, for console links
+	// ("": the request's own host).
+	PublicURL string
 	// MaxFileSize is the largest upload in bytes (0: parley.DefaultMaxFileSize).
 	MaxFileSize int64
 
@@ -87,11 +90,14 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
+	r.Get("/console", http.RedirectHandler("/console/", http.StatusMovedPermanently).ServeHTTP)
+	r.Get("/console/*", s.console)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireApp, s.requireAdmin)
 		r.Post("/v1/{appId}/batch", s.batch)
 		r.Post("/v1/{appId}/files", s.upload)
+		r.Post("/v1/{appId}/console-links", s.consoleLink)
 		r.Get("/v1/{appId}/settings", s.getSettings)
 		r.Patch("/v1/{appId}/settings", s.patchSettings)
 

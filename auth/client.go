@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -119,4 +120,12 @@ func VerifySignature(keys []parley.Key, userID, sig string) *parley.Key {
 		}
 	}
 	return nil
+}
+
+// UserToken returns an HS256 user JWT for the app's user, signed with key
+// and valid until exp: what a console link carries.
+func UserToken(key parley.Key, userID string, now, exp time.Time) (string, error) {
+	c := claims{TokenType: TokenTypeUser, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: key.AppID, Subject: userID, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(key.Secret))
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	parley "github.com/parley-chat/parley"
+	"slices"
 )
 
 // reportRow is a report as stored, with its open count when listed.
@@ -141,16 +142,14 @@ func (t *tx) Reports(appID string, q parley.ReportQuery) ([]parley.Report, error
 	return out, nil
 }
 
-func (t *tx) ResolveReports(appID, targetType, key string, res parley.ReportResolution) (int, error) {
-	result, err := t.exec("resolve reports", `UPDATE reports SET resolved_at = ?, action = ?, resolved_by = ?,
+func (t *tx) ResolveReports(appID, targetType, key string, res parley.ReportResolution) ([]string, error) {
+	ids := []string{}
+	err := t.sel("resolve reports", &ids, `UPDATE reports SET resolved_at = ?, action = ?, resolved_by = ?,
 		resolution_reason = ?, resolution_expires_at = ?
-		WHERE app_id = ? AND target_type = ? AND target_id = ? AND resolved_at IS NULL`,
+		WHERE app_id = ? AND target_type = ? AND target_id = ? AND resolved_at IS NULL RETURNING id`,
 		res.At, res.Action, string(res.By), res.Reason, res.ExpiresAt, appID, targetType, key)
-	if err != nil {
-		return 0, err
-	}
-	n, err := result.RowsAffected()
-	return int(n), wrap("resolve reports", err)
+	slices.Sort(ids)
+	return ids, err
 }
 
 // ScrubReports clears what reports kept of an erased user: the profile

@@ -36,6 +36,8 @@ const usage = `Usage:
   parley keys rotate APPID [--grace 24h] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
   parley keys list APPID [--db parley.db]
+  parley console-link APPID --user ID [--ttl 1h] [--base http://127.0.0.1:8080] [--db parley.db]
+               (prints a link that signs the moderator in to the console at /console/)
   parley bench [--clients 64] [--duration 2s] [--sync full|normal] [--growth] [--json] [--scale 1]
                (starts its own server and a no-op one on a temporary database; about 1.5 minutes)
 
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return appsCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case cmd == "keys" && len(rest) > 0:
 		return keys(ctx, rest[0], rest[1:], getenv, stdout, stderr)
+	case cmd == "console-link":
+		return consoleLink(ctx, rest, getenv, stdout, stderr)
 	case cmd == "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
 	case cmd == noopCommand:

@@ -168,6 +168,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Apps: svc, Users: svc, Conversations: svc, Messages: svc, Blocks: svc, Sessions: svc, Moderation: svc, Events: svc, Reads: svc, Webhooks: svc, Reports: svc,
 		Files: svc, Auth: &auth.Authenticator{Keys: svc, Now: time.Now},
 		Ready: db.Ping, OpenAPI: parley.OpenAPI, Logger: logger, Now: time.Now, Limits: limits, MaxFileSize: int64(maxFileSize),
+		PublicURL: svc.PublicURL,
 	}
 	if m != nil {
 		handler.Metrics = m.http

@@ -27,10 +27,11 @@ const consolePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; 
 	"connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; " +
 	"require-trusted-types-for 'script'; trusted-types 'none'"
 
-// console serves the console's files. The token a link carries sits in the
+// console serves the console's files, the page at /console/ and /console
+// alike (it names its files by absolute paths). The token a link carries sits in the
 // URL's fragment, which browsers never send: the page reads it.
 func (s *Server) console(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(r.URL.Path, "/console/")
+	name := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/console"), "/")
 	if name == "" {
 		name = "index.html"
 	}

@@ -124,6 +124,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			e.moderate("gus", "ban", nil).must(t, 200, "")
 			e.putUser("hal", nil)
 			e.do(req{method: "DELETE", path: "/users/hal"}).must(t, 200, "")
+			e.setSettings(map[string]any{"roles": map[string]any{"queue": []string{"reports.review"}}})
+			e.putUser("mo", map[string]any{"role": "queue"}) // for a console link
 			e.setSettings(map[string]any{"identityVerification": p.verify})
 			cred := p.cred(e)
 

@@ -90,7 +90,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
-	r.Get("/console", http.RedirectHandler("/console/", http.StatusMovedPermanently).ServeHTTP)
+	r.Get("/console", s.console)
 	r.Get("/console/*", s.console)
 
 	r.Group(func(r chi.Router) {

@@ -54,6 +54,7 @@ var adminRoutes = []struct {
 	// d has no messages: an import there may be of any time.
 	{"POST", "/import/conversations/d/messages", []any{map[string]any{"type": "SystemMessage", "text": "x", "createdAt": 1}}},
 	{"POST", "/files", oneFile("a.txt", []byte("a"))},
+	{"POST", "/console-links", map[string]any{"userId": "mo"}},
 	// Last: they take the scene with them.
 	{"DELETE", "/users/zed", nil},
 	{"DELETE", "/conversations/c", nil},

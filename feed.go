@@ -105,9 +105,9 @@ type Feed struct {
 	// Reviewer is set while the user may work the report queue: they
 	// receive report events, but for reports about themselves.
 	Reviewer bool
-	views map[string]*MemberView
-	later map[string][]viewChange
-	known map[string]int64 // by conversation, "" for all: how far later reaches
+	views    map[string]*MemberView
+	later    map[string][]viewChange
+	known    map[string]int64 // by conversation, "" for all: how far later reaches
 }
 
 // FeedSnapshot is what a feed starts from, read in one snapshot at the log

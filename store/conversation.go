@@ -1,7 +1,9 @@
 package store
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	parley "github.com/parley-chat/parley"
@@ -145,20 +147,22 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 		index[convs[i].PK], pks[i] = i, convs[i].PK
 		convs[i].Participants = map[string]parley.Participant{}
 	}
-	var parts []struct {
-		ConvPK  int64  `db:"conv_pk"`
-		UserID  string `db:"user_id"`
-		Access  string `db:"access"`
-		Notify  string `db:"notify"`
-		ReadSeq int64  `db:"read_seq"`
+	var lists []struct {
+		ConvPK int64  `db:"conv_pk"`
+		List   string `db:"list"`
 	}
-	if err := t.in("read participants", &parts, completeParticipants, pks); err != nil {
+	if err := t.in("read participants", &lists, completeParticipants, pks); err != nil {
 		return err
 	}
 	readers := make(map[int64][]reader, len(convs))
-	for _, p := range parts {
-		convs[index[p.ConvPK]].Participants[p.UserID] = parley.Participant{Access: parley.Access(p.Access), Notify: parley.Notify(p.Notify)}
-		readers[p.ConvPK] = append(readers[p.ConvPK], reader{p.UserID, p.ReadSeq})
+	for _, l := range lists {
+		c := &convs[index[l.ConvPK]]
+		if err := participantList(l.List, func(userID string, p parley.Participant, readSeq int64) {
+			c.Participants[userID] = p
+			readers[l.ConvPK] = append(readers[l.ConvPK], reader{userID, readSeq})
+		}); err != nil {
+			return fmt.Errorf("read participants of %s: %w", c.ID, err)
+		}
 	}
 	last, err := t.lastMessages(convs, views)
 	if err != nil {
@@ -204,9 +208,32 @@ func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (
 	return out, nil
 }
 
-// completeParticipants reads the current participants of conversations.
-const completeParticipants = `SELECT conv_pk, user_id, access, notify, read_seq FROM participants
-	WHERE conv_pk IN (?) AND removed_at IS NULL`
+// completeParticipants reads the current participants of conversations,
+// one row per conversation: their user ids, access, notify and read
+// pointers as one string of words (participantList reads it). A row of
+// eight participants costs what one participant's row did: reading a
+// column is what costs, not the text in it. No id or value holds a space.
+const completeParticipants = `SELECT conv_pk, string_agg(user_id || ' ' || access || ' ' || notify || ' ' || read_seq, ' ') AS list
+	FROM participants WHERE conv_pk IN (?) AND removed_at IS NULL GROUP BY conv_pk`
+
+// participantList calls f for each participant of a completeParticipants list.
+func participantList(list string, f func(userID string, p parley.Participant, readSeq int64)) error {
+	for list != "" {
+		var w [4]string
+		for i := range w {
+			var ok bool
+			if w[i], list, ok = strings.Cut(list, " "); !ok && i < 3 {
+				return fmt.Errorf("a participant list ends inside an entry")
+			}
+		}
+		seq, err := strconv.ParseInt(w[3], 10, 64)
+		if err != nil {
+			return fmt.Errorf("read pointer %q: %w", w[3], err)
+		}
+		f(w[0], parley.Participant{Access: parley.Access(w[1]), Notify: parley.Notify(w[2])}, seq)
+	}
+	return nil
+}
 
 // lastMessagesQuery finds the last message of n conversations, each
 // given as its pk and freeze point: one probe of the (conv_pk, seq) index

@@ -40,7 +40,9 @@ func consoleBrowserNeeds() string {
 // (api/browser/console.test.mjs through playwright-core): a moderator
 // signs in through a console link, sees hostile strings as text, sees a
 // new report arrive live, resolves one with Delete message, bans a user
-// found with the search box, and every section fits 375 px. It runs in the
+// found with the search box, and every section fits 375 px; a reviewer
+// whose role lacks users.manage is told so on the sections it rules out;
+// sign-out and an expired link leave no broken page. It runs in the
 // SQLite pass only: the page is the same whatever the store.
 func TestConsoleBrowser(t *testing.T) {
 	if name := os.Getenv("PARLEY_TEST_STORE"); name != "" && name != "sqlite" {
@@ -59,8 +61,10 @@ func TestConsoleBrowser(t *testing.T) {
 	// The scene: a moderator, people, hostile strings, reports made by users.
 	e.setSettings(map[string]any{"roles": map[string]any{
 		"moderator": []string{"reports.review", "users.manage", "messages.moderate"},
+		"reviewer":  []string{"reports.review"},
 	}})
 	e.putUser("mia", map[string]any{"name": "Mia Moderator", "role": "moderator"})
+	e.putUser("rex", map[string]any{"name": "Rex Reviewer", "role": "reviewer"})
 	for id, name := range map[string]string{
 		"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Chen", "sam": "Sam Spammer",
 		"eve": "<img src=x onerror=alert(1)>",
@@ -105,6 +109,7 @@ func TestConsoleBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"PARLEY_CONSOLE_URL="+link,
 		"PARLEY_EXPIRED_URL="+expired,
+		"PARLEY_REVIEWER_URL="+consoleLink(t, e, "rex"),
 		"PARLEY_SERVER="+e.srv.URL,
 		"PARLEY_APP="+e.app,
 		"PARLEY_CHROMIUM="+consoleChromium,

@@ -187,6 +187,26 @@ try {
   check(await page.locator('#app').isHidden(), 'after sign out a reload shows the signed-out page');
   await shot('phone-signed-out');
 
+  step = 'reviewer';
+  // rex may review reports but not manage users: the sections that need
+  // users.manage say so (their 403s are the console errors expected here).
+  allowed = (text) => /status of 403/.test(text);
+  await page.goto(env('PARLEY_REVIEWER_URL'));
+  await page.locator('#who').getByText('Rex Reviewer').waitFor();
+  await tab('Restricted').click();
+  await page.locator('#restricted .denied').getByText('Your role does not allow this section').waitFor();
+  check(await page.locator('#restricted-list').isHidden(), 'Restricted tells a reviewer their role does not allow it');
+  await tab('Audit log').click();
+  await page.locator('#audit .denied').getByText('Your role does not allow this section').waitFor();
+  check(true, 'so does the audit log');
+  await shot('phone-reviewer-audit-denied');
+  await tab('Reports').click();
+  await page.locator('#reports-list > li').first().waitFor();
+  check(await page.locator('#reports-list > li').count() === 3, 'the reviewer works the same queue');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+  allowed = () => false;
+
   step = 'expired link';
   allowed = (text) => /status of 401/.test(text);
   await page.goto(EXPIRED);

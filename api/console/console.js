@@ -480,18 +480,20 @@ function userCard(u, after) {
     const why = reason.input.value.trim();
     return run(action, why ? { reason: why } : {});
   };
+  // moderationState is shown only to holders of users.manage.
+  const known = typeof u.moderationState === 'string';
   const state = u.moderationState || '';
   append(card, [
     h('div', { class: 'card-head' },
       h('span', { class: 'user-name' }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id})`)),
-      stateBadge(state)),
+      known ? stateBadge(state) : null),
     u.role ? h('p', { class: 'meta' }, 'Role: ', u.role) : null,
     moderationLine(u),
     reason.el,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'warn', onclick: restrict('silence'), disabled: state !== '' }, 'Silence'),
-      h('button', { type: 'button', class: 'danger', onclick: restrict('ban'), disabled: state === 'banned' }, 'Ban'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => run('reactivate', {}), disabled: state === '' }, 'Reactivate')),
+      h('button', { type: 'button', class: 'warn', onclick: restrict('silence'), disabled: known && state !== '' }, 'Silence'),
+      h('button', { type: 'button', class: 'danger', onclick: restrict('ban'), disabled: known && state === 'banned' }, 'Ban'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => run('reactivate', {}), disabled: known && state === '' }, 'Reactivate')),
   ]);
   return card;
 }

@@ -90,6 +90,8 @@ const GATES = {
     'in one of the two ways below and open it.'],
   denied: ['This account may not use the app',
     'The server refused this account (it may be banned or erased). Ask the person who runs your Parley server.'],
+  unreachable: ['The server did not answer',
+    'Your console link is kept in this tab: reload the page to try again in a moment.'],
   failed: ['The console could not sign you in',
     'The server did not accept the console link. Ask for a new one in one of the two ways below.'],
 };
@@ -665,7 +667,13 @@ async function start() {
   try {
     me = await api('GET', '');
   } catch (err) {
-    if (session) endSession('failed', `${err.message}${err.code ? ` (${err.code})` : ''}`);
+    if (!session) return;
+    if (err.status === 0 || err.status >= 500 || err.status === 429) {
+      // Not the link's fault: keep it, so a reload tries again.
+      showGate('unreachable', err.message);
+      return;
+    }
+    endSession('failed', `${err.message}${err.code ? ` (${err.code})` : ''}`);
     return;
   }
   const u = me.user;

@@ -1,0 +1,238 @@
+// The moderation console in a real browser: launched by
+// api/console_browser_test.go, which seeds the server and passes what the
+// script needs in PARLEY_* environment variables. Exits non-zero on the
+// first failed check; screenshots go to PARLEY_ARTIFACTS.
+
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run this script through go test -run TestConsoleBrowser ./api`);
+  return v;
+};
+
+const URL_ = env('PARLEY_CONSOLE_URL');
+const EXPIRED = env('PARLEY_EXPIRED_URL');
+const SERVER = env('PARLEY_SERVER');
+const ARTIFACTS = env('PARLEY_ARTIFACTS');
+const SCRIPT_TEXT = env('PARLEY_SCRIPT_TEXT');
+const IMG_NAME = env('PARLEY_IMG_NAME');
+const LIVE_TEXT = env('PARLEY_LIVE_TEXT');
+const MODERATOR = env('PARLEY_MODERATOR');
+mkdirSync(ARTIFACTS, { recursive: true });
+rmSync(join(ARTIFACTS, 'failure.png'), { force: true });
+
+const SECTIONS = [['reports', 'Reports'], ['users', 'Users'], ['restricted', 'Restricted'], ['audit', 'Audit log']];
+
+let step = 'start';
+const log = (msg) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${msg}`);
+function check(ok, msg) {
+  if (!ok) throw new Error(`check failed: ${msg}`);
+  log(`ok: ${msg}`);
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'parley-console-chromium-'));
+// A fresh profile (playwright-core passes it as --user-data-dir).
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: env('PARLEY_CHROMIUM'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 860 },
+  deviceScaleFactor: 1,
+});
+
+// Everything the browser complains about, with the step it happened in.
+const problems = [];
+const dialogs = [];
+let allowed = () => false; // console errors a step expects (the expired link's 401)
+
+let exitCode = 0;
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = `${m.text()} ${m.location()?.url || ''}`;
+    if (allowed(text)) log(`expected console error in ${step}: ${text}`);
+    else problems.push(`console error in ${step}: ${text}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error in ${step}: ${err.message}`));
+  page.on('dialog', async (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    await d.dismiss();
+  });
+  // No request may leave for another host.
+  page.on('request', (r) => {
+    if (!r.url().startsWith(SERVER) && !r.url().startsWith('data:')) problems.push(`request to another host in ${step}: ${r.url()}`);
+  });
+
+  const shot = async (name, fullPage = true) => {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
+  };
+  const tab = (label) => page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: label });
+  const reportCard = (text) => page.locator('#reports-list > li').filter({ hasText: text });
+
+  step = 'sign-in';
+  await page.goto(URL_);
+  await page.locator('#who').getByText(MODERATOR).waitFor();
+  check(!page.url().includes('token') && !page.url().includes('#'), `the token left the address bar (${page.url()})`);
+  await page.locator('#reports-list > li').first().waitFor();
+  const stored = await page.evaluate(() => sessionStorage.getItem('parley.console'));
+  check(stored && stored.includes('"token"'), 'the token is in session storage');
+
+  step = 'reload';
+  await page.reload();
+  await page.locator('#who').getByText(MODERATOR).waitFor();
+  await page.locator('#reports-list > li').first().waitFor();
+  check(true, 'a reload keeps the moderator signed in');
+
+  step = 'hostile strings';
+  const scriptCard = reportCard(SCRIPT_TEXT);
+  await scriptCard.waitFor();
+  check(await scriptCard.locator('blockquote').textContent() === SCRIPT_TEXT, 'the message <script> shows as its literal text');
+  await page.locator('#reports-list').getByText(IMG_NAME, { exact: true }).first().waitFor();
+  check(true, 'the user name <img onerror> shows as its literal text');
+  const injected = await page.evaluate(() => ({
+    scripts: document.querySelectorAll('main script, header script').length,
+    images: document.querySelectorAll('img').length,
+  }));
+  check(injected.scripts === 0 && injected.images === 0, `no script or img element came from the data (${JSON.stringify(injected)})`);
+  check(await page.locator('#reports-list > li').count() === 3, 'the queue holds the 3 open reports');
+  check(await reportCard('buynowbuynow').locator('.count-badge').textContent() === '2 open reports',
+    'a message reported twice shows 2 open reports');
+  await shot('desktop-reports');
+
+  step = 'live report';
+  await page.evaluate(() => { window.parleyNoReload = true; });
+  const res = await fetch(SERVER + env('PARLEY_LIVE_REPORT_PATH'), {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${env('PARLEY_LIVE_REPORT_TOKEN')}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ reason: 'violence', note: 'A threat, reported while the console is open' }),
+  });
+  check(res.ok, `bob reports a message while the console is open (${res.status})`);
+  await reportCard(LIVE_TEXT).waitFor({ timeout: 30000 });
+  check(await page.evaluate(() => window.parleyNoReload === true), 'the new report appeared without a reload');
+  check(await page.locator('#reports-list > li').count() === 4, 'the queue holds 4 reports');
+
+  // The README's picture: the queue at a modest size.
+  await page.setViewportSize({ width: 820, height: 620 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(ARTIFACTS, 'console-queue.png') });
+  await page.setViewportSize({ width: 1280, height: 860 });
+
+  step = 'delete message';
+  await scriptCard.getByRole('button', { name: 'Delete message' }).click();
+  await scriptCard.waitFor({ state: 'detached' });
+  await page.locator('#status').getByText('Report resolved: message deleted.').waitFor();
+  check(await page.locator('#reports-list > li').count() === 3, 'Delete message took the report out of the queue');
+
+  step = 'search and ban';
+  await tab('Users').click();
+  await page.getByLabel('Search users by name').fill(env('PARLEY_BAN_QUERY'));
+  await page.getByLabel('Search users by name').press('Enter');
+  const samCard = page.locator('#users-list > li').filter({ hasText: env('PARLEY_BAN_NAME') });
+  await samCard.waitFor();
+  check(await samCard.locator('.badge').textContent() === 'Active', 'the search shows the user as active');
+  await samCard.getByRole('button', { name: 'Ban' }).click();
+  await samCard.locator('.badge', { hasText: 'Banned' }).waitFor();
+  check(true, 'Ban bans the user found with the search box');
+  check(await samCard.getByRole('button', { name: 'Reactivate' }).isEnabled(), 'a banned user can be reactivated');
+  await shot('desktop-users');
+
+  step = 'restricted';
+  await tab('Restricted').click();
+  await page.locator('#restricted-list > li').filter({ hasText: env('PARLEY_BAN_NAME') }).waitFor();
+  check(true, 'the banned user is listed as restricted');
+  await shot('desktop-restricted');
+
+  step = 'audit';
+  await tab('Audit log').click();
+  await page.locator('#audit-list > li').first().waitFor();
+  const first = await page.locator('#audit-list > li .badge').first().textContent();
+  check(first === 'Ban', `the audit log is newest first (first entry: ${first})`);
+  await page.locator('#audit-list').getByText('Report resolved').waitFor();
+  await shot('desktop-audit');
+
+  step = 'keyboard';
+  await tab('Reports').focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#reports').waitFor();
+  const focusRing = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  check(focusRing !== 'none', `the focused tab shows a focus ring (${focusRing})`);
+
+  step = '375 px';
+  await page.setViewportSize({ width: 375, height: 740 });
+  for (const [id, label] of SECTIONS) {
+    await tab(label).click();
+    await page.locator(`#${id}`).waitFor();
+    if (id === 'users') await page.locator('#users-list > li').first().waitFor();
+    else await page.locator(`#${id} .cards > li, #${id} .log > li`).first().waitFor();
+    const { scroll, inner } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth, inner: window.innerWidth,
+    }));
+    check(scroll <= inner, `${label} at 375 px: scrollWidth ${scroll} <= innerWidth ${inner}`);
+    await shot(`phone-${id}`);
+  }
+
+  step = 'sign out';
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+  check(await page.evaluate(() => sessionStorage.length) === 0, 'sign out clears session storage');
+  await page.reload();
+  await page.getByRole('heading', { name: 'Open the console with a console link' }).waitFor();
+  check(await page.locator('#app').isHidden(), 'after sign out a reload shows the signed-out page');
+  await shot('phone-signed-out');
+
+  step = 'reviewer';
+  // rex may review reports but not manage users: the sections that need
+  // users.manage say so (their 403s are the console errors expected here).
+  allowed = (text) => /status of 403/.test(text);
+  await page.goto(env('PARLEY_REVIEWER_URL'));
+  await page.locator('#who').getByText('Rex Reviewer').waitFor();
+  await tab('Restricted').click();
+  await page.locator('#restricted .denied').getByText('Your role does not allow this section').waitFor();
+  check(await page.locator('#restricted-list').isHidden(), 'Restricted tells a reviewer their role does not allow it');
+  await tab('Audit log').click();
+  await page.locator('#audit .denied').getByText('Your role does not allow this section').waitFor();
+  check(true, 'so does the audit log');
+  await shot('phone-reviewer-audit-denied');
+  await tab('Reports').click();
+  await page.locator('#reports-list > li').first().waitFor();
+  check(await page.locator('#reports-list > li').count() === 3, 'the reviewer works the same queue');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+  allowed = () => false;
+
+  step = 'expired link';
+  allowed = (text) => /status of 401/.test(text);
+  await page.goto(EXPIRED);
+  await page.getByRole('heading', { name: 'Your console link has expired: ask for a new one' }).waitFor();
+  check(!page.url().includes('token'), 'the expired token left the address bar');
+  check(await page.evaluate(() => sessionStorage.length) === 0, 'the expired token is dropped');
+  check(await page.locator('#app').isHidden(), 'an expired link shows no broken console');
+  await shot('phone-expired');
+  allowed = () => false;
+
+  step = 'end';
+  check(dialogs.length === 0, `no dialog fired (${dialogs.join('; ')})`);
+  check(problems.length === 0, `the browser logged no errors${problems.length ? `:\n  ${problems.join('\n  ')}` : ''}`);
+} catch (err) {
+  exitCode = 1;
+  console.error(`FAILED in step "${step}": ${err.stack || err}`);
+  if (problems.length) console.error(`browser problems:\n  ${problems.join('\n  ')}`);
+  if (dialogs.length) console.error(`dialogs: ${dialogs.join('; ')}`);
+  try {
+    const pages = context.pages();
+    if (pages[0]) await pages[0].screenshot({ path: join(ARTIFACTS, 'failure.png'), fullPage: true });
+  } catch {
+    // no screenshot
+  }
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(exitCode);

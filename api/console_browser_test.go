@@ -3,9 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,29 +152,11 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 }
 
-// consoleLink asks the admin route for a console link. Plain HTTP:
-// openapi.yaml does not describe the console's routes.
+// consoleLink asks the admin route for a console link.
 func consoleLink(t *testing.T, e *env, user string) string {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"userId": user})
-	hr, err := http.NewRequest("POST", e.srv.URL+"/v1/"+e.app+"/console-links", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hr.Header.Set("Authorization", "Bearer "+e.key.Secret)
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		URL       string `json:"url"`
-		ExpiresAt int64  `json:"expiresAt"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 || out.URL == "" {
-		t.Fatalf("console link: %d %v %+v", resp.StatusCode, err, out)
-	}
+	var out consoleLinkOut
+	e.do(req{method: "POST", path: "/console-links", body: map[string]any{"userId": user}}).must(t, 200, "").decode(t, &out)
 	if want := fmt.Sprintf("%s/console/#app=%s&token=", e.srv.URL, e.app); !strings.HasPrefix(out.URL, want) {
 		t.Fatalf("console link %q does not start with %q", out.URL, want)
 	}

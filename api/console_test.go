@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-type consoleLink struct {
+type consoleLinkOut struct {
 	URL       string
 	ExpiresAt int64
 }
@@ -83,7 +83,7 @@ func TestConsoleLinks(t *testing.T) {
 			if tt.ttl != nil {
 				body["ttlSeconds"] = tt.ttl
 			}
-			var link consoleLink
+			var link consoleLinkOut
 			e.do(req{method: "POST", path: "/console-links", body: body}).must(t, 200, "").decode(t, &link)
 			if want := e.clock.Now().Add(tt.life).UnixMilli(); link.ExpiresAt > want || link.ExpiresAt < want-1000 {
 				t.Errorf("the link expires at %d, want %d (to the second)", link.ExpiresAt, want)
@@ -100,7 +100,7 @@ func TestConsoleLinks(t *testing.T) {
 	}
 
 	// The token ends with the link's lifetime.
-	var link consoleLink
+	var link consoleLinkOut
 	e.do(req{method: "POST", path: "/console-links", body: map[string]any{"userId": "rev", "ttlSeconds": 60}}).must(t, 200, "").decode(t, &link)
 	token := linkToken(t, e, link.URL)
 	e.do(req{method: "GET", path: "/me", bearer: token}).must(t, 200, "")

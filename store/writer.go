@@ -98,7 +98,7 @@ func (db *DB) writer() {
 			db.await(q, app)
 		}
 		batch := q.batch()
-		q.settle(batch, db.commit(batch))
+		q.settle(batch, db.commit(batch, batchBudget))
 		db.restartLog()
 	}
 }
@@ -120,10 +120,11 @@ func (db *DB) await(q *fairQueue, app string) {
 	}
 }
 
-// commit runs the batch in one transaction and answers every job. The
+// commit runs the batch in one transaction and answers every job it ran;
+// past budget it leaves the rest, which it returns. The
 // after-commit functions of the jobs that committed run first, in job
 // order: with a single writer that is commit order.
-func (db *DB) commit(batch []*job) (unrun []*job) {
+func (db *DB) commit(batch []*job, budget time.Duration) (unrun []*job) {
 	errs := make([]error, len(batch))
 	committed := false
 	batchStart := time.Now()
@@ -165,7 +166,7 @@ func (db *DB) commit(batch []*job) (unrun []*job) {
 	for i, j := range batch {
 		// Past the budget, the rest waits for the next batch: what was
 		// planned from recent costs may take longer this time.
-		if i > 0 && time.Since(batchStart) > batchBudget {
+		if i > 0 && time.Since(batchStart) > budget {
 			unrun = batch[i:]
 			break
 		}

@@ -52,6 +52,9 @@ func (s *Service) ConsoleKey(ctx context.Context, appID, userID, keyID string) (
 	}
 	if err := sess.May(true, PermReportsReview); err != nil {
 		if sess.May(true, PermUsersManage) != nil {
+			if ErrorCode(err) == EPermissionDenied {
+				err = Errorf(EPermissionDenied, "The console is for users whose role grants reports.review or users.manage.")
+			}
 			return nil, err
 		}
 	}

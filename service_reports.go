@@ -150,6 +150,9 @@ func (s *Service) ResolveReport(ctx context.Context, appID string, by Caller, id
 			if err := s.permit(w, appID, by, PermMessagesModerate); err != nil {
 				return err
 			}
+			if err := s.notManagersMessage(w, by, t); err != nil {
+				return err
+			}
 			if err := w.deleteReported(t, by); err != nil {
 				return err
 			}
@@ -195,6 +198,23 @@ func (s *Service) ResolveReport(ctx context.Context, appID string, by Caller, id
 		return nil
 	})
 	return out, err
+}
+
+// notManagersMessage refuses a client's deletion of a message whose sender's
+// role grants users.manage: such messages are the backend's to delete, as
+// on DELETE /me/conversations/{id}/messages/{id}. An erased sender manages
+// nothing.
+func (s *Service) notManagersMessage(w *change, by Caller, t ReportTarget) error {
+	if by.Surface != Client || t.UserID == nil {
+		return nil
+	}
+	sender, err := w.User(w.app, *t.UserID)
+	if ErrorCode(err) == EUserNotFound {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.notManager(w, w.app, sender)
 }
 
 // deleteReported deletes a reported message, with its audit entry; one

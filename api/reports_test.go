@@ -292,3 +292,26 @@ func TestResolveReports(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveLeavesManagersMessages: a moderator's Delete message on a
+// report stops at a manager's message, as a direct deletion does; the
+// backend may.
+func TestResolveLeavesManagersMessages(t *testing.T) {
+	t.Parallel()
+	e, _ := reportScene(t)
+	e.setSettings(map[string]any{"roles": map[string]any{
+		"mod": []string{"reports.review", "messages.moderate", "users.manage"},
+		"del": []string{"reports.review", "messages.moderate"},
+	}})
+	e.putUser("dee", map[string]any{"role": "del"})
+	msg := e.send("c", "mod", "a manager speaks")
+	var rep struct{ ID string }
+	e.reportMessage(t, "bob", "c", msg, map[string]any{"reason": "other"}).must(t, 200, "").decode(t, &rep)
+	e.me("dee", "POST", "/moderation/reports/"+rep.ID+"/resolve", map[string]any{"action": "delete_message"}).must(t, 403, "permission.denied")
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + msg}).must(t, 200, "")
+	if open := e.reports(t, "?status=open"); len(open) != 1 || open[0].ID != rep.ID {
+		t.Fatalf("after a refused resolution the queue is %+v, want the report still open", open)
+	}
+	e.do(req{method: "POST", path: "/moderation/reports/" + rep.ID + "/resolve", body: map[string]any{"action": "delete_message"}}).must(t, 200, "")
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + msg}).must(t, 404, "message.not_found")
+}

@@ -84,10 +84,8 @@ const (
 type DB struct {
 	write *sqlx.DB
 	read  *sqlx.DB
-	// writeStmts and readStmts are SQLite's prepared statements.
-	writeStmts, readStmts *stmtCache
-	pg                    *pgState // nil on SQLite
-	obs                   Observer
+	pg    *pgState // nil on SQLite
+	obs   Observer
 	// search overrides searchRare and searchWalk, lag activityLag, when
 	// set (tests).
 	search *[2]int
@@ -173,7 +171,7 @@ func Open(path string, opts Options) (*DB, error) {
 	ckpt.SetMaxOpenConns(1)
 	ckpt.SetMaxIdleConns(1)
 	ckpt.SetConnMaxLifetime(0)
-	db := &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read), obs: opts.Observer, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{}),
+	db := &DB{write: write, read: read, obs: opts.Observer, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{}),
 		ckpt: &checkpointState{conn: ckpt, on: opts.OnCheckpoint}}
 	go db.writer()
 	if opts.noCheckpointer {
@@ -240,8 +238,6 @@ func (db *DB) Close() error {
 			db.closed = db.closePG()
 			return
 		}
-		db.writeStmts.close()
-		db.readStmts.close()
 		db.closed = errors.Join(db.ckpt.conn.Close(), db.read.Close(), db.write.Close())
 	})
 	return db.closed
@@ -297,7 +293,7 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer sx.Rollback()
-	return fn(&tx{ctx: ctx, sx: sx, db: db, stmts: db.readStmts, stx: sx})
+	return fn(&tx{ctx: ctx, sx: sx, db: db})
 }
 
 // errClosed answers writes handed in after Close.

@@ -92,8 +92,9 @@ func (t *tx) SetMembers(appID string, c *parley.Conversation, members []parley.N
 
 // CurrentMembers orders by id, so that callers see a stable list.
 func (t *tx) CurrentMembers(c *parley.Conversation, limit int) ([]string, error) {
-	// No ORDER BY: sorting in SQL costs more than the search (this runs on
-	// every send), and sorting a few ids in Go is free.
+	// No ORDER BY and a literal LIMIT: statements are prepared anew each
+	// time, and planning either costs more than the search (this runs on
+	// every send). Sorting a few ids in Go is free.
 	q := `SELECT user_id FROM participants WHERE conv_pk = ? AND removed_at IS NULL`
 	if limit > 0 {
 		q += ` LIMIT ` + strconv.Itoa(limit)

@@ -33,9 +33,6 @@ type tx struct {
 	// it sends with the next one or with the commit (see later).
 	pgConn *sqlx.Conn
 	later  []deferred
-	// stmts are SQLite's prepared statements, which stx runs.
-	stmts *stmtCache
-	stx   *sqlx.Tx
 }
 
 // querier runs statements: a transaction, or a connection in one.
@@ -124,10 +121,6 @@ func (t *tx) exec(what, q string, args ...any) (sql.Result, error) {
 		return nil, err
 	}
 	q, args = t.bind(q, args)
-	if st := t.prepared(q); st != nil {
-		res, err := st.ExecContext(t.ctx, args...)
-		return res, wrap(what, err)
-	}
 	res, err := t.sx.ExecContext(t.ctx, q, args...)
 	return res, wrap(what, err)
 }
@@ -217,9 +210,6 @@ func (t *tx) get(what string, dest any, q string, args ...any) error {
 		return err
 	}
 	q, args = t.bind(q, args)
-	if st := t.prepared(q); st != nil {
-		return wrap(what, st.GetContext(t.ctx, dest, args...))
-	}
 	return wrap(what, t.sx.GetContext(t.ctx, dest, q, args...))
 }
 
@@ -228,22 +218,7 @@ func (t *tx) sel(what string, dest any, q string, args ...any) error {
 		return err
 	}
 	q, args = t.bind(q, args)
-	if st := t.prepared(q); st != nil {
-		return wrap(what, st.SelectContext(t.ctx, dest, args...))
-	}
 	return wrap(what, t.sx.SelectContext(t.ctx, dest, q, args...))
-}
-
-// prepared returns the transaction's handle of q's cached statement, or
-// nil (PostgreSQL, or not prepared yet).
-func (t *tx) prepared(q string) *sqlx.Stmt {
-	if t.stmts == nil {
-		return nil
-	}
-	if st := t.stmts.get(q); st != nil {
-		return t.stx.StmtxContext(t.ctx, st)
-	}
-	return nil
 }
 
 // column selects one text column; never nil, for JSON lists.

@@ -245,7 +245,7 @@ func run(j *job, sx *sqlx.Tx, db *DB) (err error) {
 	}()
 	// Statements run without the caller's context: cancelling one would
 	// interrupt the connection, and SQLite then rolls back the whole batch.
-	return j.fn(&tx{ctx: context.Background(), sx: sx, db: db, job: j, stmts: db.writeStmts, stx: sx})
+	return j.fn(&tx{ctx: context.Background(), sx: sx, db: db, job: j})
 }
 
 // runAfter runs after-commit functions. The data is committed whatever they

@@ -369,14 +369,17 @@ async function probe() {
 
 // recheck follows an action refused with 403 permission.denied: the role
 // may have changed while the page was open, so the console asks again
-// what it may do and reloads the sections rather than leaving buttons that
-// look as if they worked.
+// what it may do and, when that changed, reloads the sections rather than
+// leaving buttons that look as if they worked. (The same 403 also refuses
+// acting on a manager: then nothing changed and nothing is reloaded.)
 let rechecking = null;
 function recheck() {
   if (rechecking || !session) return rechecking;
   rechecking = (async () => {
     try {
+      const before = `${perms.reports} ${perms.users}`;
       await probe();
+      if (`${perms.reports} ${perms.users}` === before) return;
       for (const s of Object.values(sections)) s.loaded = false;
       const current = Object.values(sections).find((s) => !s.el.hidden);
       if (current) await current.refresh();
@@ -594,7 +597,8 @@ function reportCreated(r) {
     return;
   }
   addReports([r], { fresh: true });
-  $('reports-live').textContent = `A new report arrived: ${REASONS[r.reason] || r.reason}.`;
+  $('reports-live').replaceChildren();
+  append($('reports-live'), ['A new report arrived: ', REASONS[r.reason] || r.reason, '.']);
 }
 
 // ---- Users --------------------------------------------------------------

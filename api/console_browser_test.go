@@ -40,7 +40,12 @@ func consoleBrowserNeeds() string {
 // new report arrive live, resolves one with Delete message, bans a user
 // found with the search box, and every section fits 375 px; a reviewer
 // whose role lacks users.manage is told so on the sections it rules out;
-// sign-out and an expired link leave no broken page. It runs in the
+// sign-out and an expired link leave no broken page. In a second app, a
+// queue of more than a page is worked past its first page (Load more after
+// a resolved last card, a cleared page reloading by itself), a user name
+// with a right-to-left override reverses nothing after it, acting on page
+// 2 of a search keeps the results, and a role taken away while the page is
+// open takes its buttons with it. It runs in the
 // SQLite pass only: the page is the same whatever the store.
 func TestConsoleBrowser(t *testing.T) {
 	if name := os.Getenv("PARLEY_TEST_STORE"); name != "" && name != "sqlite" {
@@ -60,9 +65,11 @@ func TestConsoleBrowser(t *testing.T) {
 	e.setSettings(map[string]any{"roles": map[string]any{
 		"moderator": []string{"reports.review", "users.manage", "messages.moderate"},
 		"reviewer":  []string{"reports.review"},
+		"manager":   []string{"users.manage"},
 	}})
 	e.putUser("mia", map[string]any{"name": "Mia Moderator", "role": "moderator"})
 	e.putUser("rex", map[string]any{"name": "Rex Reviewer", "role": "reviewer"})
+	e.putUser("una", map[string]any{"name": "Una Manager", "role": "manager"})
 	for id, name := range map[string]string{
 		"alice": "Alice Archer", "bob": "Bob Baker", "carol": "Carol Chen", "sam": "Sam Spammer",
 		"eve": "<img src=x onerror=alert(1)>",
@@ -84,6 +91,31 @@ func TestConsoleBrowser(t *testing.T) {
 	report("alice", "/users/eve/report", map[string]any{"reason": "spam", "note": "Posts the same link everywhere"})
 	report("eve", "/conversations/lobby/messages/"+long+"/report", map[string]any{"reason": "spam"})
 	report("carol", "/conversations/lobby/messages/"+long+"/report", map[string]any{"reason": "spam", "note": "Again"})
+
+	// The paging scene, in a second app of the same server: more than a page
+	// of open reports (the console pages by 20), a user whose name holds a
+	// right-to-left override, and more than one page of search results.
+	p := *e
+	p.app, p.key = e.newApp("paging")
+	p.setSettings(map[string]any{
+		"roles":    map[string]any{"moderator": []string{"reports.review", "users.manage", "messages.moderate"}},
+		"userList": map[string]any{"pageSize": 5},
+	})
+	p.putUser("pat", map[string]any{"name": "Pat Pager", "role": "moderator"})
+	p.putUser("max", map[string]any{"name": "Max Other", "role": "moderator"})
+	p.putUser("ria", map[string]any{"name": "Ria Reporter"})
+	p.putUser("bot", map[string]any{"name": "Spam Bot"})
+	p.putUser("rtl", map[string]any{"name": "Admin\u202e gnp.exe"})
+	for i := 1; i <= 8; i++ {
+		p.putUser(fmt.Sprintf("fan%d", i), map[string]any{"name": fmt.Sprintf("Fan %d", i)})
+	}
+	p.do(req{method: "PUT", path: "/conversations/hall", body: map[string]any{
+		"participants": []string{"pat", "max", "ria", "bot", "rtl"}}}).must(t, 200, "")
+	p.me("ria", "POST", "/users/rtl/report", map[string]any{"reason": "other", "note": "Pretends to be an admin"}).must(t, 200, "")
+	for i := 1; i <= 45; i++ {
+		id := p.send("hall", "bot", fmt.Sprintf("Spam number %d", i))
+		p.me("ria", "POST", "/conversations/hall/messages/"+id+"/report", map[string]any{"reason": "spam"}).must(t, 200, "")
+	}
 
 	link := consoleLink(t, e, "mia")
 	expired := api.ConsoleURL(e.srv.URL, e.app, e.userJWT("mia", map[string]any{"exp": e.clock.Now().Add(-time.Hour).Unix()}))
@@ -108,6 +140,11 @@ func TestConsoleBrowser(t *testing.T) {
 		"PARLEY_CONSOLE_URL="+link,
 		"PARLEY_EXPIRED_URL="+expired,
 		"PARLEY_REVIEWER_URL="+consoleLink(t, e, "rex"),
+		"PARLEY_MANAGER_URL="+consoleLink(t, e, "una"),
+		"PARLEY_PAGING_URL="+consoleLink(t, &p, "pat"),
+		"PARLEY_PAGING_APP="+p.app,
+		"PARLEY_PAGING_OTHER_TOKEN="+p.userJWT("max", nil),
+		"PARLEY_PAGING_SECRET="+p.key.Secret,
 		"PARLEY_SERVER="+e.srv.URL,
 		"PARLEY_APP="+e.app,
 		"PARLEY_CHROMIUM="+consoleChromium,

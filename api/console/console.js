@@ -1,10 +1,12 @@
 // The Parley moderation console: a moderator's page, signed in by a console
 // link, that works the /v1/{app}/me routes of the server that serves it.
 //
-// Every value from the API is put into the page as text (textContent,
-// createTextNode) or as the value of a harmless attribute: the page's
+// Every value from the API is put into the page as text (createTextNode
+// inside a <bdi>) or as the value of a harmless attribute: the page's
 // Content-Security-Policy requires Trusted Types with no policy, so any
-// string given to innerHTML would throw anyway.
+// string given to innerHTML would throw anyway. The <bdi> isolates each
+// string's direction: a right-to-left override (U+202E) in a name, a note
+// or a message reverses nothing outside that string.
 
 const STORE = 'parley.console';
 const PAGE = 20;
@@ -28,11 +30,21 @@ function h(tag, attrs, ...children) {
 
 function append(el, children) {
   for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    if (c === undefined || c === null || c === false || c === '') continue;
+    if (c instanceof Node) {
+      el.append(c);
+      continue;
+    }
+    const b = document.createElement('bdi');
+    b.append(document.createTextNode(String(c)));
+    el.append(b);
   }
   return el;
 }
+
+// isolated wraps a string in FIRST STRONG ISOLATE ... POP DIRECTIONAL
+// ISOLATE, for text that cannot hold elements (the document's title).
+const isolated = (text) => `\u2068${text}\u2069`;
 
 // ---- Session ----------------------------------------------------------
 
@@ -115,12 +127,17 @@ function showGate(why, detail) {
 // ---- API --------------------------------------------------------------
 
 class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, fields) {
     super(message || `The server answered ${status}.`);
     this.status = status;
     this.code = code || '';
+    this.fields = fields && typeof fields === 'object' ? fields : {};
   }
 }
+
+// pageGone: a list answered 400 for a startingAfter that is no longer in
+// it (the item was resolved, reactivated or erased meanwhile).
+const pageGone = (err) => err && err.status === 400 && typeof err.fields.startingAfter === 'string';
 
 // api calls /v1/{app}/me{path} as the signed-in moderator. A 401 or a 403
 // auth.denied ends the session; other errors are thrown for the caller.
@@ -147,7 +164,7 @@ async function api(method, path, body, signal) {
   }
   if (gen !== generation) throw new ApiError(0, 'signed_out', 'You are signed out.');
   if (res.ok) return data || {};
-  const err = new ApiError(res.status, data && data.errorCode, data && data.message);
+  const err = new ApiError(res.status, data && data.errorCode, data && data.message, data && data.fields);
   if (res.status === 401) endSession('expired', err.message);
   else if (res.status === 403 && err.code === 'auth.denied') endSession('denied', err.message);
   throw err;
@@ -159,18 +176,25 @@ const ended = (err) => !session || (err && (err.status === 401 || err.code === '
 
 let statusTimer = 0;
 
+// say shows a status in the bar that stays at the top of the window
+// (sticky), wherever the moderator has scrolled to. text is a string or a
+// list of strings and nodes (values from the API go in as their own items,
+// so each is isolated).
 function say(text, kind) {
   const el = $('status');
   clearTimeout(statusTimer);
-  el.textContent = text;
+  el.replaceChildren();
+  append(el, [text]);
+  const empty = !el.textContent;
   el.className = `status${kind ? ` ${kind}` : ''}`;
-  el.hidden = !text;
-  if (text && kind !== 'error') statusTimer = setTimeout(() => { el.hidden = true; el.textContent = ''; }, 8000);
+  el.hidden = empty;
+  if (!empty && kind !== 'error') statusTimer = setTimeout(() => { el.hidden = true; el.replaceChildren(); }, 8000);
 }
 
 function sayError(err, what) {
   if (ended(err)) return;
-  say(`${what}: ${err.message}${err.code ? ` (${err.code})` : ''}`, 'error');
+  say([...[what].flat(), ': ', err.message, err.code ? ` (${err.code})` : ''], 'error');
+  if (err.code === 'permission.denied') recheck();
 }
 
 // ---- Formatting ---------------------------------------------------------
@@ -211,7 +235,7 @@ async function fillNames() {
     for (const id of ids) names.set(id, '');
   }
   for (const id of ids) {
-    for (const span of waiting.get(id) || []) span.textContent = names.get(id);
+    for (const span of waiting.get(id) || []) append(span, [names.get(id)]);
     waiting.delete(id);
   }
   if (waiting.size) fillNames();
@@ -230,22 +254,52 @@ function stateBadge(state) {
   return h('span', { class: `badge state-${state || 'active'}` }, label);
 }
 
-// A reason input with its label, unique per card.
+// Ids for the elements of a card, unique on the page.
 let fieldSeq = 0;
-function reasonField() {
-  const id = `reason-${++fieldSeq}`;
-  const input = h('input', { type: 'text', id, maxlength: '1024', autocomplete: 'off' });
-  return { input, el: h('div', { class: 'reason' }, h('label', { for: id }, 'Reason (optional)'), input) };
+const nextId = (prefix) => `${prefix}-${++fieldSeq}`;
+
+// A reason input with its label, unique per card; about names the
+// element(s) that say what the card is about (aria-describedby), so that
+// every card's "Reason (optional)" says whose reason it is.
+function reasonField(about, cls) {
+  const id = nextId('reason');
+  const input = h('input', { type: 'text', id, maxlength: '1024', autocomplete: 'off', 'aria-describedby': about });
+  return { input, el: h('div', { class: cls ? `reason ${cls}` : 'reason' }, h('label', { for: id }, 'Reason (optional)'), input) };
+}
+
+// button makes an action button whose accessible description is what its
+// card is about: the visible label stays "Ban", a screen reader hears
+// "Ban, Sam Spammer (sam)".
+function button(label, cls, about, onclick, disabled) {
+  return h('button', { type: 'button', class: cls, 'aria-describedby': about, onclick, disabled }, label);
+}
+
+// removeCard takes a card out of its list. When the keyboard focus was in
+// it, or an action of the card is under way (its buttons are disabled, so
+// the focus may have left them already; the event stream may tell of the
+// resolution before the action's own answer), the focus moves to the next
+// card, else the one before, else the list's heading, instead of falling
+// to the page's body.
+function removeCard(card, heading, focus) {
+  const had = focus || acting.has(card) || card.contains(document.activeElement);
+  const next = card.nextElementSibling || card.previousElementSibling;
+  card.remove();
+  if (!had) return;
+  if (next) next.focus();
+  else $(heading).focus();
 }
 
 // act runs an action from a card's buttons: they are disabled meanwhile.
+const acting = new WeakSet();
 async function act(card, run) {
+  acting.add(card);
   const buttons = [...card.querySelectorAll('button')].filter((b) => !b.disabled);
   buttons.forEach((b) => { b.disabled = true; });
   card.setAttribute('aria-busy', 'true');
   try {
     await run();
   } finally {
+    acting.delete(card);
     card.removeAttribute('aria-busy');
     buttons.forEach((b) => { b.disabled = false; });
   }
@@ -285,6 +339,57 @@ function section(name, load) {
   return s;
 }
 
+// ---- What the role allows ------------------------------------------------
+
+// The console learns the moderator's permissions from the answers of the
+// lists they rule: 403 permission.denied on /moderation/users means no
+// users.manage (Silence, Ban and Reactivate are hidden everywhere), on
+// /moderation/reports no reports.review (the console opens on Users).
+// Any other answer leaves the permission assumed: the section says more.
+const perms = { reports: true, users: true };
+
+async function allows(path) {
+  try {
+    await api('GET', path);
+    return true;
+  } catch (err) {
+    if (err.code === 'permission.denied') return false;
+    return true;
+  }
+}
+
+async function probe() {
+  const [reports, users] = await Promise.all([
+    allows('/moderation/reports?status=open&limit=1'), allows('/moderation/users?limit=1')]);
+  perms.reports = reports;
+  perms.users = users;
+  $('app').classList.toggle('no-manage', !users);
+  $('app').classList.toggle('no-review', !reports);
+}
+
+// recheck follows an action refused with 403 permission.denied: the role
+// may have changed while the page was open, so the console asks again
+// what it may do and, when that changed, reloads the sections rather than
+// leaving buttons that look as if they worked. (The same 403 also refuses
+// acting on a manager: then nothing changed and nothing is reloaded.)
+let rechecking = null;
+function recheck() {
+  if (rechecking || !session) return rechecking;
+  rechecking = (async () => {
+    try {
+      const before = `${perms.reports} ${perms.users}`;
+      await probe();
+      if (`${perms.reports} ${perms.users}` === before) return;
+      for (const s of Object.values(sections)) s.loaded = false;
+      const current = Object.values(sections).find((s) => !s.el.hidden);
+      if (current) await current.refresh();
+    } finally {
+      rechecking = null;
+    }
+  })();
+  return rechecking;
+}
+
 function showTab(name) {
   if (!sections[name]) name = 'reports';
   sessionStorage.setItem(`${STORE}.tab`, name);
@@ -301,8 +406,10 @@ function showTab(name) {
 // ---- Reports ------------------------------------------------------------
 
 // The queue shows one card per target (a message or a user) with every
-// open report of it: a resolution closes them all at once.
-const queue = { ids: new Map(), cards: new Map(), last: '', more: false };
+// open report of it: a resolution closes them all at once. order holds the
+// ids of the reports loaded, in the server's order (oldest first): the next
+// page starts after the last of them still open on the page.
+const queue = { ids: new Map(), cards: new Map(), order: [], more: false, auto: false };
 
 function targetKey(r) {
   const t = r.target;
@@ -319,25 +426,29 @@ function reporterLine(r) {
 function reportCard(r) {
   const t = r.target;
   const key = targetKey(r);
-  const reason = reasonField();
-  const card = h('li', { class: 'card report', 'data-target': key });
+  const about = nextId('about');
+  const card = h('li', { class: 'card report', 'data-target': key, tabindex: '-1', 'aria-labelledby': about });
   const count = h('span', { class: 'badge count-badge' });
   const reporters = h('ul', { class: 'reporters', 'aria-label': 'Reports' });
 
+  // about is the line that names the target: the buttons and the reason
+  // field of the card are described by it.
   let subject;
   if (t.type === 'message' && t.message) {
     const m = t.message;
+    const text = nextId('text');
     subject = h('div', { class: 'subject' },
       h('p', { class: 'label' }, 'Reported message'),
-      h('blockquote', { class: 'message' }, m.text || (m.attachment ? '(a file without text)' : '(no text)')),
-      h('p', { class: 'meta' }, 'Sent by ', person(t.userId || m.senderId), ' in conversation ',
+      h('blockquote', { class: 'message', id: text }, m.text || (m.attachment ? '(a file without text)' : '(no text)')),
+      h('p', { class: 'meta', id: about }, 'Sent by ', person(t.userId || m.senderId), ' in conversation ',
         h('span', { class: 'id' }, t.conversationId || m.conversationId), m.createdAt ? ` · ${when(m.createdAt)}` : ''));
   } else {
     const u = t.user || { id: t.userId, name: '' };
     subject = h('div', { class: 'subject' },
       h('p', { class: 'label' }, 'Reported user'),
-      h('p', { class: 'user-name' }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id || t.userId})`)));
+      h('p', { class: 'user-name', id: about }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id || t.userId})`)));
   }
+  const reason = reasonField(about);
 
   const resolve = (action) => act(card, async () => {
     const body = { action };
@@ -346,11 +457,11 @@ function reportCard(r) {
     const id = [...entry.ids][0];
     try {
       await api('POST', `/moderation/reports/${encodeURIComponent(id)}/resolve`, body);
-      removeReports([...entry.ids]);
+      removeReports([...entry.ids], { focus: true });
       say(`Report resolved: ${ACTIONS[action]}.`);
     } catch (err) {
       sayError(err, 'The report was not resolved');
-      if (err.code === 'conflict' || err.code === 'report.not_found') removeReports([id]);
+      if (err.code === 'conflict' || err.code === 'report.not_found') removeReports([id], { focus: true });
     }
   });
 
@@ -360,10 +471,10 @@ function reportCard(r) {
     reporters,
     reason.el,
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => resolve('dismiss') }, 'Dismiss'),
-      t.type === 'message' ? h('button', { type: 'button', onclick: () => resolve('delete_message') }, 'Delete message') : null,
-      t.userId ? h('button', { type: 'button', class: 'warn', onclick: () => resolve('silence') }, 'Silence') : null,
-      t.userId ? h('button', { type: 'button', class: 'danger', onclick: () => resolve('ban') }, 'Ban') : null)]);
+      button('Dismiss', 'secondary', about, () => resolve('dismiss')),
+      t.type === 'message' ? button('Delete message', '', `${about} ${subject.querySelector('blockquote').id}`, () => resolve('delete_message')) : null,
+      t.userId ? button('Silence', 'warn needs-manage', about, () => resolve('silence')) : null,
+      t.userId ? button('Ban', 'danger needs-manage', about, () => resolve('ban')) : null)]);
   const entry = { card, count, reporters, ids: new Set() };
   queue.cards.set(key, entry);
   return entry;
@@ -373,11 +484,19 @@ function setCount(el, n) {
   el.textContent = n === 1 ? '1 open report' : `${n} open reports`;
 }
 
+// queueChanged updates the empty note, Load more and the tab's badge; when
+// the last card went away and more reports may exist, it loads the queue
+// again from the start, so a cleared page is never mistaken for a clear
+// queue.
 function queueChanged() {
   const n = queue.cards.size;
   $('reports-empty').hidden = n > 0 || queue.more;
   $('reports-more').hidden = !queue.more;
-  $('reports-count').textContent = n ? String(n) + (queue.more ? '+' : '') : '';
+  $('reports-count').textContent = (n ? String(n) : '') + (queue.more ? '+' : '');
+  if (n === 0 && queue.more && !queue.auto && sections.reports.loaded) {
+    queue.auto = true;
+    sections.reports.refresh().finally(() => { queue.auto = false; });
+  }
 }
 
 // addReports puts reports on their target's card, made when needed.
@@ -392,6 +511,8 @@ function addReports(list, { fresh } = {}) {
       ul.append(entry.card);
     }
     queue.ids.set(r.id, key);
+    // A live report beyond the loaded pages is not where the next page starts.
+    if (!fresh || !queue.more) queue.order.push(r.id);
     entry.ids.add(r.id);
     entry.reporters.append(reporterLine(r));
     setCount(entry.count, Math.max(r.openReports || 0, entry.ids.size));
@@ -401,7 +522,7 @@ function addReports(list, { fresh } = {}) {
   queueChanged();
 }
 
-function removeReports(ids) {
+function removeReports(ids, { focus } = {}) {
   for (const id of ids) {
     const key = queue.ids.get(id);
     queue.ids.delete(id);
@@ -412,7 +533,7 @@ function removeReports(ids) {
       if (li.dataset.report === id) li.remove();
     }
     if (entry.ids.size === 0) {
-      entry.card.remove();
+      removeCard(entry.card, 'reports-title', focus);
       queue.cards.delete(key);
     } else {
       setCount(entry.count, entry.ids.size);
@@ -421,19 +542,47 @@ function removeReports(ids) {
   queueChanged();
 }
 
-async function loadReports(s, more) {
+// lastShown is the id of the last loaded report still open on the page:
+// the one the next page starts after.
+function lastShown() {
+  for (let i = queue.order.length - 1; i >= 0; i--) {
+    if (queue.ids.has(queue.order[i])) return queue.order[i];
+  }
+  return '';
+}
+
+// Loads of the queue run one after another: a Load more never mixes with
+// a reload from the start.
+let queueLoads = Promise.resolve();
+function loadReports(s, more) {
+  const run = queueLoads.then(() => loadReportsNow(s, more));
+  queueLoads = run.catch(() => {});
+  return run;
+}
+
+async function loadReportsNow(s, more) {
   const q = new URLSearchParams({ status: 'open', limit: String(PAGE) });
-  if (more && queue.last) q.set('startingAfter', queue.last);
-  const out = await api('GET', `/moderation/reports?${q}`);
+  const after = more ? lastShown() : '';
+  // Nothing loaded is left on the page (all resolved): start over.
+  if (more && !after) return loadReportsNow(s, false);
+  if (after) q.set('startingAfter', after);
+  let out;
+  try {
+    out = await api('GET', `/moderation/reports?${q}`);
+  } catch (err) {
+    // The report paged after was resolved meanwhile: start over.
+    if (after && pageGone(err)) return loadReportsNow(s, false);
+    throw err;
+  }
   s.allowed();
-  if (!more) {
+  if (!after) {
     $('reports-list').replaceChildren();
     queue.ids.clear();
     queue.cards.clear();
+    queue.order = [];
     $('reports-live').textContent = '';
   }
   const data = out.data || [];
-  if (data.length) queue.last = data[data.length - 1].id;
   queue.more = data.length === PAGE;
   addReports(data);
 }
@@ -448,7 +597,8 @@ function reportCreated(r) {
     return;
   }
   addReports([r], { fresh: true });
-  $('reports-live').textContent = `A new report arrived: ${REASONS[r.reason] || r.reason}.`;
+  $('reports-live').replaceChildren();
+  append($('reports-live'), ['A new report arrived: ', REASONS[r.reason] || r.reason, '.']);
 }
 
 // ---- Users --------------------------------------------------------------
@@ -464,18 +614,37 @@ function moderationLine(u) {
     m.reason ? h('span', { class: 'reason-text' }, ' · Reason: ', m.reason) : null);
 }
 
-function userCard(u, after) {
-  const reason = reasonField();
-  const card = h('li', { class: 'card user', 'data-user': u.id });
+const DONE = { ban: 'is banned', silence: 'is silenced', reactivate: 'is reactivated' };
+
+// who is a user's name (or id) for a status sentence, as its own item.
+const who = (u) => h('span', { class: 'name' }, u.name || u.id);
+
+// userCard shows a search result. An action updates this card in place
+// (the user is fetched again), so the results around it, page 2 and
+// beyond included, stay where they are.
+function userCard(u) {
+  const about = nextId('about');
+  const reason = reasonField(about, 'needs-manage');
+  const card = h('li', { class: 'card user', 'data-user': u.id, tabindex: '-1', 'aria-labelledby': about });
   const run = (action, body) => act(card, async () => {
     try {
       await api('POST', `/users/${encodeURIComponent(u.id)}/${action}`, body);
-      say(`${u.name || u.id} ${action === 'ban' ? 'is banned' : action === 'silence' ? 'is silenced' : 'is reactivated'}.`);
-      sections.restricted.loaded = false;
-      sections.audit.loaded = false;
-      await after();
     } catch (err) {
-      sayError(err, `Could not ${action} ${u.name || u.id}`);
+      sayError(err, [`Could not ${action} `, who(u)]);
+      return;
+    }
+    say([who(u), ` ${DONE[action]}.`]);
+    sections.restricted.loaded = false;
+    sections.audit.loaded = false;
+    try {
+      const fresh = await api('GET', `/users/${encodeURIComponent(u.id)}`);
+      if (!card.isConnected) return;
+      const next = userCard(fresh);
+      const focus = card.contains(document.activeElement) || document.activeElement === document.body;
+      card.replaceWith(next);
+      if (focus) next.focus();
+    } catch (err) {
+      sayError(err, ['Could not show ', who(u), ' again']);
     }
   });
   const restrict = (action) => () => {
@@ -487,15 +656,15 @@ function userCard(u, after) {
   const state = u.moderationState || '';
   append(card, [
     h('div', { class: 'card-head' },
-      h('span', { class: 'user-name' }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id})`)),
+      h('span', { class: 'user-name', id: about }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id})`)),
       known ? stateBadge(state) : null),
     u.role ? h('p', { class: 'meta' }, 'Role: ', u.role) : null,
     moderationLine(u),
     reason.el,
-    h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'warn', onclick: restrict('silence'), disabled: known && state !== '' }, 'Silence'),
-      h('button', { type: 'button', class: 'danger', onclick: restrict('ban'), disabled: known && state === 'banned' }, 'Ban'),
-      h('button', { type: 'button', class: 'secondary', onclick: () => run('reactivate', {}), disabled: known && state === '' }, 'Reactivate')),
+    h('div', { class: 'actions needs-manage' },
+      button('Silence', 'warn', about, restrict('silence'), known && state !== ''),
+      button('Ban', 'danger', about, restrict('ban'), known && state === 'banned'),
+      button('Reactivate', 'secondary', about, () => run('reactivate', {}), known && state === '')),
   ]);
   return card;
 }
@@ -512,8 +681,7 @@ async function loadUsers(s, more) {
   const params = new URLSearchParams({ q, page: String(search.page) });
   const out = await api('GET', `/users/search?${params}`);
   s.allowed();
-  const refresh = () => loadUsers(s, false).catch((err) => sayError(err, 'Could not search'));
-  const cards = (out.results || []).map((u) => userCard(u, refresh));
+  const cards = (out.results || []).map((u) => userCard(u));
   if (more) $('users-list').append(...cards);
   else $('users-list').replaceChildren(...cards);
   $('users-empty').hidden = $('users-list').children.length > 0;
@@ -522,52 +690,78 @@ async function loadUsers(s, more) {
 
 // ---- Restricted ---------------------------------------------------------
 
-const restricted = { last: '' };
+const restricted = { more: false };
+
+// lastCard is the id (data-<key>) of a list's last card: the one the next
+// page starts after.
+function lastCard(list, key) {
+  const li = $(list).lastElementChild;
+  return li ? li.dataset[key] || '' : '';
+}
 
 async function loadRestricted(s, more) {
   const q = new URLSearchParams({ limit: String(PAGE) });
   const state = $('restricted-state').value;
   if (state) q.set('state', state);
-  if (more && restricted.last) q.set('startingAfter', restricted.last);
-  const out = await api('GET', `/moderation/users?${q}`);
+  const after = more ? lastCard('restricted-list', 'user') : '';
+  if (after) q.set('startingAfter', after);
+  let out;
+  try {
+    out = await api('GET', `/moderation/users?${q}`);
+  } catch (err) {
+    // The user paged after was reactivated meanwhile: start over.
+    if (after && pageGone(err)) return loadRestricted(s, false);
+    throw err;
+  }
   s.allowed();
   const data = out.data || [];
-  if (data.length) restricted.last = data[data.length - 1].id;
-  const refresh = () => loadRestricted(s, false).catch((err) => sayError(err, 'Could not load the restricted users'));
   const cards = data.map((u) => {
-    const card = h('li', { class: 'card user', 'data-user': u.id });
+    const about = nextId('about');
+    const card = h('li', { class: 'card user', 'data-user': u.id, tabindex: '-1', 'aria-labelledby': about });
     append(card, [
       h('div', { class: 'card-head' },
-        h('span', { class: 'user-name' }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id})`)),
+        h('span', { class: 'user-name', id: about }, h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id})`)),
         stateBadge(u.moderationState)),
       moderationLine(u),
       h('div', { class: 'actions' },
-        h('button', {
-          type: 'button', class: 'secondary',
-          onclick: () => act(card, async () => {
-            try {
-              await api('POST', `/users/${encodeURIComponent(u.id)}/reactivate`, {});
-              say(`${u.name || u.id} is reactivated.`);
-              sections.audit.loaded = false;
-              await refresh();
-            } catch (err) {
-              sayError(err, `Could not reactivate ${u.name || u.id}`);
-            }
-          }),
-        }, 'Reactivate')),
+        button('Reactivate', 'secondary needs-manage', about, () => act(card, async () => {
+          try {
+            await api('POST', `/users/${encodeURIComponent(u.id)}/reactivate`, {});
+          } catch (err) {
+            sayError(err, ['Could not reactivate ', who(u)]);
+            return;
+          }
+          say([who(u), ' is reactivated.']);
+          sections.audit.loaded = false;
+          restrictedRemove(card);
+        }))),
     ]);
     return card;
   });
-  if (more) $('restricted-list').append(...cards);
+  if (after) $('restricted-list').append(...cards);
   else $('restricted-list').replaceChildren(...cards);
+  restricted.more = data.length === PAGE;
   fillNames();
-  $('restricted-empty').hidden = $('restricted-list').children.length > 0;
-  $('restricted-more').hidden = data.length < PAGE;
+  restrictedChanged(s);
+}
+
+function restrictedRemove(card) {
+  removeCard(card, 'restricted-title', true);
+  restrictedChanged(sections.restricted);
+}
+
+// When the last card went and more may exist, the list loads again.
+function restrictedChanged(s) {
+  const n = $('restricted-list').children.length;
+  $('restricted-empty').hidden = n > 0 || restricted.more;
+  $('restricted-more').hidden = !restricted.more;
+  if (n === 0 && restricted.more) {
+    restricted.more = false;
+    s.refresh();
+  }
 }
 
 // ---- Audit log ----------------------------------------------------------
-
-const audit = { last: '' };
 
 const AUDIT = {
   ban: 'Ban', silence: 'Silence', reactivate: 'Reactivate', 'participant.remove': 'Removed from a conversation',
@@ -577,12 +771,18 @@ const AUDIT = {
 
 async function loadAudit(s, more) {
   const q = new URLSearchParams({ limit: String(PAGE) });
-  if (more && audit.last) q.set('startingAfter', audit.last);
-  const out = await api('GET', `/moderation/log?${q}`);
+  const after = more ? lastCard('audit-list', 'entry') : '';
+  if (after) q.set('startingAfter', after);
+  let out;
+  try {
+    out = await api('GET', `/moderation/log?${q}`);
+  } catch (err) {
+    if (after && pageGone(err)) return loadAudit(s, false);
+    throw err;
+  }
   s.allowed();
   const data = out.data || [];
-  if (data.length) audit.last = data[data.length - 1].id;
-  const items = data.map((e) => h('li', { class: 'entry' },
+  const items = data.map((e) => h('li', { class: 'entry', 'data-entry': e.id },
     h('div', { class: 'card-head' },
       h('span', { class: 'badge' }, AUDIT[e.action] || e.action),
       h('time', { class: 'muted', datetime: new Date(e.createdAt).toISOString() }, when(e.createdAt))),
@@ -595,7 +795,7 @@ async function loadAudit(s, more) {
     e.reason || e.expiresAt ? h('p', { class: 'meta' },
       e.reason ? ['Reason: ', e.reason] : null,
       e.expiresAt ? [e.reason ? ' · ' : '', `Until ${when(e.expiresAt)}`] : null) : null));
-  if (more) $('audit-list').append(...items);
+  if (after) $('audit-list').append(...items);
   else $('audit-list').replaceChildren(...items);
   fillNames();
   $('audit-empty').hidden = $('audit-list').children.length > 0;
@@ -681,7 +881,7 @@ async function start() {
   $('who').replaceChildren(h('span', { class: 'name' }, u.name), ' ', h('span', { class: 'id' }, `(${u.id})`));
   $('session').hidden = false;
   $('app').hidden = false;
-  document.title = `Parley moderation · ${u.name}`;
+  document.title = `Parley moderation · ${isolated(u.name)}`;
 
   // The stream's cursor comes first, then the queue: a report made in
   // between arrives as an event, and duplicates are dropped by id.
@@ -696,7 +896,10 @@ async function start() {
     setLive('Reconnecting…', 'off');
   }
   stream(ctrl, cursor);
-  showTab(sessionStorage.getItem(`${STORE}.tab`) || 'reports');
+  await probe();
+  let first = sessionStorage.getItem(`${STORE}.tab`) || 'reports';
+  if (first === 'reports' && !perms.reports) first = 'users';
+  showTab(first);
 }
 
 section('reports', (s) => loadReports(s, false));

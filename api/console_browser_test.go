@@ -37,8 +37,9 @@ func consoleBrowserNeeds() string {
 // TestConsoleBrowser drives the moderation console in a real browser
 // (api/browser/console.test.mjs through playwright-core): a moderator
 // signs in through a console link, sees hostile strings as text, sees a
-// new report arrive live, resolves one with Delete message, bans a user
-// found with the search box, and every section fits 375 px; a reviewer
+// new report arrive live, resolves one with Delete message and bans a user
+// found with the search box in a 375 px window, clears a page of the queue
+// there, and every section fits 375 px; a reviewer
 // whose role lacks users.manage is told so on the sections it rules out;
 // sign-out and an expired link leave no broken page. In a second app, a
 // queue of more than a page is worked past its first page (Load more after

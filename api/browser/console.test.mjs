@@ -126,6 +126,9 @@ try {
   await page.screenshot({ path: join(ARTIFACTS, 'console-queue.png') });
   await page.setViewportSize({ width: 1280, height: 860 });
 
+  // The moderator's work is done in a phone-sized window.
+  await page.setViewportSize({ width: 375, height: 740 });
+
   step = 'delete message';
   await scriptCard.getByRole('button', { name: 'Delete message' }).click();
   await scriptCard.waitFor({ state: 'detached' });
@@ -143,6 +146,7 @@ try {
   await samCard.locator('.badge', { hasText: 'Banned' }).waitFor();
   check(true, 'Ban bans the user found with the search box');
   check(await samCard.getByRole('button', { name: 'Reactivate' }).isEnabled(), 'a banned user can be reactivated');
+  await page.setViewportSize({ width: 1280, height: 860 });
   await shot('desktop-users');
 
   step = 'restricted';
@@ -236,8 +240,9 @@ try {
   allowed = () => false;
 
   step = 'paging: first page';
-  // pat's app: 46 open reports (a user, then 45 messages), pages of 20.
-  await page.setViewportSize({ width: 1280, height: 860 });
+  // pat's app: 46 open reports (a user, then 45 messages), pages of 20,
+  // cleared in a phone-sized window.
+  await page.setViewportSize({ width: 375, height: 740 });
   await page.goto(env('PARLEY_PAGING_URL'));
   await page.locator('#who').getByText('Pat Pager').waitFor();
   const cards = page.locator('#reports-list > li');

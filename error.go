@@ -3,6 +3,7 @@ package parley
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -70,6 +71,12 @@ func ErrStorageUnavailable(message string) error {
 // ErrRateLimited answers a request over a limit, to be tried again after retry.
 func ErrRateLimited(message string, retry time.Duration) error {
 	return &Error{Code: ERateLimited, Message: message, RetryAfter: max(retry, time.Second)}
+}
+
+// RetrySeconds is how a Retry-After header states retry: whole seconds,
+// rounded up, at least one.
+func RetrySeconds(retry time.Duration) int {
+	return max(int(math.Ceil(retry.Seconds())), 1)
 }
 
 func (e *Error) Error() string {

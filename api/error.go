@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,7 +66,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e := (*parley.Error)(nil); errors.As(err, &e) {
 		body.Fields = e.Fields
 		if e.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+			w.Header().Set("Retry-After", strconv.Itoa(parley.RetrySeconds(e.RetryAfter)))
 		}
 	}
 	status, ok := statuses[code]

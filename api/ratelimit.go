@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func (s *Server) spend(w http.ResponseWriter, key string, perSecond float64, kin
 	writeLimit(w, st)
 	if !ok {
 		s.Metrics.rateLimited(kind)
-		return parley.ErrRateLimited("Too many requests: try again after Retry-After seconds.", st.Retry)
+		return parley.ErrRateLimited(fmt.Sprintf("Too many requests: try again in %d s (Retry-After).", parley.RetrySeconds(st.Retry)), st.Retry)
 	}
 	return nil
 }
@@ -89,7 +90,8 @@ func (s *Server) blockedAddress(w http.ResponseWriter, r *http.Request) bool {
 	}
 	writeLimit(w, st)
 	s.Metrics.rateLimited(authFailuresLimit)
-	s.writeError(w, r, parley.ErrRateLimited("Too many failed authentications from this address: try again after Retry-After seconds.", st.Retry))
+	s.writeError(w, r, parley.ErrRateLimited(fmt.Sprintf("Too many failed authentications from this address: try again in %d s (Retry-After).",
+		parley.RetrySeconds(st.Retry)), st.Retry))
 	return true
 }
 

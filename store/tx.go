@@ -368,6 +368,9 @@ func stringList(raw string) []string {
 
 func customMap(raw string) parley.Custom {
 	out := parley.Custom{}
+	if raw == "{}" || raw == "" {
+		return out // most rows: no decoder needed
+	}
 	_ = json.Unmarshal([]byte(raw), &out)
 	return out
 }

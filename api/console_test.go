@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,17 @@ func TestConsolePage(t *testing.T) {
 	}
 	if !strings.Contains(string(r.body), "<") {
 		t.Errorf("the page is %q", r.body)
+	}
+	// Every module the page imports is served as a script.
+	modules, err := filepath.Glob(filepath.Join("console", "*.js"))
+	if err != nil || len(modules) == 0 {
+		t.Fatalf("no console modules: %v", err)
+	}
+	for _, m := range modules {
+		r := e.do(req{method: "GET", path: "//console/" + filepath.Base(m), noAuth: true}).must(t, 200, "")
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+			t.Errorf("%s is served as %q, want text/javascript", m, ct)
+		}
 	}
 	for _, path := range []string{"//console/nope.js", "//console/../openapi.yaml", "//console/%2e%2e/go.mod"} {
 		if r := e.do(req{method: "GET", path: path, noAuth: true}); r.code() != "route.not_found" {

@@ -124,7 +124,7 @@ func (t *tx) Conversations(appID string, page parley.Page) ([]parley.Conversatio
 		}
 	}
 	var rows []convRow
-	if err := t.sel("list conversations", &rows, conversationsQuery, appID, before, page.Limit); err != nil {
+	if err := t.sel("list conversations", &rows, conversationsQuery(page.Limit), appID, before); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Conversation, len(rows))
@@ -246,9 +246,12 @@ func lastMessagesQuery(n int) string {
 			ORDER BY x.seq DESC LIMIT 1)`
 }
 
-// conversationsQuery is a page of the admin list, along conversations_app.
-const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND pk < ?` + liveConversation + `
-	ORDER BY pk DESC LIMIT ?`
+// conversationsQuery is a page of the admin list, along conversations_app
+// (a literal LIMIT and textArg: see textArg).
+func conversationsQuery(limit int) string {
+	return `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ` + textArg + ` AND pk < ?` + liveConversation + `
+	ORDER BY pk DESC LIMIT ` + strconv.Itoa(limit)
+}
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`
 

@@ -288,7 +288,8 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 
 // membershipCursorQuery reads where the page after a conversation starts.
 const membershipCursorQuery = `SELECT p.conv_pk, ` + exactActivity + ` AS activity
-	FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`
+	FROM conversations c JOIN participants p ON p.conv_pk = c.pk
+	WHERE c.app_id = ` + textArg + ` AND c.id = ` + textArg + ` AND p.user_id = ` + textArg
 
 // membershipsQuery is the page after the cursor. first reads keys down
 // from the cursor until a page of rows passes the filters; no row whose
@@ -300,6 +301,7 @@ const membershipCursorQuery = `SELECT p.conv_pk, ` + exactActivity + ` AS activi
 // parley.MaxUnreadCount.
 func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f parley.ListFilter, limit int) (string, []any) {
 	lag := t.lag()
+	lim := strconv.Itoa(limit)
 	keys, keyArgs := `p.activity <= ?`, []any{cursor.Activity}
 	cond := `(` + exactActivity + ` < ? OR (` + exactActivity + ` = ? AND p.conv_pk < ?))`
 	condArgs := []any{cursor.Activity, cursor.Activity, cursor.ConvPK}
@@ -319,11 +321,11 @@ func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f p
 			append(condArgs, userID)
 	}
 	rows := ` FROM participants p` + t.byKey("conversations", "c", "c.pk = p.conv_pk") + `
-		WHERE c.pk = p.conv_pk AND p.app_id = ? AND p.user_id = ? AND `
+		WHERE c.pk = p.conv_pk AND p.app_id = ` + textArg + ` AND p.user_id = ` + textArg + ` AND `
 	cols := `p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, ` + exactActivity + ` AS activity`
 	q := `WITH first AS (SELECT ` + exactActivity + ` AS activity` + rows + keys + ` AND ` + cond + `
-			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ?),
-		bound AS (SELECT CASE WHEN count(*) < ? THEN NULL ELSE min(activity) - ? END AS b FROM first)
+			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ` + lim + `),
+		bound AS (SELECT CASE WHEN count(*) < ` + lim + ` THEN NULL ELSE min(activity) - ? END AS b FROM first)
 	SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
 		(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
 			AND x.seq <= COALESCE(m.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
@@ -331,14 +333,14 @@ func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f p
 	FROM (
 		SELECT * FROM (SELECT ` + cols + rows + keys + `
 			AND p.activity >= COALESCE((SELECT b FROM bound), -` + maxSeq + `) AND ` + cond + `
-			ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS kept
+			ORDER BY activity DESC, conv_pk DESC LIMIT ` + lim + `) AS kept
 		UNION ALL
 		SELECT ` + cols + rows + `p.activity IS NULL AND ` + cond + `
-		ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
+		ORDER BY activity DESC, conv_pk DESC LIMIT ` + lim + `) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
 	WHERE c.pk = m.conv_pk
 	ORDER BY m.activity DESC, m.conv_pk DESC`
-	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{limit, limit, lag, userID},
-		[]any{appID, userID}, keyArgs, condArgs, []any{limit, appID, userID}, condArgs, []any{limit})
+	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{lag, userID},
+		[]any{appID, userID}, keyArgs, condArgs, []any{appID, userID}, condArgs)
 	return q, args
 }
 

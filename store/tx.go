@@ -359,16 +359,22 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// stringList and customMap decode JSON columns this package wrote.
+// stringList and customMap decode JSON columns this package wrote. The
+// empty list and object, the most common values by far, need no decoder (a
+// page of conversations reads sixty of them).
 func stringList(raw string) []string {
 	out := []string{}
-	_ = json.Unmarshal([]byte(raw), &out)
+	if raw != "[]" {
+		_ = json.Unmarshal([]byte(raw), &out)
+	}
 	return out
 }
 
 func customMap(raw string) parley.Custom {
 	out := parley.Custom{}
-	_ = json.Unmarshal([]byte(raw), &out)
+	if raw != "{}" {
+		_ = json.Unmarshal([]byte(raw), &out)
+	}
 	return out
 }
 

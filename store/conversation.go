@@ -157,12 +157,17 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 	readers := make(map[int64][]reader, len(convs))
 	for _, l := range lists {
 		c := &convs[index[l.ConvPK]]
+		// Four words an entry, a space between words: sized at once.
+		n := strings.Count(l.List, " ")/4 + 1
+		c.Participants = make(map[string]parley.Participant, n)
+		rs := make([]reader, 0, n)
 		if err := participantList(l.List, func(userID string, p parley.Participant, readSeq int64) {
 			c.Participants[userID] = p
-			readers[l.ConvPK] = append(readers[l.ConvPK], reader{userID, readSeq})
+			rs = append(rs, reader{userID, readSeq})
 		}); err != nil {
 			return fmt.Errorf("read participants of %s: %w", c.ID, err)
 		}
+		readers[l.ConvPK] = rs
 	}
 	last, err := t.lastMessages(convs, views)
 	if err != nil {

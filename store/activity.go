@@ -171,12 +171,3 @@ const (
 	exactLastAt   = `CASE WHEN p.frozen_seq IS NULL THEN c.last_at ELSE p.last_at END`
 	exactActivity = `COALESCE(` + exactLastAt + `, p.joined_at)`
 )
-
-// textArg is a text argument that SQLite's planner does not look into.
-// The driver clears a cached statement's bindings before each run, and
-// SQLite prepares anew, on every run, a statement whose plan looked at a
-// bound value: a bare ? compared with = to a column (the planner checks
-// whether it holds 0 or 1) or given to LIMIT. For a page of the list that
-// preparing cost more than running it. LIMIT takes literals for the same
-// reason.
-const textArg = `CAST(? AS TEXT)`

@@ -83,20 +83,22 @@ func TestListsStayPrepared(t *testing.T) {
 		}, 2},
 	}
 	for _, tt := range tests {
-		for run := range 2 {
-			compiled.Store(0)
-			view(t, db, func(tx parley.Tx) error {
-				n, err := tt.list(tx)
-				if err == nil && n != tt.want {
-					t.Errorf("%s: %d conversations, want %d", tt.name, n, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			for run := range 2 {
+				compiled.Store(0)
+				view(t, db, func(tx parley.Tx) error {
+					n, err := tt.list(tx)
+					if err == nil && n != tt.want {
+						t.Errorf("%d conversations, want %d", n, tt.want)
+					}
+					return err
+				})
+				if got := compiled.Load(); run == 1 && got != 0 {
+					t.Errorf("asked again, compiled %d SELECTs, want none", got)
+				} else if run == 0 && got == 0 {
+					t.Errorf("the authorizer saw no compilation the first time")
 				}
-				return err
-			})
-			if got := compiled.Load(); run == 1 && got != 0 {
-				t.Errorf("%s: asked again, compiled %d SELECTs, want none", tt.name, got)
-			} else if run == 0 && got == 0 {
-				t.Errorf("%s: the authorizer saw no compilation the first time", tt.name)
 			}
-		}
+		})
 	}
 }

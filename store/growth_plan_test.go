@@ -151,7 +151,7 @@ func TestGrowthPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		add("a page's participants", q, args, []string{"SEARCH participants USING PRIMARY KEY (conv_pk=?)"}, []string{"participants_pkey"})
-		add("the admin list", conversationsQuery(30), []any{testApp, afterPage}, []string{"conversations_app (app_id=? AND pk<?)"},
+		add("the admin list", conversationsQuery, []any{testApp, afterPage, 30}, []string{"conversations_app (app_id=? AND pk<?)"},
 			[]string{"Index Scan Backward using conversations_"}, "TEMP B-TREE", "Sort")
 		add("a send moves the keys", sentQuery, []any{1, c1, 1, 1, activityLag},
 			[]string{"SEARCH participants USING PRIMARY KEY (conv_pk=?)", "SCALAR SUBQUERY"}, []string{"conversations_pkey", "participants_pkey"})

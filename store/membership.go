@@ -311,7 +311,6 @@ const membershipCursorQuery = `SELECT p.conv_pk, ` + exactActivity + ` AS activi
 // unordered (Memberships sorts it).
 func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f parley.ListFilter, limit int) (string, []any) {
 	lag := t.lag()
-	lim := strconv.Itoa(limit)
 	keys, keyArgs := `p.activity <= ?`, []any{cursor.Activity}
 	cond := `(` + exactActivity + ` < ? OR (` + exactActivity + ` = ? AND p.conv_pk < ?))`
 	condArgs := []any{cursor.Activity, cursor.Activity, cursor.ConvPK}
@@ -334,8 +333,8 @@ func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f p
 		WHERE c.pk = p.conv_pk AND p.app_id = ` + textArg + ` AND p.user_id = ` + textArg + ` AND `
 	cols := `p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, ` + exactActivity + ` AS activity`
 	q := `WITH first AS (SELECT ` + exactActivity + ` AS activity` + rows + keys + ` AND ` + cond + `
-			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ` + lim + `),
-		bound AS (SELECT CASE WHEN count(*) < ` + lim + ` THEN NULL ELSE min(activity) - ? END AS b FROM first)
+			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ` + limitArg + `),
+		bound AS (SELECT CASE WHEN count(*) < ` + limitArg + ` THEN NULL ELSE min(activity) - ? END AS b FROM first)
 	SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
 		(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
 			AND x.seq <= COALESCE(m.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
@@ -345,10 +344,10 @@ func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f p
 			AND p.activity >= COALESCE((SELECT b FROM bound), -` + maxSeq + `) AND ` + cond + `
 		UNION ALL
 		SELECT ` + cols + rows + `p.activity IS NULL AND ` + cond + `
-		ORDER BY activity DESC, conv_pk DESC LIMIT ` + lim + `) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
+		ORDER BY activity DESC, conv_pk DESC LIMIT ` + limitArg + `) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
 	WHERE c.pk = m.conv_pk`
-	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{lag, userID},
-		[]any{appID, userID}, keyArgs, condArgs, []any{appID, userID}, condArgs)
+	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{limit, limit, lag, userID},
+		[]any{appID, userID}, keyArgs, condArgs, []any{appID, userID}, condArgs, []any{limit})
 	return q, args
 }
 

@@ -71,14 +71,17 @@ func (t *tx) bind(q string, args []any) (string, []any) {
 	return t.db.bound(q), pgArgs(args)
 }
 
-// textArg is a text argument that SQLite's planner does not look into.
-// The driver clears a cached statement's bindings before each run, and
-// SQLite compiles again, on every run, a statement whose plan looked at a
-// bound value: a bare ? compared with = to a column (the planner checks
+// textArg and limitArg are arguments that SQLite's planner does not look
+// into. The driver clears a cached statement's bindings before each run,
+// and SQLite compiles again, on every run, a statement whose plan looked at
+// a bound value: a bare ? compared with = to a column (the planner checks
 // whether it holds 0 or 1) or given to LIMIT. For a page of a user's
 // conversation list that cost more than running it (see
-// TestListsStayPrepared); its LIMITs are literals for the same reason.
-const textArg = `CAST(? AS TEXT)`
+// TestListsStayPrepared).
+const (
+	textArg  = `CAST(? AS TEXT)`
+	limitArg = `CAST(? AS INTEGER)`
+)
 
 // pg reports whether the transaction runs on PostgreSQL.
 func (t *tx) pg() bool { return t.db.pg != nil }

@@ -151,18 +151,28 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 		ConvPK int64  `db:"conv_pk"`
 		List   string `db:"list"`
 	}
-	if err := t.in("read participants", &lists, completeParticipants, pks); err != nil {
+	// Repeating a key changes nothing but the statement's size.
+	keys := pks
+	for range bucket(len(pks), maxInParams) - len(pks) {
+		keys = append(keys, pks[0])
+	}
+	if err := t.in("read participants", &lists, completeParticipants, keys); err != nil {
 		return err
 	}
 	readers := make(map[int64][]reader, len(convs))
 	for _, l := range lists {
 		c := &convs[index[l.ConvPK]]
+		// Four words an entry, a space between words: sized at once.
+		n := strings.Count(l.List, " ")/4 + 1
+		c.Participants = make(map[string]parley.Participant, n)
+		rs := make([]reader, 0, n)
 		if err := participantList(l.List, func(userID string, p parley.Participant, readSeq int64) {
 			c.Participants[userID] = p
-			readers[l.ConvPK] = append(readers[l.ConvPK], reader{userID, readSeq})
+			rs = append(rs, reader{userID, readSeq})
 		}); err != nil {
 			return fmt.Errorf("read participants of %s: %w", c.ID, err)
 		}
+		readers[l.ConvPK] = rs
 	}
 	last, err := t.lastMessages(convs, views)
 	if err != nil {
@@ -186,7 +196,8 @@ func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (
 		ids[c.PK] = c.ID
 	}
 	for chunk := range slices.Chunk(convs, maxInParams/2) {
-		args := make([]any, 0, 2*len(chunk))
+		n := bucket(len(chunk), maxInParams/2)
+		args := make([]any, 0, 2*n)
 		for _, c := range chunk {
 			upTo := afterPage
 			if v := views[c.PK]; v != nil {
@@ -194,11 +205,14 @@ func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (
 			}
 			args = append(args, c.PK, upTo)
 		}
+		for range n - len(chunk) {
+			args = append(args, int64(-1), int64(0)) // no conversation: no row
+		}
 		var rows []struct {
 			ViewPK int64 `db:"view_pk"`
 			messageRow
 		}
-		if err := t.sel("read last messages", &rows, lastMessagesQuery(len(chunk)), args...); err != nil {
+		if err := t.sel("read last messages", &rows, lastMessagesQuery(n), args...); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
@@ -206,6 +220,18 @@ func (t *tx) lastMessages(convs []parley.Conversation, views map[int64]*int64) (
 		}
 	}
 	return out, nil
+}
+
+// bucket is how many values a statement of n (at most max) takes: the
+// next power of two, or max. Each length is a statement of its own, which
+// SQLite compiles and the driver keeps for the next run; a page of any
+// length from 1 to 100 takes one of 8, not one of 100.
+func bucket(n, max int) int {
+	b := 1
+	for b < n {
+		b *= 2
+	}
+	return min(b, max)
 }
 
 // completeParticipants reads the current participants of conversations,
@@ -246,9 +272,10 @@ func lastMessagesQuery(n int) string {
 			ORDER BY x.seq DESC LIMIT 1)`
 }
 
-// conversationsQuery is a page of the admin list, along conversations_app.
-const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND pk < ?` + liveConversation + `
-	ORDER BY pk DESC LIMIT ?`
+// conversationsQuery is a page of the admin list, along conversations_app
+// (textArg and limitArg: see textArg).
+const conversationsQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ` + textArg + ` AND pk < ?` + liveConversation + `
+	ORDER BY pk DESC LIMIT ` + limitArg
 
 const convColumns = `pk, id, subject, photo_url, welcome_messages, custom, created_at, created_by, last_seq`
 

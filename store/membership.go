@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
 	"slices"
@@ -253,19 +254,16 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 			return nil, err
 		}
 	}
-	var rows []struct {
-		Access    string `db:"access"`
-		RemovedAt *int64 `db:"removed_at"`
-		FrozenSeq *int64 `db:"frozen_seq"`
-		ReadSeq   int64  `db:"read_seq"`
-		Activity  int64  `db:"activity"`
-		Unread    int    `db:"unread"`
-		convRow
-	}
+	var rows []membershipRow
 	q, args := t.membershipsQuery(appID, userID, cursor, f, page.Limit)
 	if err := t.sel("list memberships", &rows, q, args...); err != nil {
 		return nil, err
 	}
+	// The statement picks the page but leaves it unordered: a second sort
+	// there cost more than this one.
+	slices.SortFunc(rows, func(a, b membershipRow) int {
+		return cmp.Or(cmp.Compare(b.Activity, a.Activity), cmp.Compare(b.PK, a.PK))
+	})
 	convs := make([]parley.Conversation, len(rows))
 	views := make(map[int64]*int64, len(rows))
 	for i, r := range rows {
@@ -286,18 +284,31 @@ func (t *tx) Memberships(appID, userID string, page parley.Page, f parley.ListFi
 	return out, nil
 }
 
+// membershipRow is a row of membershipsQuery.
+type membershipRow struct {
+	Access    string `db:"access"`
+	RemovedAt *int64 `db:"removed_at"`
+	FrozenSeq *int64 `db:"frozen_seq"`
+	ReadSeq   int64  `db:"read_seq"`
+	Activity  int64  `db:"activity"`
+	Unread    int    `db:"unread"`
+	convRow
+}
+
 // membershipCursorQuery reads where the page after a conversation starts.
 const membershipCursorQuery = `SELECT p.conv_pk, ` + exactActivity + ` AS activity
-	FROM conversations c JOIN participants p ON p.conv_pk = c.pk WHERE c.app_id = ? AND c.id = ? AND p.user_id = ?`
+	FROM conversations c JOIN participants p ON p.conv_pk = c.pk
+	WHERE c.app_id = ` + textArg + ` AND c.id = ` + textArg + ` AND p.user_id = ` + textArg
 
 // membershipsQuery is the page after the cursor. first reads keys down
 // from the cursor until a page of rows passes the filters; no row whose
 // key is lag below the lowest activity among them can be on the page, so
-// kept reads the keys down to there, with their exact activities, and
-// the crowds' live rows (key NULL) join them. The cursor and the time
-// filters bound the keys read; unreadsOnly may read further (one probe a
-// row). Each row of the page counts its unread messages, up to
-// parley.MaxUnreadCount.
+// the statement reads the keys down to there, with their exact
+// activities, and the crowds' live rows (key NULL), and sorts them once to
+// keep a page. The cursor and the time filters bound the keys read;
+// unreadsOnly may read further (one probe a row). Each row of the page
+// counts its unread messages, up to parley.MaxUnreadCount. The page comes
+// unordered (Memberships sorts it).
 func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f parley.ListFilter, limit int) (string, []any) {
 	lag := t.lag()
 	keys, keyArgs := `p.activity <= ?`, []any{cursor.Activity}
@@ -319,26 +330,24 @@ func (t *tx) membershipsQuery(appID, userID string, cursor membershipCursor, f p
 			append(condArgs, userID)
 	}
 	rows := ` FROM participants p` + t.byKey("conversations", "c", "c.pk = p.conv_pk") + `
-		WHERE c.pk = p.conv_pk AND p.app_id = ? AND p.user_id = ? AND `
+		WHERE c.pk = p.conv_pk AND p.app_id = ` + textArg + ` AND p.user_id = ` + textArg + ` AND `
 	cols := `p.conv_pk, p.access, p.removed_at, p.frozen_seq, p.read_seq, ` + exactActivity + ` AS activity`
 	q := `WITH first AS (SELECT ` + exactActivity + ` AS activity` + rows + keys + ` AND ` + cond + `
-			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ?),
-		bound AS (SELECT CASE WHEN count(*) < ? THEN NULL ELSE min(activity) - ? END AS b FROM first)
+			ORDER BY p.activity DESC, p.conv_pk DESC LIMIT ` + limitArg + `),
+		bound AS (SELECT CASE WHEN count(*) < ` + limitArg + ` THEN NULL ELSE min(activity) - ? END AS b FROM first)
 	SELECT m.access, m.removed_at, m.frozen_seq, m.read_seq, m.activity, ` + prefixed("c.", convColumns) + `,
 		(SELECT count(*) FROM (SELECT 1 FROM messages x WHERE x.conv_pk = m.conv_pk AND x.seq > m.read_seq
 			AND x.seq <= COALESCE(m.frozen_seq, ` + maxSeq + `) AND (x.sender_id IS NULL OR x.sender_id <> ?)
 			LIMIT ` + strconv.Itoa(parley.MaxUnreadCount) + `) AS u) AS unread
 	FROM (
-		SELECT * FROM (SELECT ` + cols + rows + keys + `
+		SELECT ` + cols + rows + keys + `
 			AND p.activity >= COALESCE((SELECT b FROM bound), -` + maxSeq + `) AND ` + cond + `
-			ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS kept
 		UNION ALL
 		SELECT ` + cols + rows + `p.activity IS NULL AND ` + cond + `
-		ORDER BY activity DESC, conv_pk DESC LIMIT ?) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
-	WHERE c.pk = m.conv_pk
-	ORDER BY m.activity DESC, m.conv_pk DESC`
+		ORDER BY activity DESC, conv_pk DESC LIMIT ` + limitArg + `) AS m` + t.byKey("conversations", "c", "c.pk = m.conv_pk") + `
+	WHERE c.pk = m.conv_pk`
 	args := slices.Concat([]any{appID, userID}, keyArgs, condArgs, []any{limit, limit, lag, userID},
-		[]any{appID, userID}, keyArgs, condArgs, []any{limit, appID, userID}, condArgs, []any{limit})
+		[]any{appID, userID}, keyArgs, condArgs, []any{appID, userID}, condArgs, []any{limit})
 	return q, args
 }
 

@@ -71,6 +71,18 @@ func (t *tx) bind(q string, args []any) (string, []any) {
 	return t.db.bound(q), pgArgs(args)
 }
 
+// textArg and limitArg are arguments that SQLite's planner does not look
+// into. The driver clears a cached statement's bindings before each run,
+// and SQLite compiles again, on every run, a statement whose plan looked at
+// a bound value: a bare ? compared with = to a column (the planner checks
+// whether it holds 0 or 1) or given to LIMIT. For a page of a user's
+// conversation list that cost more than running it (see
+// TestListsStayPrepared).
+const (
+	textArg  = `CAST(? AS TEXT)`
+	limitArg = `CAST(? AS INTEGER)`
+)
+
 // pg reports whether the transaction runs on PostgreSQL.
 func (t *tx) pg() bool { return t.db.pg != nil }
 
@@ -359,19 +371,22 @@ func jsonText(v any) string {
 	return string(b)
 }
 
-// stringList and customMap decode JSON columns this package wrote.
+// stringList and customMap decode JSON columns this package wrote. The
+// empty list and object, the most common values by far, need no decoder (a
+// page of conversations reads sixty of them).
 func stringList(raw string) []string {
 	out := []string{}
-	_ = json.Unmarshal([]byte(raw), &out)
+	if raw != "[]" {
+		_ = json.Unmarshal([]byte(raw), &out)
+	}
 	return out
 }
 
 func customMap(raw string) parley.Custom {
 	out := parley.Custom{}
-	if raw == "{}" || raw == "" {
-		return out // most rows: no decoder needed
+	if raw != "{}" && raw != "" {
+		_ = json.Unmarshal([]byte(raw), &out)
 	}
-	_ = json.Unmarshal([]byte(raw), &out)
 	return out
 }
 

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
 
 	parley "github.com/parley-chat/parley"
@@ -104,5 +107,25 @@ func TestNotFound(t *testing.T) {
 				t.Errorf("err = %v, want %s", err, tt.code)
 			}
 		})
+	}
+}
+
+// TestJSONColumns: the shortcuts for the empty list and object answer what
+// decoding them does, never nil (a nil list or map would encode as null).
+func TestJSONColumns(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"[]", `["a","b"]`, " [] "} {
+		want := []string{}
+		_ = json.Unmarshal([]byte(raw), &want)
+		if got := stringList(raw); got == nil || !slices.Equal(got, want) {
+			t.Errorf("stringList(%q) = %#v, want %#v", raw, got, want)
+		}
+	}
+	for _, raw := range []string{"{}", `{"k":"v"}`, " {} "} {
+		want := parley.Custom{}
+		_ = json.Unmarshal([]byte(raw), &want)
+		if got := customMap(raw); got == nil || !maps.Equal(got, want) {
+			t.Errorf("customMap(%q) = %#v, want %#v", raw, got, want)
+		}
 	}
 }

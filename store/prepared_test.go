@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mattn/go-sqlite3"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// TestListsStayPrepared: on SQLite, a page of a user's list (first page,
+// after a cursor, filtered) or of the admin list, asked for a second time,
+// or with another page size, compiles no statement. The driver keeps each statement prepared but
+// clears its bindings before each run, and SQLite compiles again, on every
+// run, a statement whose plan looked at a bound value (a LIMIT ?, a bare ?
+// compared with = to a column): for a page of the list that cost more than
+// running it. The authorizer sees every compilation.
+func TestListsStayPrepared(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "u", "v")
+	update(t, db, func(tx parley.Tx) error {
+		for i := range 5 {
+			c, _, err := tx.CreateConversation(testApp, "c"+strconv.Itoa(i), "cli", 1)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetMembers(testApp, c, []parley.NewMember{{UserID: "u", Participant: parley.DefaultParticipant},
+				{UserID: "v", Participant: parley.DefaultParticipant}}, 1); err != nil {
+				return err
+			}
+			sender := "v"
+			if err := tx.InsertMessages(c, []parley.Message{{ID: parley.NewMessageID(), Seq: 1, Type: parley.UserMessage,
+				SenderID: &sender, Text: "t", Origin: "rest", CreatedAt: int64(10 + i)}}, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// One connection in the read pool, watched by the authorizer.
+	db.read.SetMaxOpenConns(1)
+	db.read.SetMaxIdleConns(1)
+	var compiled atomic.Int64
+	conn, err := db.read.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Raw(func(dc any) error {
+		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, _, _, _ string) int {
+			if op == sqlite3.SQLITE_SELECT {
+				compiled.Add(1)
+			}
+			return sqlite3.SQLITE_OK
+		})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	after := int64(11)
+	tests := []struct {
+		name string
+		list func(tx parley.Tx) (int, error)
+		want int
+		warm bool // compiled already, by a page of another size (3 rows take the statements of 4)
+	}{
+		{"a user's first page", func(tx parley.Tx) (int, error) {
+			l, err := tx.Memberships(testApp, "u", parley.Page{Limit: 4}, parley.ListFilter{})
+			return len(l), err
+		}, 4, false},
+		{"a user's first page of another size", func(tx parley.Tx) (int, error) {
+			l, err := tx.Memberships(testApp, "u", parley.Page{Limit: 3}, parley.ListFilter{})
+			return len(l), err
+		}, 3, true},
+		{"a user's page after a cursor", func(tx parley.Tx) (int, error) {
+			l, err := tx.Memberships(testApp, "u", parley.Page{Limit: 2, StartingAfter: "c3"}, parley.ListFilter{})
+			return len(l), err
+		}, 2, false},
+		{"a user's filtered page", func(tx parley.Tx) (int, error) {
+			l, err := tx.Memberships(testApp, "u", parley.Page{Limit: 10}, parley.ListFilter{UnreadOnly: true, LastMessageAfter: &after})
+			return len(l), err
+		}, 3, false},
+		{"the admin list", func(tx parley.Tx) (int, error) {
+			l, err := tx.Conversations(testApp, parley.Page{Limit: 2, StartingAfter: "c3"})
+			return len(l), err
+		}, 2, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for run := range 2 {
+				compiled.Store(0)
+				view(t, db, func(tx parley.Tx) error {
+					n, err := tt.list(tx)
+					if err == nil && n != tt.want {
+						t.Errorf("%d conversations, want %d", n, tt.want)
+					}
+					return err
+				})
+				if got := compiled.Load(); (run == 1 || tt.warm) && got != 0 {
+					t.Errorf("run %d compiled %d SELECTs, want none", run+1, got)
+				} else if run == 0 && !tt.warm && got == 0 {
+					t.Errorf("the authorizer saw no compilation the first time")
+				}
+			}
+		})
+	}
+}
+
+func TestBucket(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ n, max, want int }{
+		{0, 999, 1}, {1, 999, 1}, {2, 999, 2}, {3, 999, 4}, {30, 999, 32}, {64, 999, 64}, {100, 999, 128},
+		{600, 999, 999}, {499, 499, 499}, {300, 499, 499},
+	}
+	for _, tt := range tests {
+		if got := bucket(tt.n, tt.max); got != tt.want {
+			t.Errorf("bucket(%d, %d) = %d, want %d", tt.n, tt.max, got, tt.want)
+		}
+	}
+}

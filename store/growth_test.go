@@ -759,21 +759,9 @@ func TestPagesTakeFewStatements(t *testing.T) {
 					return err
 				}
 			}
-			for i := range 40 {
-				c, _, err := tx.CreateConversation(testApp, "c"+strconv.Itoa(i), "cli", 1)
-				if err != nil {
-					return err
-				}
-				if err := tx.SetMembers(testApp, c, []parley.NewMember{{UserID: "u", Participant: parley.DefaultParticipant},
-					{UserID: "v", Participant: parley.DefaultParticipant}}, 1); err != nil {
-					return err
-				}
-				if err := tx.InsertMessages(c, []parley.Message{{ID: parley.NewMessageID(), Seq: 1, Type: parley.SystemMessage,
-					Text: "t", Origin: "rest", CreatedAt: int64(i)}}, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			return conversationsOfUV(tx, 40, func(i int) parley.Message {
+				return parley.Message{Type: parley.SystemMessage, CreatedAt: int64(i)}
+			})
 		})
 		lists := map[string]func(tx parley.Tx, page parley.Page) (int, error){
 			"admin list": func(tx parley.Tx, page parley.Page) (int, error) {
@@ -805,4 +793,25 @@ func TestPagesTakeFewStatements(t *testing.T) {
 			}
 		}
 	})
+}
+
+// conversationsOfUV creates conversations c0 to c<n-1> of users u and v,
+// each with one message, msg(i) given its id, number and text.
+func conversationsOfUV(tx parley.Tx, n int, msg func(i int) parley.Message) error {
+	for i := range n {
+		c, _, err := tx.CreateConversation(testApp, "c"+strconv.Itoa(i), "cli", 1)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetMembers(testApp, c, []parley.NewMember{{UserID: "u", Participant: parley.DefaultParticipant},
+			{UserID: "v", Participant: parley.DefaultParticipant}}, 1); err != nil {
+			return err
+		}
+		m := msg(i)
+		m.ID, m.Seq, m.Text, m.Origin = parley.NewMessageID(), 1, "t", "rest"
+		if err := tx.InsertMessages(c, []parley.Message{m}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -22,22 +21,10 @@ func TestListsStayPrepared(t *testing.T) {
 	t.Parallel()
 	db := seeded(t, "u", "v")
 	update(t, db, func(tx parley.Tx) error {
-		for i := range 5 {
-			c, _, err := tx.CreateConversation(testApp, "c"+strconv.Itoa(i), "cli", 1)
-			if err != nil {
-				return err
-			}
-			if err := tx.SetMembers(testApp, c, []parley.NewMember{{UserID: "u", Participant: parley.DefaultParticipant},
-				{UserID: "v", Participant: parley.DefaultParticipant}}, 1); err != nil {
-				return err
-			}
-			sender := "v"
-			if err := tx.InsertMessages(c, []parley.Message{{ID: parley.NewMessageID(), Seq: 1, Type: parley.UserMessage,
-				SenderID: &sender, Text: "t", Origin: "rest", CreatedAt: int64(10 + i)}}, nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		sender := "v"
+		return conversationsOfUV(tx, 5, func(i int) parley.Message {
+			return parley.Message{Type: parley.UserMessage, SenderID: &sender, CreatedAt: int64(10 + i)}
+		})
 	})
 	// One connection in the read pool, watched by the authorizer.
 	db.read.SetMaxOpenConns(1)

@@ -129,8 +129,8 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 		before = seq
 	}
 	var rows []messageRow
-	if err := t.sel("list messages", &rows, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = ? AND seq < ?
-		ORDER BY seq DESC LIMIT ?`, c.PK, c.PK, before, page.Limit); err != nil {
+	if err := t.sel("list messages", &rows, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = `+intArg+`
+		AND seq < `+intArg+` ORDER BY seq DESC LIMIT `+limitArg, c.PK, c.PK, before, page.Limit); err != nil {
 		return nil, err
 	}
 	out := make([]parley.Message, len(rows))
@@ -149,7 +149,7 @@ const messageFields = `id, seq, type, sender_id, text, custom, referenced_messag
 // conversation's pk. The subquery runs once a statement.
 const messageColumns = messageFields + `,
 	(sender_id IS NOT NULL AND sender_id IN (SELECT p.user_id FROM purges p JOIN conversations c ON c.app_id = p.app_id
-		WHERE c.pk = ? AND p.kind = '` + purgeMessages + `' AND p.user_id IS NOT NULL)) AS erasing`
+		WHERE c.pk = ` + intArg + ` AND p.kind = '` + purgeMessages + `' AND p.user_id IS NOT NULL)) AS erasing`
 
 // erasingOf is the erasing column for rows of several conversations, the
 // table's columns named with alias: correlated by the row's conversation.

@@ -73,6 +73,14 @@ func TestListsStayPrepared(t *testing.T) {
 			l, err := tx.Conversations(testApp, parley.Page{Limit: 2, StartingAfter: "c3"})
 			return len(l), err
 		}, 2, false},
+		{"a page of messages", func(tx parley.Tx) (int, error) {
+			c, err := tx.Conversation(testApp, "c2")
+			if err != nil {
+				return 0, err
+			}
+			l, err := tx.Messages(c, nil, parley.Page{Limit: 30})
+			return len(l), err
+		}, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +89,7 @@ func TestListsStayPrepared(t *testing.T) {
 				view(t, db, func(tx parley.Tx) error {
 					n, err := tt.list(tx)
 					if err == nil && n != tt.want {
-						t.Errorf("%d conversations, want %d", n, tt.want)
+						t.Errorf("%d items, want %d", n, tt.want)
 					}
 					return err
 				})

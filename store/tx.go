@@ -71,7 +71,7 @@ func (t *tx) bind(q string, args []any) (string, []any) {
 	return t.db.bound(q), pgArgs(args)
 }
 
-// textArg and limitArg are arguments that SQLite's planner does not look
+// textArg, intArg and limitArg are arguments that SQLite's planner does not look
 // into. The driver clears a cached statement's bindings before each run,
 // and SQLite compiles again, on every run, a statement whose plan looked at
 // a bound value: a bare ? compared with = to a column (the planner checks
@@ -80,6 +80,7 @@ func (t *tx) bind(q string, args []any) (string, []any) {
 // TestListsStayPrepared).
 const (
 	textArg  = `CAST(? AS TEXT)`
+	intArg   = `CAST(? AS BIGINT)`
 	limitArg = `CAST(? AS INTEGER)`
 )
 

@@ -207,7 +207,7 @@ func (t *tx) events(rows []eventRow) ([]parley.Event, error) {
 
 // EventsAfter reads the app's events in log order from (app_id, pos).
 func (t *tx) EventsAfter(appID string, after int64, types []string, limit int) ([]parley.Event, error) {
-	q := `SELECT ` + eventColumns + ` FROM events WHERE app_id = ? AND pos > ?`
+	q := `SELECT ` + eventColumns + ` FROM events WHERE app_id = ` + textArg + ` AND pos > ` + intArg
 	args := []any{appID, after}
 	if len(types) > 0 {
 		q += ` AND type IN (?)`
@@ -223,7 +223,7 @@ func (t *tx) EventsAfter(appID string, after int64, types []string, limit int) (
 // LogAfter reads every app's events in log order.
 func (t *tx) LogAfter(after int64, limit int) ([]parley.Event, error) {
 	var rows []eventRow
-	if err := t.sel("read log", &rows, `SELECT `+eventColumns+` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit); err != nil {
+	if err := t.sel("read log", &rows, `SELECT `+eventColumns+` FROM events WHERE seq > `+intArg+` ORDER BY seq LIMIT `+limitArg, after, limit); err != nil {
 		return nil, err
 	}
 	return t.events(rows)
@@ -280,8 +280,8 @@ func (t *tx) LastEventPos(appID string) (int64, error) {
 		return pos, err
 	}
 	err := t.get("read last position", &pos, `SELECT max(
-		COALESCE((SELECT max(pos) FROM events WHERE app_id = ?), 0),
-		COALESCE((SELECT pruned_through FROM event_horizons WHERE app_id = ?), 0))`, appID, appID)
+		COALESCE((SELECT max(pos) FROM events WHERE app_id = `+textArg+`), 0),
+		COALESCE((SELECT pruned_through FROM event_horizons WHERE app_id = `+textArg+`), 0))`, appID, appID)
 	return pos, err
 }
 

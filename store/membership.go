@@ -367,7 +367,7 @@ func (t *tx) MemberViews(appID, userID string, convs []string) (map[string]*parl
 		FrozenSeq *int64 `db:"frozen_seq"`
 	}
 	q := `SELECT c.id, p.access, p.removed_at, p.frozen_seq FROM participants p JOIN conversations c ON c.pk = p.conv_pk
-		WHERE p.app_id = ? AND p.user_id = ?`
+		WHERE p.app_id = ` + textArg + ` AND p.user_id = ` + textArg
 	var err error
 	if convs == nil {
 		err = t.sel("read member views", &rows, q, appID, userID)

@@ -10,14 +10,16 @@ import (
 	parley "github.com/parley-chat/parley"
 )
 
-// TestListsStayPrepared: on SQLite, a page of a user's list (first page,
-// after a cursor, filtered) or of the admin list, asked for a second time,
-// or with another page size, compiles no statement. The driver keeps each statement prepared but
+// TestStatementsStayPrepared: on SQLite, the hot reads (a page of a user's
+// list: first page, after a cursor, filtered; of the admin list; of
+// messages; of the log; the last event position every write reads; a
+// stream's member views), asked for a second time, or with another page
+// size, compile no statement. The driver keeps each statement prepared but
 // clears its bindings before each run, and SQLite compiles again, on every
 // run, a statement whose plan looked at a bound value (a LIMIT ?, a bare ?
 // compared with = to a column): for a page of the list that cost more than
 // running it. The authorizer sees every compilation.
-func TestListsStayPrepared(t *testing.T) {
+func TestStatementsStayPrepared(t *testing.T) {
 	t.Parallel()
 	db := seeded(t, "u", "v")
 	update(t, db, func(tx parley.Tx) error {
@@ -81,6 +83,19 @@ func TestListsStayPrepared(t *testing.T) {
 			l, err := tx.Messages(c, nil, parley.Page{Limit: 30})
 			return len(l), err
 		}, 1, false},
+		// The writer numbers every event from the last position.
+		{"the last event position", func(tx parley.Tx) (int, error) {
+			pos, err := tx.LastEventPos(testApp)
+			return int(pos), err
+		}, 0, false},
+		{"a page of the log", func(tx parley.Tx) (int, error) {
+			l, err := tx.EventsAfter(testApp, 0, nil, 100)
+			return len(l), err
+		}, 0, false},
+		{"a user's member views", func(tx parley.Tx) (int, error) {
+			v, err := tx.MemberViews(testApp, "u", nil)
+			return len(v), err
+		}, 5, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,7 +77,7 @@ func (t *tx) bind(q string, args []any) (string, []any) {
 // a bound value: a bare ? compared with = to a column (the planner checks
 // whether it holds 0 or 1) or given to LIMIT. For a page of a user's
 // conversation list that cost more than running it (see
-// TestListsStayPrepared).
+// TestStatementsStayPrepared).
 const (
 	textArg  = `CAST(? AS TEXT)`
 	intArg   = `CAST(? AS BIGINT)`

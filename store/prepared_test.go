@@ -118,6 +118,45 @@ func TestStatementsStayPrepared(t *testing.T) {
 	}
 }
 
+// TestSessionStaysPrepared: reading a client's session (every client
+// request) and the app's settings version (every send) compiles no
+// statement the second time.
+func TestSessionStaysPrepared(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "u")
+	db.read.SetMaxOpenConns(1)
+	db.read.SetMaxIdleConns(1)
+	var compiled atomic.Int64
+	conn, err := db.read.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Raw(func(dc any) error {
+		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, _, _, _ string) int {
+			if op == sqlite3.SQLITE_SELECT {
+				compiled.Add(1)
+			}
+			return sqlite3.SQLITE_OK
+		})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	for run := range 2 {
+		compiled.Store(0)
+		if _, err := db.SessionFacts(context.Background(), testApp, "u"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.AppSettings(context.Background(), testApp); err != nil {
+			t.Fatal(err)
+		}
+		if got := compiled.Load(); run == 1 && got != 0 {
+			t.Errorf("the second session and settings read compiled %d SELECTs, want none", got)
+		}
+	}
+}
+
 func TestBucket(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ n, max, want int }{

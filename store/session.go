@@ -55,7 +55,7 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 	// A plain Scan: sqlx's struct mapping costs more than the query here.
 	err := db.read.QueryRowContext(ctx, db.bound(`SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
 		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by, u.role
-		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = ? WHERE a.id = ?`), userID, appID).
+		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = `+textArg+` WHERE a.id = `+textArg), userID, appID).
 		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modReason, &modSince, &modExpiresAt, &modBy, &role)
 	if notFound(err) {
 		return nil, parley.ErrAppNotFound()

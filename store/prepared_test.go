@@ -28,26 +28,7 @@ func TestStatementsStayPrepared(t *testing.T) {
 			return parley.Message{Type: parley.UserMessage, SenderID: &sender, CreatedAt: int64(10 + i)}
 		})
 	})
-	// One connection in the read pool, watched by the authorizer.
-	db.read.SetMaxOpenConns(1)
-	db.read.SetMaxIdleConns(1)
-	var compiled atomic.Int64
-	conn, err := db.read.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Raw(func(dc any) error {
-		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, _, _, _ string) int {
-			if op == sqlite3.SQLITE_SELECT {
-				compiled.Add(1)
-			}
-			return sqlite3.SQLITE_OK
-		})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	compiled := watchCompilations(t, db)
 	after := int64(11)
 	tests := []struct {
 		name string
@@ -124,25 +105,7 @@ func TestStatementsStayPrepared(t *testing.T) {
 func TestSessionStaysPrepared(t *testing.T) {
 	t.Parallel()
 	db := seeded(t, "u")
-	db.read.SetMaxOpenConns(1)
-	db.read.SetMaxIdleConns(1)
-	var compiled atomic.Int64
-	conn, err := db.read.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Raw(func(dc any) error {
-		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, _, _, _ string) int {
-			if op == sqlite3.SQLITE_SELECT {
-				compiled.Add(1)
-			}
-			return sqlite3.SQLITE_OK
-		})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	compiled := watchCompilations(t, db)
 	for run := range 2 {
 		compiled.Store(0)
 		if _, err := db.SessionFacts(context.Background(), testApp, "u"); err != nil {
@@ -155,6 +118,32 @@ func TestSessionStaysPrepared(t *testing.T) {
 			t.Errorf("the second session and settings read compiled %d SELECTs, want none", got)
 		}
 	}
+}
+
+// watchCompilations leaves one connection in the read pool and counts the
+// SELECTs SQLite compiles on it: the authorizer sees every compilation.
+func watchCompilations(t *testing.T, db *DB) *atomic.Int64 {
+	t.Helper()
+	db.read.SetMaxOpenConns(1)
+	db.read.SetMaxIdleConns(1)
+	compiled := new(atomic.Int64)
+	conn, err := db.read.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error {
+		dc.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, _, _, _ string) int {
+			if op == sqlite3.SQLITE_SELECT {
+				compiled.Add(1)
+			}
+			return sqlite3.SQLITE_OK
+		})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return compiled
 }
 
 func TestBucket(t *testing.T) {

@@ -657,7 +657,9 @@ const (
 	maxDenseRows = 4096
 )
 
-// next is the child of v by r, or -1.
+// next is the child of v by r, or -1. It and symbol run once a character
+// and search by hand: slices.BinarySearch measured a third slower here
+// (BenchmarkContentRules, 2,000 terms).
 func (m *termMatcher) next(v int32, r rune) int32 {
 	lo, hi := m.first[v], m.first[v+1]
 	for lo < hi {

@@ -145,7 +145,7 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 	pks := make([]int64, len(convs))
 	for i := range convs {
 		index[convs[i].PK], pks[i] = i, convs[i].PK
-		convs[i].Participants = map[string]parley.Participant{}
+		convs[i].Participants = nil // made below, sized by what is read
 	}
 	var lists []struct {
 		ConvPK int64  `db:"conv_pk"`
@@ -179,6 +179,9 @@ func (t *tx) Complete(convs []parley.Conversation, views map[int64]*int64) error
 		return err
 	}
 	for i := range convs {
+		if convs[i].Participants == nil {
+			convs[i].Participants = map[string]parley.Participant{} // nobody takes part now
+		}
 		if m, ok := last[convs[i].PK]; ok {
 			m.ReadBy = readBy(readers[convs[i].PK], m)
 			convs[i].LastMessage = &m

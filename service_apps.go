@@ -54,8 +54,6 @@ type SessionService interface {
 
 // KeyService finds secret keys for authentication.
 type KeyService interface {
-	// KeyByHash returns the key whose secret hashes to hash, active or not.
-	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
 	// ActiveKeys returns the app's keys that may be used now.
 	ActiveKeys(ctx context.Context, appID string) ([]Key, error)
 }
@@ -111,11 +109,6 @@ func (s *Service) ClientSession(ctx context.Context, appID, userID string) (*Ses
 		sess.Moderation = activeModeration(u.Moderation, now)
 	}
 	return sess, nil
-}
-
-// KeyByHash implements KeyService.
-func (s *Service) KeyByHash(ctx context.Context, hash []byte) (*Key, error) {
-	return s.store.KeyByHash(ctx, hash)
 }
 
 // ActiveKeys implements KeyService.

@@ -294,7 +294,7 @@ func (w *change) answered(k *batchKeys, c *Conversation, sender string, key *str
 
 // checkSender applies the write rules to a sender.
 func (w *change) checkSender(c *Conversation, sender string, surface Surface) error {
-	u, err := liveUser(w, w.app, sender, false)
+	mod, err := w.UserModeration(w.app, sender)
 	if ErrorCode(err) == EUserNotFound && surface == Backend {
 		return &Error{Code: EUserNotFound, Message: ErrorMessage(err), Fields: map[string]string{"sender": "unknown user"}}
 	} else if err != nil {
@@ -304,7 +304,7 @@ func (w *change) checkSender(c *Conversation, sender string, surface Surface) er
 	if err != nil {
 		return err
 	}
-	facts := WriteFacts{Moderation: activeModeration(u.Moderation, w.now), Member: m}
+	facts := WriteFacts{Moderation: activeModeration(mod, w.now), Member: m}
 	if m.Current() && m.Access == ReadWrite {
 		if facts.Blocked, err = w.blockedInDirect(c, sender); err != nil {
 			return err

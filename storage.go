@@ -27,9 +27,6 @@ type Storage interface {
 	// AppSettings reads the app's settings and their version, possibly from
 	// a cache checked against the version like SessionFacts.
 	AppSettings(ctx context.Context, appID string) (Settings, int64, error)
-	// KeyByHash finds a key by the SHA-256 of its secret, active or not;
-	// auth.invalid_token when there is none.
-	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
 	// UnrevokedKeys is the app's keys that are not revoked, expired ones
 	// included, newest first, possibly cached like SessionFacts.
 	UnrevokedKeys(ctx context.Context, appID string) ([]Key, error)
@@ -216,6 +213,10 @@ type Tx interface {
 	User(appID, userID string) (*User, error)
 	// LockUser is User, locking the user's row.
 	LockUser(appID, userID string) (*User, error)
+	// UserModeration is the stored moderation of a user (nil for none,
+	// expired or not), read as User reads the row but nothing else of it:
+	// EUserNotFound for an unknown or erased user.
+	UserModeration(appID, userID string) (*Moderation, error)
 	// InsertUser inserts the user unless the id is taken (a concurrent
 	// creator wins quietly) and reports whether this call created it.
 	InsertUser(appID, userID, name string, now int64) (bool, error)

@@ -331,3 +331,25 @@ func BenchmarkUserConversations(b *testing.B) {
 	b.StopTimer()
 	lat.report(b, "lists")
 }
+
+// BenchmarkGetUser gets one user with a secret key from 64 concurrent
+// clients: the admin surface's lightest read, mostly the cost of a request
+// (authentication, routing, one read, JSON).
+func BenchmarkGetUser(b *testing.B) {
+	e := newEnv(b)
+	e.putConversation("c", "alice")
+	var lat latencies
+	url := e.srv.URL + "/v1/" + e.app + "/users/alice"
+	b.SetParallelism(32) // 64 clients: GOMAXPROCS is 2 on the target machine
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := lat.do("GET", url, bearer(e), nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	lat.report(b, "users")
+}

@@ -29,14 +29,6 @@ func newKeys() *keys {
 	return &keys{k}
 }
 
-func (s *keys) KeyByHash(_ context.Context, hash []byte) (*parley.Key, error) {
-	if hmac.Equal(hash, s.k.Hash) {
-		k := s.k
-		return &k, nil
-	}
-	return nil, parley.Errorf(parley.EAuthInvalidToken, "unknown key")
-}
-
 func (s *keys) ActiveKeys(context.Context, string) ([]parley.Key, error) {
 	return []parley.Key{s.k}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,8 +223,11 @@ func answers(t *testing.T, svc *parley.Service, src *source) map[string]string {
 		}
 		put(app+" event seqs", seqs, err)
 	}
-	key, err := svc.KeyByHash(ctx, auth.HashSecret(src.secret))
-	put("key by hash", key, err)
+	keys, err := svc.ActiveKeys(ctx, "app1")
+	put("app1's active keys", keys, err)
+	if err == nil && !slices.ContainsFunc(keys, func(k parley.Key) bool { return bytes.Equal(k.Hash, auth.HashSecret(src.secret)) }) {
+		t.Errorf("app1's first key is not among its active keys: %+v", keys)
+	}
 	conv, err := svc.Conversation(ctx, "app1", "c1")
 	put("conversation", conv, err)
 	msgs, err := svc.Messages(ctx, "app1", "c1", page)

@@ -472,6 +472,14 @@ func (p planner) ExecContext(_ context.Context, q string, args ...any) (sql.Resu
 	return planned(10), p.plan(q, args)
 }
 
+// QueryRowContext records the plan and reads the row for real.
+func (p planner) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if err := p.plan(q, args); err != nil {
+		panic(err)
+	}
+	return p.db.read.QueryRowContext(ctx, q, args...)
+}
+
 // GetContext answers a step's look ahead: a full step's rows to come.
 func (p planner) GetContext(_ context.Context, dest any, q string, args ...any) error {
 	if err := p.plan(q, args); err != nil {

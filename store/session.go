@@ -103,19 +103,6 @@ func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, er
 	return db.keysAt(ctx, appID, epoch)
 }
 
-// KeyByHash finds a key, active or not, by the hash of its secret.
-func (db *DB) KeyByHash(ctx context.Context, hash []byte) (*parley.Key, error) {
-	var r keyRow
-	err := db.read.GetContext(ctx, &r, db.bound(`SELECT `+keyColumns+` FROM keys WHERE hash = ?`), hash)
-	if notFound(err) {
-		return nil, parley.Errorf(parley.EAuthInvalidToken, "The secret key is not valid.")
-	} else if err != nil {
-		return nil, fmt.Errorf("find key: %w", err)
-	}
-	k := r.key()
-	return &k, nil
-}
-
 // settingsAt returns the app's settings, read again only when version
 // differs from the cached one. The roles map is copied: callers may keep
 // and change what they get.

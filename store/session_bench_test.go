@@ -50,9 +50,9 @@ func BenchmarkReads(b *testing.B) {
 			db := benchDB(b)
 			withWrites(b, db, writes, func() { _, _ = db.SessionFacts(ctx, testApp, "u1") })
 		})
-		b.Run("keyByHash/"+name, func(b *testing.B) {
+		b.Run("unrevokedKeys/"+name, func(b *testing.B) {
 			db := benchDB(b)
-			withWrites(b, db, writes, func() { _, _ = db.KeyByHash(ctx, []byte("h")) })
+			withWrites(b, db, writes, func() { _, _ = db.UnrevokedKeys(ctx, testApp) })
 		})
 		b.Run("user/"+name, func(b *testing.B) {
 			db := benchDB(b)

@@ -67,12 +67,6 @@ func TestSessionFacts(t *testing.T) {
 	if err != nil || len(keys) != 2 || keys[0].ID != "k3" || keys[1].ID != "k2" {
 		t.Errorf("UnrevokedKeys = %+v, %v; want k3 then k2", keys, err)
 	}
-	if k, err := db.KeyByHash(ctx, []byte("h1")); err != nil || k.RevokedAt == nil {
-		t.Errorf("KeyByHash of a revoked key = %+v, %v", k, err)
-	}
-	if _, err := db.KeyByHash(ctx, []byte("none")); parley.ErrorCode(err) != parley.EAuthInvalidToken {
-		t.Errorf("KeyByHash of no key: %v", err)
-	}
 }
 
 func TestAppExistsCache(t *testing.T) {

@@ -40,6 +40,7 @@ type querier interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 	GetContext(ctx context.Context, dest any, q string, args ...any) error
 	SelectContext(ctx context.Context, dest any, q string, args ...any) error
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 // deferred is a statement bound for PostgreSQL, waiting to be sent.
@@ -224,6 +225,16 @@ func (t *tx) get(what string, dest any, q string, args ...any) error {
 	}
 	q, args = t.bind(q, args)
 	return wrap(what, t.sx.GetContext(t.ctx, dest, q, args...))
+}
+
+// scan reads one row into dest with a plain Scan, for hot reads of a few
+// columns where sqlx's mapping by name costs more than the query.
+func (t *tx) scan(what string, dest []any, q string, args ...any) error {
+	if err := t.flush(false); err != nil {
+		return err
+	}
+	q, args = t.bind(q, args)
+	return wrap(what, t.sx.QueryRowContext(t.ctx, q, args...).Scan(dest...))
 }
 
 func (t *tx) sel(what string, dest any, q string, args ...any) error {

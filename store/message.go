@@ -128,9 +128,9 @@ func (t *tx) Messages(c *parley.Conversation, upTo *int64, page parley.Page) ([]
 		}
 		before = seq
 	}
-	var rows []messageRow
-	if err := t.sel("list messages", &rows, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = `+intArg+`
-		AND seq < `+intArg+` ORDER BY seq DESC LIMIT `+limitArg, c.PK, c.PK, before, page.Limit); err != nil {
+	rows, err := scanAll(t, "list messages", (*messageRow).fields, `SELECT `+messageColumns+` FROM messages WHERE conv_pk = `+intArg+`
+		AND seq < `+intArg+` ORDER BY seq DESC LIMIT `+limitArg, c.PK, c.PK, before, page.Limit)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]parley.Message, len(rows))
@@ -173,6 +173,12 @@ type messageRow struct {
 	Deleted             bool    `db:"deleted"`
 	Erasing             bool    `db:"erasing"`
 	Attachment          *string `db:"attachment"`
+}
+
+// fields are the row's fields in the order of messageColumns.
+func (r *messageRow) fields() []any {
+	return []any{&r.ID, &r.Seq, &r.Type, &r.SenderID, &r.Text, &r.Custom, &r.ReferencedMessageID, &r.Origin,
+		&r.CreatedAt, &r.EditedAt, &r.Deleted, &r.Attachment, &r.Erasing}
 }
 
 // message is the row as the user sees it: erased already when its erasure

@@ -472,6 +472,14 @@ func (p planner) ExecContext(_ context.Context, q string, args ...any) (sql.Resu
 	return planned(10), p.plan(q, args)
 }
 
+// QueryContext records the plan and reads the rows for real.
+func (p planner) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := p.plan(q, args); err != nil {
+		return nil, err
+	}
+	return p.db.read.QueryContext(ctx, q, args...)
+}
+
 // QueryRowContext records the plan and reads the row for real.
 func (p planner) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if err := p.plan(q, args); err != nil {

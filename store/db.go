@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -288,12 +289,24 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 	if db.pg != nil {
 		return db.viewPG(ctx, fn)
 	}
-	sx, err := db.read.BeginTxx(ctx, nil)
+	// A connection of its own with BEGIN and ROLLBACK as statements:
+	// database/sql's transactions start a goroutine each, which cost more
+	// than a read of one row.
+	conn, err := db.read.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
-	defer sx.Rollback()
-	return fn(&tx{ctx: ctx, sx: sx, db: db})
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
+			// Never hand the pool a connection in a transaction.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return fn(&tx{ctx: ctx, sx: conn, db: db})
 }
 
 // errClosed answers writes handed in after Close.

@@ -254,11 +254,15 @@ func TestErasedMessagesHideAtOnce(t *testing.T) {
 			db := openAt(t, s.addr(t), Options{manualPurge: true, purgeRows: 30})
 			svc := purgeService(t, db, "alice", "bob")
 			sendMany(t, svc, "c", 120, "alice", "bob")
+			// In d alice spoke last: the lists show her words as d's last message.
+			must(t, svc.PutConversation(ctx, testApp, purgeBackend, "d", &parley.ConversationPatch{Participants: []string{"alice", "bob"}}))
+			sendMany(t, svc, "d", 2, "alice")
 			reason := "alice's secret reason"
 			must(t, svc.Silence(ctx, testApp, purgeBackend, "alice", parley.Restriction{Reason: &reason}))
 			before := reads(t, svc, "alice", "bob")
-			if !strings.Contains(before["events"], "alice says 118") || !strings.Contains(before["events"], reason) {
-				t.Fatal("the events never held alice's words: the test proves nothing")
+			if !strings.Contains(before["events"], "alice says 118") || !strings.Contains(before["events"], reason) ||
+				!strings.Contains(before["conversations"], "alice says 1") {
+				t.Fatal("the events and the list never held alice's words: the test proves nothing")
 			}
 
 			erased := make(chan error, 1)
@@ -283,8 +287,8 @@ func TestErasedMessagesHideAtOnce(t *testing.T) {
 			if !strings.Contains(hidden["messages"], "bob says 119") || !strings.Contains(hidden["events"], "bob says 119") {
 				t.Errorf("the erasure took bob's messages too: %s", hidden["messages"])
 			}
-			if n := count(t, db, `SELECT count(*) FROM messages WHERE text LIKE 'alice says%'`); n != 60 {
-				t.Fatalf("the erasing write rewrote %d messages already; want them left to the steps", 60-n)
+			if n := count(t, db, `SELECT count(*) FROM messages WHERE text LIKE 'alice says%'`); n != 62 {
+				t.Fatalf("the erasing write rewrote %d messages already; want them left to the steps", 62-n)
 			}
 
 			steps := 0

@@ -289,21 +289,24 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 	if db.pg != nil {
 		return db.viewPG(ctx, fn)
 	}
-	// A connection of its own with BEGIN and ROLLBACK as statements:
-	// database/sql's transactions start a goroutine each, which cost more
-	// than a read of one row.
+	// A connection of its own with BEGIN and ROLLBACK as statements, both
+	// without the caller's cancellation: database/sql's transactions, and
+	// the driver's statements under a context that can end, start a
+	// goroutine each, which cost more than a read of one row.
 	conn, err := db.read.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+	// Never hand the pool a connection that may be in a transaction.
+	bad := func() { _ = conn.Raw(func(any) error { return driver.ErrBadConn }) }
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `BEGIN`); err != nil {
+		bad()
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer func() {
 		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
-			// Never hand the pool a connection in a transaction.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			bad()
 		}
 	}()
 	return fn(&tx{ctx: ctx, sx: conn, db: db})

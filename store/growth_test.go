@@ -748,6 +748,16 @@ func (c *countStatements) SelectContext(ctx context.Context, dest any, q string,
 	return c.querier.SelectContext(ctx, dest, q, args...)
 }
 
+func (c *countStatements) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	c.n++
+	return c.querier.QueryContext(ctx, q, args...)
+}
+
+func (c *countStatements) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	c.n++
+	return c.querier.QueryRowContext(ctx, q, args...)
+}
+
 // TestPagesTakeFewStatements: a page of the admin list or of a user's list
 // takes the same number of statements with 2 conversations as with 40.
 func TestPagesTakeFewStatements(t *testing.T) {

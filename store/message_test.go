@@ -221,3 +221,48 @@ func TestInsertMessagesSequence(t *testing.T) {
 		return err
 	})
 }
+
+// TestMessagePageColumns: a page of messages (read by position, scanAll)
+// and one message (read by column name) agree on a message with every
+// field set, on both stores.
+func TestMessagePageColumns(t *testing.T) {
+	t.Parallel()
+	onBoth(t, func(t *testing.T, db *DB) {
+		c := conversation(t, db)
+		first := send(t, db, c, "", "", 1)
+		c.LastSeq++
+		sender, edited := "u1", int64(7)
+		m := parley.Message{ID: parley.NewMessageID(), Seq: c.LastSeq + 1, Type: parley.UserMessage, SenderID: &sender,
+			Text: "every field", Custom: parley.Custom{"k": "v"}, ReferencedMessageID: &first, Origin: parley.OriginWeb,
+			CreatedAt: 5, Attachment: &parley.Attachment{FileID: "file_1", Size: 3, ContentType: "text/plain", Filename: "a.txt"}}
+		update(t, db, func(tx parley.Tx) error {
+			if err := tx.InsertMessages(c, []parley.Message{m}, []*string{nil}); err != nil {
+				return err
+			}
+			m.EditedAt = &edited
+			return tx.UpdateMessage(c, &m)
+		})
+		view(t, db, func(tx parley.Tx) error {
+			page, err := tx.Messages(c, nil, parley.Page{Limit: 10})
+			if err != nil {
+				return err
+			}
+			one, err := tx.Message(c, m.ID)
+			if err != nil {
+				return err
+			}
+			if len(page) != 2 || page[0].ID != m.ID {
+				t.Fatalf("page = %+v, want the message then the first", page)
+			}
+			got, want := asJSON(t, page[0]), asJSON(t, one)
+			if got != want {
+				t.Errorf("the page's message differs from the message:\n page %s\n  one %s", got, want)
+			}
+			if one.EditedAt == nil || one.Attachment == nil || one.ReferencedMessageID == nil || one.Custom["k"] != "v" ||
+				one.SenderID == nil || one.Origin != parley.OriginWeb || one.Seq != m.Seq || one.CreatedAt != 5 {
+				t.Errorf("a field was lost: %s", want)
+			}
+			return nil
+		})
+	})
+}

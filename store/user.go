@@ -25,7 +25,7 @@ func (t *tx) user(appID, userID, lock string) (*parley.User, error) {
 	return &u, nil
 }
 
-// UserModeration reads the five columns of the restriction with a plain
+// UserModeration reads the deleted flag and the five columns of the restriction with a plain
 // Scan: it runs in the writer for every message sent, where the whole row
 // through sqlx cost twice as much.
 func (t *tx) UserModeration(appID, userID string) (*parley.Moderation, error) {

@@ -54,6 +54,16 @@ const (
 	Client                 // a user session
 )
 
+// SenderFacts are what a send checks of a sender who takes part in the
+// conversation, read at once: their stored restriction (in force or not),
+// their membership and, when exactly two participants are current, the one
+// that is not the sender (who may have blocked them).
+type SenderFacts struct {
+	Moderation *Moderation
+	Member     *Member
+	Other      string
+}
+
 // WriteFacts are what decides whether a user may send in a conversation,
 // read inside the transaction that would write.
 type WriteFacts struct {

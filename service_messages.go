@@ -294,6 +294,18 @@ func (w *change) answered(k *batchKeys, c *Conversation, sender string, key *str
 
 // checkSender applies the write rules to a sender.
 func (w *change) checkSender(c *Conversation, sender string, surface Surface) error {
+	if f, err := w.SenderFacts(w.app, c, sender); err != nil {
+		return err
+	} else if f != nil {
+		facts := WriteFacts{Moderation: activeModeration(f.Moderation, w.now), Member: f.Member}
+		if f.Member.Current() && f.Member.Access == ReadWrite && f.Other != "" {
+			if facts.Blocked, err = w.Blocked(w.app, f.Other, sender); err != nil {
+				return err
+			}
+		}
+		return CheckWrite(facts, surface)
+	}
+	// Unknown, erased, or never a participant: read apart for the answer.
 	mod, err := w.UserModeration(w.app, sender)
 	if ErrorCode(err) == EUserNotFound && surface == Backend {
 		return &Error{Code: EUserNotFound, Message: ErrorMessage(err), Fields: map[string]string{"sender": "unknown user"}}

@@ -14,25 +14,73 @@ import (
 	parley "github.com/parley-chat/parley"
 )
 
+// memberRow is a participant row as Member reads it.
+type memberRow struct {
+	Access         string `db:"access"`
+	Notify         string `db:"notify"`
+	RemovedAt      *int64 `db:"removed_at"`
+	FrozenSeq      *int64 `db:"frozen_seq"`
+	RemovedByAdmin bool   `db:"removed_by_admin"`
+	ReadSeq        int64  `db:"read_seq"`
+}
+
+// memberColumns are memberRow's, in the order of fields.
+const memberColumns = `access, notify, removed_at, frozen_seq, removed_by_admin, read_seq`
+
+func (r *memberRow) fields() []any {
+	return []any{&r.Access, &r.Notify, &r.RemovedAt, &r.FrozenSeq, &r.RemovedByAdmin, &r.ReadSeq}
+}
+
+func (r *memberRow) member() *parley.Member {
+	return &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
+		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq, ReadSeq: r.ReadSeq}
+}
+
 // Member is nil, without error, for a user who never took part.
 func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, error) {
-	var r struct {
-		Access         string `db:"access"`
-		Notify         string `db:"notify"`
-		RemovedAt      *int64 `db:"removed_at"`
-		FrozenSeq      *int64 `db:"frozen_seq"`
-		RemovedByAdmin bool   `db:"removed_by_admin"`
-		ReadSeq        int64  `db:"read_seq"`
-	}
-	err := t.get("read participant", &r, `SELECT access, notify, removed_at, frozen_seq, removed_by_admin, read_seq FROM participants
-		WHERE conv_pk = ? AND user_id = ?`+t.forShare(), c.PK, userID)
+	var r memberRow
+	err := t.get("read participant", &r, `SELECT `+memberColumns+` FROM participants WHERE conv_pk = ? AND user_id = ?`+t.forShare(),
+		c.PK, userID)
 	if notFound(err) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
-		RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq, ReadSeq: r.ReadSeq}, nil
+	return r.member(), nil
+}
+
+// SenderFacts joins the user's row to their membership, with the count of
+// current participants up to three and, at two, the other one: a send read
+// these in three statements, in the one writer.
+func (t *tx) SenderFacts(appID string, c *parley.Conversation, userID string) (*parley.SenderFacts, error) {
+	var (
+		deleted          bool
+		state            string
+		reason, by       *string
+		since, expiresAt *int64
+		m                memberRow
+		live             int
+		other            *string
+	)
+	dest := append([]any{&deleted, &state, &reason, &since, &expiresAt, &by}, append(m.fields(), &live, &other)...)
+	err := t.scan("read sender", dest, `SELECT u.deleted, u.mod_state, u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by,
+		`+prefixed("p.", memberColumns)+`, l.n,
+		CASE WHEN l.n = 2 THEN (SELECT o.user_id FROM participants o WHERE o.conv_pk = p.conv_pk AND o.removed_at IS NULL
+			AND o.user_id <> u.id LIMIT 1) END
+		FROM users u JOIN participants p ON p.conv_pk = `+intArg+` AND p.user_id = u.id
+		CROSS JOIN (SELECT count(*) AS n FROM (SELECT 1 FROM participants WHERE conv_pk = `+intArg+` AND removed_at IS NULL
+			LIMIT 3) AS x) AS l
+		WHERE u.app_id = `+textArg+` AND u.id = `+textArg+t.locking(" FOR SHARE OF u, p"), c.PK, c.PK, appID, userID)
+	if notFound(err) || err == nil && deleted {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	f := &parley.SenderFacts{Moderation: moderationOf(state, reason, since, expiresAt, by), Member: m.member()}
+	if other != nil {
+		f.Other = *other
+	}
+	return f, nil
 }
 
 // Members reads the memberships with one IN query per chunk of ids.

@@ -13,7 +13,7 @@ import (
 // TestStatementsStayPrepared: on SQLite, the hot reads (a page of a user's
 // list: first page, after a cursor, filtered; of the admin list; of
 // messages; of the log; the last event position every write reads; a
-// stream's member views), asked for a second time, or with another page
+// sender's facts, every send; a stream's member views), asked for a second time, or with another page
 // size, compile no statement. The driver keeps each statement prepared but
 // clears its bindings before each run, and SQLite compiles again, on every
 // run, a statement whose plan looked at a bound value (a LIMIT ?, a bare ?
@@ -73,6 +73,18 @@ func TestStatementsStayPrepared(t *testing.T) {
 			l, err := tx.EventsAfter(testApp, 0, nil, 100)
 			return len(l), err
 		}, 0, false},
+		// A send reads its sender's facts in the writer.
+		{"a sender's facts", func(tx parley.Tx) (int, error) {
+			c, err := tx.Conversation(testApp, "c2")
+			if err != nil {
+				return 0, err
+			}
+			f, err := tx.SenderFacts(testApp, c, "u")
+			if err != nil || f == nil || f.Other != "v" || !f.Member.Current() {
+				return 0, err
+			}
+			return 1, nil
+		}, 1, false},
 		{"a user's member views", func(tx parley.Tx) (int, error) {
 			v, err := tx.MemberViews(testApp, "u", nil)
 			return len(v), err

@@ -157,6 +157,18 @@ func (s *socket) events(quiet time.Duration) []streamEvent {
 	}
 }
 
+// eventsUntil reads event frames until their kinds hold want, for at most
+// within (a loaded machine may take its time), and returns their kinds.
+func (s *socket) eventsUntil(want string, within time.Duration) string {
+	s.t.Helper()
+	var all []streamEvent
+	deadline := time.Now().Add(within)
+	for !strings.Contains(kinds(all), want) && time.Now().Before(deadline) {
+		all = append(all, s.events(50*time.Millisecond)...)
+	}
+	return kinds(all)
+}
+
 // kinds describes events as "type conversationId/userId/messageText".
 func kinds(events []streamEvent) string {
 	var out []string
@@ -418,7 +430,7 @@ func TestStreamClosedOnLosingAccess(t *testing.T) {
 				return
 			}
 			e.send("c", "alice", "still here")
-			if got := kinds(alice.events(300 * time.Millisecond)); !strings.Contains(got, "message.sent c still here") {
+			if got := alice.eventsUntil("message.sent c still here", 10*time.Second); !strings.Contains(got, "message.sent c still here") {
 				t.Errorf("alice's stream after bob lost access: %s", got)
 			}
 		})
@@ -755,7 +767,7 @@ func TestStreamIdleThroughPruningAndShutdown(t *testing.T) {
 	// Once bob sees an event, his stream has read the log once and is live:
 	// only then may the test's clock jump past its starting position.
 	e.putConversation("first", "alice", "bob")
-	if got := kinds(s.events(300 * time.Millisecond)); !strings.Contains(got, "participant.added first bob") {
+	if got := s.eventsUntil("participant.added first bob", 10*time.Second); !strings.Contains(got, "participant.added first bob") {
 		t.Fatalf("bob's stream: %s", got)
 	}
 	e.putConversation("other", "alice", "carol")
@@ -766,7 +778,7 @@ func TestStreamIdleThroughPruningAndShutdown(t *testing.T) {
 		t.Fatalf("pruned %d: %v", n, err)
 	}
 	e.putConversation("late", "alice", "bob")
-	if got := kinds(s.events(300 * time.Millisecond)); !strings.Contains(got, "participant.added late bob") {
+	if got := s.eventsUntil("participant.added late bob", 10*time.Second); !strings.Contains(got, "participant.added late bob") {
 		t.Errorf("bob's idle stream after pruning: %s", got)
 	}
 	e.api.CloseStreams()

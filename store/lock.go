@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // LockServer takes the server lock of the database at path: a file beside
@@ -14,6 +15,15 @@ import (
 // one writer, and a second would share the file behind its back. The admin
 // commands take no lock and run beside a server.
 func LockServer(path string) (release func() error, err error) {
+	f, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.Close, nil // closing the file releases the lock
+}
+
+// lockFile opens the lock file beside the database at path and locks it.
+func lockFile(path string) (*os.File, error) {
 	if err := checkAddress(path); err != nil {
 		return nil, err
 	}
@@ -34,12 +44,27 @@ func LockServer(path string) (release func() error, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w", name, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	// A lock just released may still be held for a moment: a process that
+	// forked while the releasing one had the file open holds a copy of it
+	// until it runs its program. Only a lock held for lockPatience is
+	// another server's.
+	deadline := time.Now().Add(lockPatience)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
 			return nil, fmt.Errorf("another parley serve is running on %s (it holds %s): run one server per database file", path, name)
 		}
-		return nil, fmt.Errorf("lock %s: %w", name, err)
+		time.Sleep(20 * time.Millisecond)
 	}
-	return f.Close, nil // closing the file releases the lock
 }
+
+// lockPatience is how long LockServer waits for a held lock to be freed.
+const lockPatience = time.Second

@@ -56,8 +56,8 @@ const (
 
 // SenderFacts are what a send checks of a sender who takes part in the
 // conversation, read at once: their stored restriction (in force or not),
-// their membership and, when exactly two participants are current, the one
-// that is not the sender (who may have blocked them).
+// their membership and, when the sender is one of exactly two current
+// participants, the other one (who may have blocked them), else "".
 type SenderFacts struct {
 	Moderation *Moderation
 	Member     *Member

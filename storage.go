@@ -215,8 +215,8 @@ type Tx interface {
 	LockUser(appID, userID string) (*User, error)
 	// SenderFacts reads a sender's facts in one statement, locking the
 	// user's and the membership's rows as User and Member do; nil, without
-	// error, when the user is unknown, erased or never took part (User and
-	// Member then tell which).
+	// error, when the user is unknown, erased or never took part
+	// (UserModeration and Member then tell which).
 	SenderFacts(appID string, c *Conversation, userID string) (*SenderFacts, error)
 	// UserModeration is the stored moderation of a user (nil for none,
 	// expired or not), read as User reads the row but nothing else of it:

@@ -49,9 +49,9 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 	return r.member(), nil
 }
 
-// SenderFacts joins the user's row to their membership, with the count of
-// current participants up to three and, at two, the other one: a send read
-// these in three statements, in the one writer.
+// SenderFacts joins the user's row to their membership and, when the user
+// is one of exactly two current participants (counted up to three), the
+// other one: a send read these in three statements, in the one writer.
 func (t *tx) SenderFacts(appID string, c *parley.Conversation, userID string) (*parley.SenderFacts, error) {
 	var (
 		deleted          bool
@@ -59,13 +59,12 @@ func (t *tx) SenderFacts(appID string, c *parley.Conversation, userID string) (*
 		reason, by       *string
 		since, expiresAt *int64
 		m                memberRow
-		live             int
 		other            *string
 	)
-	dest := append([]any{&deleted, &state, &reason, &since, &expiresAt, &by}, append(m.fields(), &live, &other)...)
+	dest := append([]any{&deleted, &state, &reason, &since, &expiresAt, &by}, append(m.fields(), &other)...)
 	err := t.scan("read sender", dest, `SELECT u.deleted, u.mod_state, u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by,
-		`+prefixed("p.", memberColumns)+`, l.n,
-		CASE WHEN l.n = 2 THEN (SELECT o.user_id FROM participants o WHERE o.conv_pk = p.conv_pk AND o.removed_at IS NULL
+		`+prefixed("p.", memberColumns)+`,
+		CASE WHEN l.n = 2 AND p.removed_at IS NULL THEN (SELECT o.user_id FROM participants o WHERE o.conv_pk = p.conv_pk AND o.removed_at IS NULL
 			AND o.user_id <> u.id LIMIT 1) END
 		FROM users u JOIN participants p ON p.conv_pk = `+intArg+` AND p.user_id = u.id
 		CROSS JOIN (SELECT count(*) AS n FROM (SELECT 1 FROM participants WHERE conv_pk = `+intArg+` AND removed_at IS NULL

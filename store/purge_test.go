@@ -510,6 +510,32 @@ type planned int64
 func (n planned) LastInsertId() (int64, error) { return 0, nil }
 func (n planned) RowsAffected() (int64, error) { return int64(n), nil }
 
+// copiedPurges describes the purges a copy left in the target, to tell
+// which one is missing.
+func copiedPurges(t *testing.T, url string) string {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return err.Error()
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT pk, kind, cursor FROM purges ORDER BY pk`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var pk, cursor int64
+		var kind string
+		if err := rows.Scan(&pk, &kind, &cursor); err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("%d %s at %d", pk, kind, cursor))
+	}
+	return strings.Join(out, "; ")
+}
+
 // TestCopyCarriesPendingPurges: parley copy moves purges left pending in
 // the SQLite file with the rows they hide, and the PostgreSQL store
 // finishes them.
@@ -539,7 +565,7 @@ func TestCopyCarriesPendingPurges(t *testing.T) {
 	must(t, err)
 	for _, c := range counts {
 		if c.Table == "purges" && c.Rows != 3 {
-			t.Errorf("copied %d purges, want 3", c.Rows)
+			t.Errorf("copied %d purges, want 3: %s", c.Rows, copiedPurges(t, target))
 		}
 	}
 	pg := openAt(t, target, Options{})

@@ -18,7 +18,7 @@ func (t *tx) conversation(appID, convID, lock string) (*parley.Conversation, err
 		return nil, parley.ErrConversationNotFound(convID)
 	}
 	var r convRow
-	if err := t.get("read conversation", &r, `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`+lock,
+	if err := t.scan("read conversation", r.fields(), `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`+lock,
 		appID, convID); notFound(err) {
 		return nil, parley.ErrConversationNotFound(convID)
 	} else if err != nil {
@@ -292,6 +292,11 @@ type convRow struct {
 	CreatedAt       int64   `db:"created_at"`
 	CreatedBy       *string `db:"created_by"`
 	LastSeq         int64   `db:"last_seq"`
+}
+
+// fields are the row's fields in the order of convColumns.
+func (r *convRow) fields() []any {
+	return []any{&r.PK, &r.ID, &r.Subject, &r.PhotoURL, &r.WelcomeMessages, &r.Custom, &r.CreatedAt, &r.CreatedBy, &r.LastSeq}
 }
 
 func (r convRow) conversation() parley.Conversation {

@@ -232,9 +232,6 @@ func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err 
 		return nil, fmt.Errorf("begin write: %w", err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
-		return nil, fmt.Errorf("begin write: %w", err)
-	}
 	done := false
 	defer func() {
 		if done {
@@ -251,7 +248,8 @@ func (db *DB) tryPG(ctx context.Context, fn func(parley.Tx) error) (j *job, err 
 			err = fmt.Errorf("panic in write: %v", r)
 		}
 	}()
-	t := &tx{ctx: ctx, sx: conn, db: db, job: j, pgConn: conn}
+	// BEGIN waits too: it goes with the first statement.
+	t := &tx{ctx: ctx, sx: conn, db: db, job: j, pgConn: conn, later: []deferred{{what: "begin write", q: `BEGIN`}}}
 	if err := fn(t); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -177,15 +178,11 @@ func (t *tx) flush(commit bool) error {
 		defer cancel()
 	}
 	return t.pgConn.Raw(func(dc any) error {
-		conn := dc.(*stdlib.Conn).Conn()
-		b := &pgx.Batch{}
-		for _, d := range later {
-			b.Queue(d.q, d.args...)
-		}
+		commitQ := ""
 		if commit {
-			b.Queue("COMMIT")
+			commitQ = "COMMIT"
 		}
-		res := conn.SendBatch(ctx, b)
+		res := dc.(*stdlib.Conn).Conn().SendBatch(ctx, batchOf(later, commitQ, nil))
 		for _, d := range later {
 			if _, err := res.Exec(); err != nil {
 				res.Close()
@@ -230,12 +227,102 @@ func (t *tx) get(what string, dest any, q string, args ...any) error {
 
 // scan reads one row into dest with a plain Scan, for hot reads of a few
 // columns where sqlx's mapping by name costs more than the query.
+// On PostgreSQL the statements waiting (see write), BEGIN first, go with
+// it in one round trip.
 func (t *tx) scan(what string, dest []any, q string, args ...any) error {
-	if err := t.flush(false); err != nil {
-		return err
-	}
 	q, args = t.bind(q, args)
+	if t.pgConn != nil && len(t.later) > 0 {
+		return t.scanPipelined(what, dest, q, args)
+	}
 	return wrap(what, t.sx.QueryRowContext(t.ctx, q, args...).Scan(dest...))
+}
+
+// scanPipelined sends the statements waiting and q in one pipeline and
+// reads q's row into dest.
+func (t *tx) scanPipelined(what string, dest []any, q string, args []any) error {
+	later := t.later
+	t.later = nil
+	return t.pgConn.Raw(func(dc any) error {
+		res := dc.(*stdlib.Conn).Conn().SendBatch(t.ctx, batchOf(later, q, args))
+		defer res.Close()
+		for _, d := range later {
+			if _, err := res.Exec(); err != nil {
+				return wrap(d.what, err)
+			}
+		}
+		rows, err := res.Query()
+		if err != nil {
+			return wrap(what, err)
+		}
+		var values []any
+		found := rows.Next()
+		if found {
+			values, err = rows.Values()
+		}
+		rows.Close()
+		if err = cmp.Or(err, rows.Err()); err != nil {
+			return wrap(what, err)
+		}
+		if !found {
+			return wrap(what, sql.ErrNoRows)
+		}
+		return wrap(what, assignValues(dest, values))
+	})
+}
+
+// batchOf queues the statements, then q.
+func batchOf(later []deferred, q string, args []any) *pgx.Batch {
+	b := &pgx.Batch{}
+	for _, d := range later {
+		b.Queue(d.q, d.args...)
+	}
+	if q != "" {
+		b.Queue(q, args...)
+	}
+	return b
+}
+
+// assignValues stores the values pgx decoded into the pointers of a Scan,
+// as database/sql would for the types the store reads: text, integers
+// (into int64, int and the 0 or 1 of a flag) and NULL.
+func assignValues(dest, values []any) error {
+	if len(dest) != len(values) {
+		return fmt.Errorf("%d columns for %d destinations", len(values), len(dest))
+	}
+	for i, v := range values {
+		n, isInt := v.(int64)
+		if v32, ok := v.(int32); ok {
+			n, isInt = int64(v32), true
+		}
+		s, isText := v.(string)
+		ok := true
+		switch d := dest[i].(type) {
+		case *string:
+			*d, ok = s, isText
+		case **string:
+			*d, ok = nil, v == nil || isText
+			if isText {
+				*d = &s
+			}
+		case *int64:
+			*d, ok = n, isInt
+		case **int64:
+			*d, ok = nil, v == nil || isInt
+			if isInt {
+				*d = &n
+			}
+		case *int:
+			*d, ok = int(n), isInt
+		case *bool:
+			*d, ok = n != 0, isInt
+		default:
+			ok = false
+		}
+		if !ok {
+			return fmt.Errorf("column %d: cannot store %T in %T", i, v, dest[i])
+		}
+	}
+	return nil
 }
 
 // scanAll reads every row of q into a T, through the pointers fields gives

@@ -129,3 +129,36 @@ func TestJSONColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignValues: what pgx decodes lands in a Scan's pointers as
+// database/sql would put it there, and what would not fit is an error.
+func TestAssignValues(t *testing.T) {
+	var (
+		s      string
+		ps     *string
+		n      int64
+		pn     *int64
+		i      int
+		flag   bool
+		absent *string
+	)
+	dest := []any{&s, &ps, &n, &pn, &i, &flag, &absent}
+	if err := assignValues(dest, []any{"text", "more", int64(7), int64(8), int32(9), int64(1), nil}); err != nil {
+		t.Fatal(err)
+	}
+	if s != "text" || ps == nil || *ps != "more" || n != 7 || pn == nil || *pn != 8 || i != 9 || !flag || absent != nil {
+		t.Errorf("assigned %q %v %d %v %d %v %v", s, ps, n, pn, i, flag, absent)
+	}
+	for _, bad := range []struct {
+		dest, value any
+	}{
+		{new(string), int64(1)}, {new(int64), "1"}, {new(int64), nil}, {new(bool), "true"}, {new(float64), 1.5},
+	} {
+		if err := assignValues([]any{bad.dest}, []any{bad.value}); err == nil {
+			t.Errorf("%T into %T: no error", bad.value, bad.dest)
+		}
+	}
+	if err := assignValues([]any{&s}, []any{"a", "b"}); err == nil {
+		t.Error("two values for one destination: no error")
+	}
+}

@@ -54,28 +54,24 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 // other one: a send read these in three statements, in the one writer.
 func (t *tx) SenderFacts(appID string, c *parley.Conversation, userID string) (*parley.SenderFacts, error) {
 	var (
-		deleted          bool
-		state            string
-		reason, by       *string
-		since, expiresAt *int64
-		m                memberRow
-		other            *string
+		u     modRow
+		m     memberRow
+		other *string
 	)
-	dest := append([]any{&deleted, &state, &reason, &since, &expiresAt, &by}, append(m.fields(), &other)...)
-	err := t.scan("read sender", dest, `SELECT u.deleted, u.mod_state, u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by,
-		`+prefixed("p.", memberColumns)+`,
+	dest := slices.Concat(u.fields(), m.fields(), []any{&other})
+	err := t.scan("read sender", dest, `SELECT `+prefixed("u.", modColumns)+`, `+prefixed("p.", memberColumns)+`,
 		CASE WHEN l.n = 2 AND p.removed_at IS NULL THEN (SELECT o.user_id FROM participants o WHERE o.conv_pk = p.conv_pk AND o.removed_at IS NULL
 			AND o.user_id <> u.id LIMIT 1) END
 		FROM users u JOIN participants p ON p.conv_pk = `+intArg+` AND p.user_id = u.id
 		CROSS JOIN (SELECT count(*) AS n FROM (SELECT 1 FROM participants WHERE conv_pk = `+intArg+` AND removed_at IS NULL
 			LIMIT 3) AS x) AS l
 		WHERE u.app_id = `+textArg+` AND u.id = `+textArg+t.locking(" FOR SHARE OF u, p"), c.PK, c.PK, appID, userID)
-	if notFound(err) || err == nil && deleted {
+	if notFound(err) || err == nil && u.Deleted {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	f := &parley.SenderFacts{Moderation: moderationOf(state, reason, since, expiresAt, by), Member: m.member()}
+	f := &parley.SenderFacts{Moderation: u.moderation(), Member: m.member()}
 	if other != nil {
 		f.Other = *other
 	}

@@ -25,25 +25,38 @@ func (t *tx) user(appID, userID, lock string) (*parley.User, error) {
 	return &u, nil
 }
 
-// UserModeration reads the deleted flag and the five columns of the restriction with a plain
-// Scan: it runs in the writer for every message sent, where the whole row
-// through sqlx cost twice as much.
+// UserModeration reads a sender's modRow only (a send's check of a sender
+// who never took part, when SenderFacts finds no row).
 func (t *tx) UserModeration(appID, userID string) (*parley.Moderation, error) {
-	var (
-		deleted          bool
-		state            string
-		reason, by       *string
-		since, expiresAt *int64
-	)
-	err := t.scan("read user", []any{&deleted, &state, &reason, &since, &expiresAt, &by},
-		`SELECT deleted, mod_state, mod_reason, mod_since, mod_expires_at, mod_by FROM users
-		WHERE app_id = `+textArg+` AND id = `+textArg+t.forShare(), appID, userID)
-	if notFound(err) || err == nil && deleted {
+	var r modRow
+	err := t.scan("read user", r.fields(), `SELECT `+modColumns+` FROM users WHERE app_id = `+textArg+` AND id = `+textArg+t.forShare(),
+		appID, userID)
+	if notFound(err) || err == nil && r.Deleted {
 		return nil, parley.ErrUserNotFound(userID)
 	} else if err != nil {
 		return nil, err
 	}
-	return moderationOf(state, reason, since, expiresAt, by), nil
+	return r.moderation(), nil
+}
+
+// modRow is what a write checks of a user's row: whether it was erased,
+// and its restriction.
+type modRow struct {
+	Deleted          bool
+	State            string
+	Reason, By       *string
+	Since, ExpiresAt *int64
+}
+
+// modColumns are modRow's, in the order of fields.
+const modColumns = `deleted, mod_state, mod_reason, mod_since, mod_expires_at, mod_by`
+
+func (r *modRow) fields() []any {
+	return []any{&r.Deleted, &r.State, &r.Reason, &r.Since, &r.ExpiresAt, &r.By}
+}
+
+func (r *modRow) moderation() *parley.Moderation {
+	return moderationOf(r.State, r.Reason, r.Since, r.ExpiresAt, r.By)
 }
 
 // LockUser is User: the single writer already holds the database lock.

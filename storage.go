@@ -25,10 +25,14 @@ type Storage interface {
 	// app.not_found for an unknown app.
 	SessionFacts(ctx context.Context, appID, userID string) (*SessionFacts, error)
 	// AppSettings reads the app's settings and their version, possibly from
-	// a cache checked against the version like SessionFacts.
+	// a cache checked against the version like SessionFacts. The version
+	// the request's authentication read (see WithSettingsMemo) stands for
+	// a read of its own.
 	AppSettings(ctx context.Context, appID string) (Settings, int64, error)
 	// UnrevokedKeys is the app's keys that are not revoked, expired ones
-	// included, newest first, possibly cached like SessionFacts.
+	// included, newest first, possibly cached like SessionFacts. It notes
+	// the app's settings version in the context's memo, as SessionFacts
+	// does.
 	UnrevokedKeys(ctx context.Context, appID string) ([]Key, error)
 	// Exclusive reports whether this process is the database's only
 	// server (SQLite: the server lock), so that what it delivers needs no
@@ -63,6 +67,50 @@ func WithApp(ctx context.Context, appID string) context.Context {
 func AppFromContext(ctx context.Context) string {
 	app, _ := ctx.Value(appKey{}).(string)
 	return app
+}
+
+// SettingsMemo is the settings version a request's authentication read
+// with its keys, so that a later read of the settings in the same request
+// (a send's content rules) need not read the version again: the version
+// as the request began is as good as one read a moment later.
+type SettingsMemo struct {
+	app     string
+	version int64
+	known   bool
+}
+
+type settingsMemoKey struct{}
+
+// WithSettingsMemo gives a request a memo for its settings version. Only
+// a request that ends soon may carry one: a stream, which lasts hours,
+// must not (see WithoutSettingsMemo).
+func WithSettingsMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, settingsMemoKey{}, &SettingsMemo{})
+}
+
+// WithoutSettingsMemo drops the memo a context carries.
+func WithoutSettingsMemo(ctx context.Context) context.Context {
+	if ctx.Value(settingsMemoKey{}) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, settingsMemoKey{}, (*SettingsMemo)(nil))
+}
+
+// NoteSettingsVersion keeps the app's settings version in the context's
+// memo, if it carries one.
+func NoteSettingsVersion(ctx context.Context, appID string, version int64) {
+	if m, _ := ctx.Value(settingsMemoKey{}).(*SettingsMemo); m != nil {
+		*m = SettingsMemo{app: appID, version: version, known: true}
+	}
+}
+
+// NotedSettingsVersion is the version NoteSettingsVersion kept for the
+// app, if any.
+func NotedSettingsVersion(ctx context.Context, appID string) (int64, bool) {
+	if m, _ := ctx.Value(settingsMemoKey{}).(*SettingsMemo); m != nil && m.known && m.app == appID {
+		return m.version, true
+	}
+	return 0, false
 }
 
 // SessionFacts are the stored facts behind a client Session.

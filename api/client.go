@@ -30,6 +30,7 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 			if s.blockedAddress(w, r) {
 				return
 			}
+			r = r.WithContext(parley.WithSettingsMemo(r.Context()))
 			p, err := s.authenticateClient(w, r, headerCredentials(r), allowMissing)
 			if err != nil {
 				s.writeError(w, r, err)

@@ -90,7 +90,8 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		if s.blockedAddress(w, r) {
 			return
 		}
-		p, err := s.Auth.Admin(r.Context(), chi.URLParam(r, "appId"), r.Header.Get("Authorization"))
+		ctx := parley.WithSettingsMemo(r.Context())
+		p, err := s.Auth.Admin(ctx, chi.URLParam(r, "appId"), r.Header.Get("Authorization"))
 		if err != nil {
 			s.authFailed(w, r, err)
 			s.writeError(w, r, err)
@@ -99,7 +100,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 		if !s.limit(w, r, "key\x00"+p.KeyID, s.Limits.Backend, backendLimit) {
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), p)))
+		next.ServeHTTP(w, r.WithContext(auth.NewContext(ctx, p)))
 	})
 }
 

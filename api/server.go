@@ -72,7 +72,7 @@ func (s *Server) CloseStreams() { s.closeStreams() }
 
 // streamContext is the request's context, ended too by CloseStreams.
 func (s *Server) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithCancel(parley.WithoutSettingsMemo(r.Context()))
 	stop := context.AfterFunc(s.streams, cancel)
 	return ctx, func() { stop(); cancel() }
 }

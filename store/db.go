@@ -289,23 +289,26 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 	if db.pg != nil {
 		return db.viewPG(ctx, fn)
 	}
-	// A connection of its own with BEGIN and ROLLBACK as statements, both
-	// without the caller's cancellation: database/sql's transactions, and
-	// the driver's statements under a context that can end, start a
-	// goroutine each, which cost more than a read of one row.
+	// A connection of its own with BEGIN and ROLLBACK as statements, and
+	// every statement without the caller's cancellation: database/sql's
+	// transactions and rows, and the driver's statements, under a context
+	// that can end start a goroutine each, which cost more than a read of
+	// one row. A read is bounded (a page at most), so a request that goes
+	// away wastes at most that read.
 	conn, err := db.read.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.Close()
+	ctx = context.WithoutCancel(ctx)
 	// Never hand the pool a connection that may be in a transaction.
 	bad := func() { _ = conn.Raw(func(any) error { return driver.ErrBadConn }) }
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `BEGIN`); err != nil {
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
 		bad()
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); err != nil {
+		if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
 			bad()
 		}
 	}()

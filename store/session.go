@@ -30,7 +30,7 @@ func (db *DB) AppExists(ctx context.Context, appID string) (bool, error) {
 		return true, nil
 	}
 	var n int
-	if err := db.read.GetContext(ctx, &n, db.bound(`SELECT COUNT(*) FROM apps WHERE id = ?`), appID); err != nil {
+	if err := db.read.GetContext(db.readContext(ctx), &n, db.bound(`SELECT COUNT(*) FROM apps WHERE id = ?`), appID); err != nil {
 		return false, fmt.Errorf("find app: %w", err)
 	}
 	if n > 0 {
@@ -53,7 +53,7 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 		modSince, modExpiresAt     *int64
 	)
 	// A plain Scan: sqlx's struct mapping costs more than the query here.
-	err := db.read.QueryRowContext(ctx, db.bound(`SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
+	err := db.read.QueryRowContext(db.readContext(ctx), db.bound(`SELECT a.settings_version, a.keys_epoch, u.id IS NOT NULL,
 		COALESCE(u.deleted, 0), COALESCE(u.mod_state, ''), u.mod_reason, u.mod_since, u.mod_expires_at, u.mod_by, u.role
 		FROM apps a LEFT JOIN users u ON u.app_id = a.id AND u.id = `+textArg+` WHERE a.id = `+textArg), userID, appID).
 		Scan(&settingsVersion, &keysEpoch, &found, &deleted, &modState, &modReason, &modSince, &modExpiresAt, &modBy, &role)
@@ -62,6 +62,7 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 	} else if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
+	parley.NoteSettingsVersion(ctx, appID, settingsVersion)
 	f := &parley.SessionFacts{}
 	if f.Settings, err = db.settingsAt(ctx, appID, settingsVersion); err != nil {
 		return nil, err
@@ -79,8 +80,12 @@ func (db *DB) SessionFacts(ctx context.Context, appID, userID string) (*parley.S
 // AppSettings reads the settings_version and answers from the cache when
 // it did not move.
 func (db *DB) AppSettings(ctx context.Context, appID string) (parley.Settings, int64, error) {
+	if version, ok := parley.NotedSettingsVersion(ctx, appID); ok {
+		s, err := db.settingsAt(ctx, appID, version)
+		return s, version, err
+	}
 	var version int64
-	err := db.read.GetContext(ctx, &version, db.bound(`SELECT settings_version FROM apps WHERE id = ?`), appID)
+	err := db.read.GetContext(db.readContext(ctx), &version, db.bound(`SELECT settings_version FROM apps WHERE id = ?`), appID)
 	if notFound(err) {
 		return parley.Settings{}, 0, parley.ErrAppNotFound()
 	} else if err != nil {
@@ -90,16 +95,18 @@ func (db *DB) AppSettings(ctx context.Context, appID string) (parley.Settings, i
 	return s, version, err
 }
 
-// UnrevokedKeys reads the keys_epoch and answers from the cache when the
-// epoch did not move.
+// UnrevokedKeys reads the keys_epoch, and the settings_version for the
+// memo, and answers from the cache when the epoch did not move.
 func (db *DB) UnrevokedKeys(ctx context.Context, appID string) ([]parley.Key, error) {
-	var epoch int64
-	err := db.read.GetContext(ctx, &epoch, db.bound(`SELECT keys_epoch FROM apps WHERE id = ?`), appID)
+	var epoch, settingsVersion int64
+	err := db.read.QueryRowContext(db.readContext(ctx), db.bound(`SELECT keys_epoch, settings_version FROM apps WHERE id = ?`), appID).
+		Scan(&epoch, &settingsVersion)
 	if notFound(err) {
 		return nil, parley.ErrAppNotFound()
 	} else if err != nil {
 		return nil, fmt.Errorf("read keys epoch: %w", err)
 	}
+	parley.NoteSettingsVersion(ctx, appID, settingsVersion)
 	return db.keysAt(ctx, appID, epoch)
 }
 
@@ -116,7 +123,7 @@ func (db *DB) settingsAt(ctx context.Context, appID string, version int64) (parl
 		Settings string `db:"settings"`
 		Version  int64  `db:"settings_version"`
 	}
-	if err := db.read.GetContext(ctx, &r, db.bound(`SELECT settings, settings_version FROM apps WHERE id = ?`), appID); err != nil {
+	if err := db.read.GetContext(db.readContext(ctx), &r, db.bound(`SELECT settings, settings_version FROM apps WHERE id = ?`), appID); err != nil {
 		return parley.Settings{}, fmt.Errorf("read settings: %w", err)
 	}
 	s, err := decodeSettings(r.Settings)
@@ -138,7 +145,7 @@ func (db *DB) keysAt(ctx context.Context, appID string, epoch int64) ([]parley.K
 		return slices.Clone(c.(*cachedKeys).keys), nil
 	}
 	var rows []keyRow
-	if err := db.read.SelectContext(ctx, &rows, db.bound(`SELECT `+keyColumns+` FROM keys WHERE app_id = ? AND revoked_at IS NULL
+	if err := db.read.SelectContext(db.readContext(ctx), &rows, db.bound(`SELECT `+keyColumns+` FROM keys WHERE app_id = ? AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`), appID); err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
@@ -150,6 +157,18 @@ func (db *DB) keysAt(ctx context.Context, appID string, epoch int64) ([]parley.K
 		db.keys.CompareAndSwap(appID, old, fresh)
 	}
 	return slices.Clone(fresh.keys), nil
+}
+
+// readContext is ctx for a read of a row or a few on the reader pool:
+// without its cancellation on SQLite, where database/sql and the driver
+// start a goroutine for each statement under a context that can end, which
+// costs more than the read. PostgreSQL's reads keep it, as they wait on
+// the network.
+func (db *DB) readContext(ctx context.Context) context.Context {
+	if db.pg != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // bound adapts a query written for SQLite to the database (see tx.bind).

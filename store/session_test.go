@@ -120,3 +120,63 @@ func TestExistingAppsKeepTheirSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsMemo: the settings version a request's authentication read
+// stands for AppSettings' own read in that request, for that app only, and
+// not in a context that dropped its memo (a stream's).
+func TestSettingsMemo(t *testing.T) {
+	t.Parallel()
+	db := seeded(t, "u1")
+	change := func(app string) {
+		update(t, db, func(tx parley.Tx) error { return tx.SetSettings(app, parley.DefaultSettings()) })
+	}
+	// The test app's version stays ahead of a2's: a memo of one never
+	// passes for the other's.
+	change(testApp)
+	change(testApp)
+	for _, tc := range []struct {
+		name string
+		auth func(ctx context.Context) error // the authentication's read
+		ctx  func(ctx context.Context) context.Context
+		app  string // whose settings are read then
+		memo bool   // whether the version read at authentication answers
+	}{
+		{"keys", func(ctx context.Context) error { _, err := db.UnrevokedKeys(ctx, testApp); return err }, nil, testApp, true},
+		{"session", func(ctx context.Context) error { _, err := db.SessionFacts(ctx, testApp, "u1"); return err }, nil, testApp, true},
+		{"another app", func(ctx context.Context) error { _, err := db.UnrevokedKeys(ctx, testApp); return err }, nil, "a2", false},
+		{"dropped", func(ctx context.Context) error { _, err := db.UnrevokedKeys(ctx, testApp); return err },
+			parley.WithoutSettingsMemo, testApp, false},
+		{"no memo", func(ctx context.Context) error { _, err := db.UnrevokedKeys(ctx, testApp); return err },
+			func(context.Context) context.Context { return context.Background() }, testApp, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.app != testApp {
+				update(t, db, func(tx parley.Tx) error { return tx.InsertApp(tc.app, parley.DefaultSettings(), 1) })
+			}
+			ctx := parley.WithSettingsMemo(context.Background())
+			if err := tc.auth(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, before, _ := db.AppSettings(context.Background(), tc.app)
+			change(tc.app) // after the authentication, before the request reads its settings
+			_, now, _ := db.AppSettings(context.Background(), tc.app)
+			if now == before {
+				t.Fatalf("the change left the version at %d", now)
+			}
+			if tc.ctx != nil {
+				ctx = tc.ctx(ctx)
+			}
+			_, got, err := db.AppSettings(ctx, tc.app)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := now
+			if tc.memo {
+				want = before
+			}
+			if got != want {
+				t.Errorf("version %d, want %d (before the change %d, after it %d)", got, want, before, now)
+			}
+		})
+	}
+}

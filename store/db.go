@@ -301,17 +301,12 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 	}
 	defer conn.Close()
 	ctx = context.WithoutCancel(ctx)
-	// Never hand the pool a connection that may be in a transaction.
-	bad := func() { _ = conn.Raw(func(any) error { return driver.ErrBadConn }) }
 	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
-		bad()
+		// Never hand the pool a connection that may be in a transaction.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		return fmt.Errorf("begin read: %w", err)
 	}
-	defer func() {
-		if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
-			bad()
-		}
-	}()
+	defer rollbackConn(conn)
 	return fn(&tx{ctx: ctx, sx: conn, db: db})
 }
 

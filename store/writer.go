@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"time"
@@ -146,12 +147,25 @@ func (db *DB) commit(batch []*job, budget time.Duration) (unrun []*job) {
 			}
 		}
 	}
-	sx, err := db.write.Beginx()
+	// The batch's transaction is BEGIN and COMMIT on a connection, not a
+	// database/sql transaction: under one, whose context can end, every
+	// query started a goroutine to watch it.
+	ctx := context.Background()
+	sx, err := db.write.Connx(ctx)
 	if err != nil {
 		failAll(fmt.Errorf("begin write: %w", err))
 		return
 	}
-	defer sx.Rollback()
+	defer sx.Close()
+	if _, err := sx.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		failAll(fmt.Errorf("begin write: %w", err))
+		return
+	}
+	defer func() {
+		if !committed {
+			rollbackConn(sx)
+		}
+	}()
 	// The savepoint statements are prepared once a batch: parsing their
 	// text for every write cost as much as a send's own statements.
 	savepoint, release, rollback, err := prepareSavepoints(sx)
@@ -206,7 +220,9 @@ func (db *DB) commit(batch []*job, budget time.Duration) (unrun []*job) {
 		return unrun
 	}
 	start := time.Now()
-	if err := sx.Commit(); err != nil {
+	if _, err := sx.ExecContext(ctx, `COMMIT`); err != nil {
+		// SQLite may leave the transaction open: the deferred ROLLBACK
+		// ends it.
 		failAll(fmt.Errorf("commit: %w", err))
 		return
 	}
@@ -220,12 +236,20 @@ func (db *DB) commit(batch []*job, budget time.Duration) (unrun []*job) {
 	return unrun
 }
 
+// rollbackConn ends the transaction of a connection, or, when even that
+// fails, keeps the pool from handing the connection out again.
+func rollbackConn(conn *sqlx.Conn) {
+	if _, err := conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
 // prepareSavepoints prepares SAVEPOINT job, RELEASE job and ROLLBACK TO job
-// on the batch's transaction.
-func prepareSavepoints(sx *sqlx.Tx) (savepoint, release, rollback *sql.Stmt, err error) {
+// on the batch's connection.
+func prepareSavepoints(sx *sqlx.Conn) (savepoint, release, rollback *sql.Stmt, err error) {
 	stmts := make([]*sql.Stmt, 3)
 	for i, q := range []string{`SAVEPOINT job`, `RELEASE job`, `ROLLBACK TO job`} {
-		if stmts[i], err = sx.Prepare(q); err != nil {
+		if stmts[i], err = sx.PrepareContext(context.Background(), q); err != nil {
 			for _, st := range stmts[:i] {
 				st.Close()
 			}
@@ -237,7 +261,7 @@ func prepareSavepoints(sx *sqlx.Tx) (savepoint, release, rollback *sql.Stmt, err
 
 // run calls the job's function, turning a panic into an error so one bad
 // write cannot stop the writer.
-func run(j *job, sx *sqlx.Tx, db *DB) (err error) {
+func run(j *job, sx querier, db *DB) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in write: %v", r)

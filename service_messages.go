@@ -71,8 +71,23 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 		origin = OriginWeb
 	}
 	ids := make([]string, len(msgs))
+	// The first sender's facts are read with the lock: one round trip on
+	// PostgreSQL.
+	first := ""
+	if msgs[0].Sender != nil {
+		first = *msgs[0].Sender
+	}
 	err := s.write(ctx, appID, func(w *change) error {
-		c, err := w.LockConversation(appID, convID)
+		var (
+			c     *Conversation
+			facts *SenderFacts
+			err   error
+		)
+		if first != "" {
+			c, facts, err = w.LockConversationFor(appID, convID, first)
+		} else {
+			c, err = w.LockConversation(appID, convID)
+		}
 		if err != nil {
 			return err
 		}
@@ -87,7 +102,14 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 				sender = *m.Sender
 			}
 			if m.Sender != nil && !checked[sender] {
-				if err := w.checkSender(c, sender, by.Surface); err != nil {
+				// The first message's sender is checked first, with the
+				// facts read with the lock.
+				if sender != first {
+					if facts, err = w.SenderFacts(appID, c, sender); err != nil {
+						return err
+					}
+				}
+				if err := w.checkSenderFacts(c, sender, by.Surface, facts); err != nil {
 					return err
 				}
 				checked[sender] = true
@@ -294,9 +316,16 @@ func (w *change) answered(k *batchKeys, c *Conversation, sender string, key *str
 
 // checkSender applies the write rules to a sender.
 func (w *change) checkSender(c *Conversation, sender string, surface Surface) error {
-	if f, err := w.SenderFacts(w.app, c, sender); err != nil {
+	f, err := w.SenderFacts(w.app, c, sender)
+	if err != nil {
 		return err
-	} else if f != nil {
+	}
+	return w.checkSenderFacts(c, sender, surface, f)
+}
+
+// checkSenderFacts is checkSender with the facts SenderFacts read.
+func (w *change) checkSenderFacts(c *Conversation, sender string, surface Surface, f *SenderFacts) (err error) {
+	if f != nil {
 		facts := WriteFacts{Moderation: activeModeration(f.Moderation, w.now), Member: f.Member}
 		if f.Member.Current() && f.Member.Access == ReadWrite && f.Other != "" {
 			if facts.Blocked, err = w.Blocked(w.app, f.Other, sender); err != nil {

@@ -328,6 +328,9 @@ type Tx interface {
 	// transaction ends (SELECT ... FOR UPDATE where the database has row
 	// locks): writes that depend on LastSeq or membership take it first.
 	LockConversation(appID, convID string) (*Conversation, error)
+	// LockConversationFor is LockConversation, then SenderFacts of the
+	// sender in it, which PostgreSQL reads in one round trip.
+	LockConversationFor(appID, convID, sender string) (*Conversation, *SenderFacts, error)
 	// CreateConversation inserts the conversation unless it exists (a
 	// concurrent creator wins quietly) and returns it locked, and whether
 	// this call created it.

@@ -18,8 +18,7 @@ func (t *tx) conversation(appID, convID, lock string) (*parley.Conversation, err
 		return nil, parley.ErrConversationNotFound(convID)
 	}
 	var r convRow
-	if err := t.scan("read conversation", r.fields(), `SELECT `+convColumns+` FROM conversations WHERE app_id = ? AND id = ?`+lock,
-		appID, convID); notFound(err) {
+	if err := t.scan("read conversation", r.fields(), conversationQuery+lock, appID, convID); notFound(err) {
 		return nil, parley.ErrConversationNotFound(convID)
 	} else if err != nil {
 		return nil, err
@@ -28,12 +27,48 @@ func (t *tx) conversation(appID, convID, lock string) (*parley.Conversation, err
 	return &c, nil
 }
 
+// conversationQuery reads a convRow by the conversation's id.
+const conversationQuery = `SELECT ` + convColumns + ` FROM conversations WHERE app_id = ? AND id = ?`
+
 // LockConversation is a plain read in SQLite: the writer is the only one
 // and its transaction (BEGIN IMMEDIATE) already holds the database lock,
 // so nothing can change the row before this transaction ends. PostgreSQL
 // reads it FOR UPDATE.
 func (t *tx) LockConversation(appID, convID string) (*parley.Conversation, error) {
 	return t.conversation(appID, convID, t.forUpdate())
+}
+
+// LockConversationFor reads the sender's facts after the lock, by the
+// conversation's id: on PostgreSQL both go in one round trip, with the
+// statements waiting (BEGIN).
+func (t *tx) LockConversationFor(appID, convID, sender string) (*parley.Conversation, *parley.SenderFacts, error) {
+	if t.pgConn == nil || strings.HasPrefix(convID, deletedPrefix) {
+		c, err := t.LockConversation(appID, convID)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := t.SenderFacts(appID, c, sender)
+		return c, f, err
+	}
+	var (
+		conv convRow
+		who  senderRow
+	)
+	q, args := t.senderQuery(`(SELECT pk FROM conversations WHERE app_id = `+textArg+` AND id = `+textArg+`)`,
+		[]any{appID, convID}, appID, sender)
+	found, err := t.scanRows(
+		rowRead{what: "read conversation", dest: conv.fields(), q: conversationQuery + t.forUpdate(), args: []any{appID, convID}},
+		rowRead{what: "read sender", dest: who.fields(), q: q, args: args})
+	if err != nil {
+		return nil, nil, err
+	} else if !found[0] {
+		return nil, nil, parley.ErrConversationNotFound(convID)
+	}
+	c := conv.conversation()
+	if !found[1] {
+		return &c, nil, nil
+	}
+	return &c, who.facts(), nil
 }
 
 // CreateConversation lets the unique (app_id, id) decide: a row inserted

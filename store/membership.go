@@ -53,29 +53,49 @@ func (t *tx) Member(c *parley.Conversation, userID string) (*parley.Member, erro
 // is one of exactly two current participants (counted up to three), the
 // other one: a send read these in three statements, in the one writer.
 func (t *tx) SenderFacts(appID string, c *parley.Conversation, userID string) (*parley.SenderFacts, error) {
-	var (
-		u     modRow
-		m     memberRow
-		other *string
-	)
-	dest := slices.Concat(u.fields(), m.fields(), []any{&other})
-	err := t.scan("read sender", dest, `SELECT `+prefixed("u.", modColumns)+`, `+prefixed("p.", memberColumns)+`,
-		CASE WHEN l.n = 2 AND p.removed_at IS NULL THEN (SELECT o.user_id FROM participants o WHERE o.conv_pk = p.conv_pk AND o.removed_at IS NULL
-			AND o.user_id <> u.id LIMIT 1) END
-		FROM users u JOIN participants p ON p.conv_pk = `+intArg+` AND p.user_id = u.id
-		CROSS JOIN (SELECT count(*) AS n FROM (SELECT 1 FROM participants WHERE conv_pk = `+intArg+` AND removed_at IS NULL
-			LIMIT 3) AS x) AS l
-		WHERE u.app_id = `+textArg+` AND u.id = `+textArg+t.locking(" FOR SHARE OF u, p"), c.PK, c.PK, appID, userID)
-	if notFound(err) || err == nil && u.Deleted {
+	var r senderRow
+	q, args := t.senderQuery(intArg, []any{c.PK}, appID, userID)
+	err := t.scan("read sender", r.fields(), q, args...)
+	if notFound(err) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	f := &parley.SenderFacts{Moderation: u.moderation(), Member: m.member()}
-	if other != nil {
-		f.Other = *other
+	return r.facts(), nil
+}
+
+// senderQuery reads a senderRow in the conversation whose pk is conv, an
+// expression of convArgs.
+func (t *tx) senderQuery(conv string, convArgs []any, appID, userID string) (string, []any) {
+	q := `SELECT ` + prefixed("u.", modColumns) + `, ` + prefixed("p.", memberColumns) + `,
+		CASE WHEN l.n = 2 AND p.removed_at IS NULL THEN (SELECT o.user_id FROM participants o WHERE o.conv_pk = p.conv_pk AND o.removed_at IS NULL
+			AND o.user_id <> u.id LIMIT 1) END
+		FROM users u JOIN participants p ON p.conv_pk = ` + conv + ` AND p.user_id = u.id
+		CROSS JOIN (SELECT count(*) AS n FROM (SELECT 1 FROM participants WHERE conv_pk = ` + conv + ` AND removed_at IS NULL
+			LIMIT 3) AS x) AS l
+		WHERE u.app_id = ` + textArg + ` AND u.id = ` + textArg + t.locking(" FOR SHARE OF u, p")
+	return q, slices.Concat(convArgs, convArgs, []any{appID, userID})
+}
+
+// senderRow is a row of senderQuery.
+type senderRow struct {
+	u     modRow
+	m     memberRow
+	other *string
+}
+
+func (r *senderRow) fields() []any { return slices.Concat(r.u.fields(), r.m.fields(), []any{&r.other}) }
+
+// facts are nil for an erased user, as for one never seen.
+func (r *senderRow) facts() *parley.SenderFacts {
+	if r.u.Deleted {
+		return nil
 	}
-	return f, nil
+	f := &parley.SenderFacts{Moderation: r.u.moderation(), Member: r.m.member()}
+	if r.other != nil {
+		f.Other = *r.other
+	}
+	return f
 }
 
 // Members reads the memberships with one IN query per chunk of ids.

@@ -230,44 +230,67 @@ func (t *tx) get(what string, dest any, q string, args ...any) error {
 // On PostgreSQL the statements waiting (see write), BEGIN first, go with
 // it in one round trip.
 func (t *tx) scan(what string, dest []any, q string, args ...any) error {
-	q, args = t.bind(q, args)
 	if t.pgConn != nil && len(t.later) > 0 {
-		return t.scanPipelined(what, dest, q, args)
+		found, err := t.scanRows(rowRead{what: what, dest: dest, q: q, args: args})
+		if err == nil && !found[0] {
+			err = wrap(what, sql.ErrNoRows)
+		}
+		return err
 	}
+	q, args = t.bind(q, args)
 	return wrap(what, t.sx.QueryRowContext(t.ctx, q, args...).Scan(dest...))
 }
 
-// scanPipelined sends the statements waiting and q in one pipeline and
-// reads q's row into dest.
-func (t *tx) scanPipelined(what string, dest []any, q string, args []any) error {
+// rowRead is a read of at most one row into dest, for scanRows.
+type rowRead struct {
+	what, q string
+	args    []any
+	dest    []any
+}
+
+// scanRows sends the statements waiting and the reads in one pipeline of
+// a PostgreSQL write, and reads each read's row into its dest; found tells
+// which had one.
+func (t *tx) scanRows(reads ...rowRead) (found []bool, err error) {
 	later := t.later
 	t.later = nil
-	return t.pgConn.Raw(func(dc any) error {
-		res := dc.(*stdlib.Conn).Conn().SendBatch(t.ctx, batchOf(later, q, args))
+	b := batchOf(later, "", nil)
+	for _, r := range reads {
+		q, args := t.bind(r.q, r.args)
+		b.Queue(q, args...)
+	}
+	found = make([]bool, len(reads))
+	err = t.pgConn.Raw(func(dc any) error {
+		res := dc.(*stdlib.Conn).Conn().SendBatch(t.ctx, b)
 		defer res.Close()
 		for _, d := range later {
 			if _, err := res.Exec(); err != nil {
 				return wrap(d.what, err)
 			}
 		}
-		rows, err := res.Query()
-		if err != nil {
-			return wrap(what, err)
+		for i, r := range reads {
+			rows, err := res.Query()
+			if err != nil {
+				return wrap(r.what, err)
+			}
+			var values []any
+			found[i] = rows.Next()
+			if found[i] {
+				values, err = rows.Values()
+			}
+			rows.Close()
+			if err = cmp.Or(err, rows.Err()); err != nil {
+				return wrap(r.what, err)
+			}
+			if found[i] {
+				if err := assignValues(r.dest, values); err != nil {
+					return wrap(r.what, err)
+				}
+			}
 		}
-		var values []any
-		found := rows.Next()
-		if found {
-			values, err = rows.Values()
-		}
-		rows.Close()
-		if err = cmp.Or(err, rows.Err()); err != nil {
-			return wrap(what, err)
-		}
-		if !found {
-			return wrap(what, sql.ErrNoRows)
-		}
-		return wrap(what, assignValues(dest, values))
+		return nil
 	})
+	return found, err
 }
 
 // batchOf queues the statements, then q.

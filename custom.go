@@ -40,7 +40,7 @@ func (c *Custom) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes an empty object for a nil map.
 func (c Custom) MarshalJSON() ([]byte, error) {
-	if c == nil {
+	if len(c) == 0 {
 		return []byte("{}"), nil
 	}
 	return json.Marshal(map[string]string(c))

@@ -266,3 +266,55 @@ func TestMessagePageColumns(t *testing.T) {
 		})
 	})
 }
+
+// TestUserColumns: a user with every field set, read by position (User,
+// and a list through scanAll) and by column name (sqlx), reads the same,
+// on both stores.
+func TestUserColumns(t *testing.T) {
+	t.Parallel()
+	onBoth(t, func(t *testing.T, db *DB) {
+		reason, exp := "spam", int64(9)
+		update(t, db, func(tx parley.Tx) error {
+			if _, err := tx.InsertUser(testApp, "full", "Full", 1); err != nil {
+				return err
+			}
+			if err := tx.UpdateUser(testApp, "full", &parley.UserPatch{Email: parley.Some([]string{"a@example.com"}),
+				Phone: parley.Some([]string{"+100"}), PhotoURL: parley.Some("https://example.com/p.png"), WelcomeMessage: parley.Some("hi"),
+				Locale: parley.Some("de"), Role: parley.Some("mod"), Custom: parley.Some(parley.Custom{"k": "v"}),
+				AvailabilityText: parley.Some("away"), Badges: parley.Some([]string{"b"}), ExternalID: parley.Some("x1")}); err != nil {
+				return err
+			}
+			if err := tx.TouchUser(testApp, "full", 3); err != nil {
+				return err
+			}
+			return tx.SetModeration(testApp, "full", parley.Moderation{State: parley.StateSilenced, Reason: &reason, Since: 2,
+				ExpiresAt: &exp, By: "cli"})
+		})
+		view(t, db, func(tx parley.Tx) error {
+			one, err := tx.User(testApp, "full")
+			if err != nil {
+				return err
+			}
+			list, err := tx.Users(testApp, parley.Page{Limit: 10}, false)
+			if err != nil || len(list) != 1 {
+				t.Fatalf("list %+v, %v", list, err)
+			}
+			var r userRow
+			if err := sqlOf(tx).get("read user by name", &r, `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id = ?`,
+				testApp, "full"); err != nil {
+				return err
+			}
+			want := asJSON(t, r.user())
+			for _, got := range []string{asJSON(t, one), asJSON(t, list[0])} {
+				if got != want {
+					t.Errorf("read by position:\n %s\nby name:\n %s", got, want)
+				}
+			}
+			if one.LastSeenAt == nil || one.Moderation == nil || *one.Moderation.Reason != reason || one.Custom["k"] != "v" ||
+				len(one.Badges) != 1 || one.ExternalID == nil || one.Role == nil || one.AvailabilityText == nil {
+				t.Errorf("a field was lost: %s", want)
+			}
+			return nil
+		})
+	})
+}

@@ -16,7 +16,7 @@ func (t *tx) User(appID, userID string) (*parley.User, error) {
 // user reads the user's row with the locking clause lock.
 func (t *tx) user(appID, userID, lock string) (*parley.User, error) {
 	var r userRow
-	if err := t.get("read user", &r, `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id = ?`+lock, appID, userID); notFound(err) {
+	if err := t.scan("read user", r.fields(), `SELECT `+userColumns+` FROM users WHERE app_id = ? AND id = ?`+lock, appID, userID); notFound(err) {
 		return nil, parley.ErrUserNotFound(userID)
 	} else if err != nil {
 		return nil, err
@@ -174,10 +174,10 @@ func (t *tx) TouchUser(appID, userID string, now int64) error {
 	return err
 }
 
-// users selects user rows.
+// users selects user rows (userColumns).
 func (t *tx) users(what, q string, args ...any) ([]parley.User, error) {
-	var rows []userRow
-	if err := t.sel(what, &rows, q, args...); err != nil {
+	rows, err := scanAll(t, what, (*userRow).fields, q, args...)
+	if err != nil {
 		return nil, err
 	}
 	return users(rows), nil
@@ -255,6 +255,13 @@ type userRow struct {
 	ModSince         *int64  `db:"mod_since"`
 	ModExpiresAt     *int64  `db:"mod_expires_at"`
 	ModBy            *string `db:"mod_by"`
+}
+
+// fields are the row's fields in the order of userColumns.
+func (r *userRow) fields() []any {
+	return []any{&r.ID, &r.Name, &r.Email, &r.Phone, &r.PhotoURL, &r.WelcomeMessage, &r.Locale, &r.Role, &r.Custom,
+		&r.AvailabilityText, &r.Badges, &r.ExternalID, &r.CreatedAt, &r.LastSeenAt, &r.Deleted, &r.ModState, &r.ModReason,
+		&r.ModSince, &r.ModExpiresAt, &r.ModBy}
 }
 
 func (r userRow) user() parley.User {

@@ -289,19 +289,17 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 	if db.pg != nil {
 		return db.viewPG(ctx, fn)
 	}
-	// A connection of its own with BEGIN and ROLLBACK as statements, and
-	// every statement without the caller's cancellation: database/sql's
-	// transactions and rows, and the driver's statements, under a context
-	// that can end start a goroutine each, which cost more than a read of
-	// one row. A read is bounded (a page at most), so a request that goes
-	// away wastes at most that read.
+	// A connection of its own with BEGIN and ROLLBACK as statements, both
+	// without the caller's cancellation: database/sql's transactions, and
+	// the driver's statements under a context that can end, start a
+	// goroutine each, which cost more than a read of one row. The reads
+	// keep it: some may be long (a filtered page of events, a search).
 	conn, err := db.read.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer conn.Close()
-	ctx = context.WithoutCancel(ctx)
-	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `BEGIN`); err != nil {
 		// Never hand the pool a connection that may be in a transaction.
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		return fmt.Errorf("begin read: %w", err)

@@ -268,8 +268,8 @@ func TestMessagePageColumns(t *testing.T) {
 }
 
 // TestUserColumns: a user with every field set, read by position (User,
-// and a list through scanAll) and by column name (sqlx), reads the same,
-// on both stores.
+// LockUser in a write, and a list through scanAll) and by column name
+// (sqlx), reads the same, on both stores.
 func TestUserColumns(t *testing.T) {
 	t.Parallel()
 	onBoth(t, func(t *testing.T, db *DB) {
@@ -290,6 +290,13 @@ func TestUserColumns(t *testing.T) {
 			return tx.SetModeration(testApp, "full", parley.Moderation{State: parley.StateSilenced, Reason: &reason, Since: 2,
 				ExpiresAt: &exp, By: "cli"})
 		})
+		// A write's first statement: on PostgreSQL it goes with BEGIN in a
+		// pipeline, its row decoded by pgx (assignValues).
+		var locked *parley.User
+		update(t, db, func(tx parley.Tx) (err error) {
+			locked, err = tx.LockUser(testApp, "full")
+			return err
+		})
 		view(t, db, func(tx parley.Tx) error {
 			one, err := tx.User(testApp, "full")
 			if err != nil {
@@ -305,7 +312,7 @@ func TestUserColumns(t *testing.T) {
 				return err
 			}
 			want := asJSON(t, r.user())
-			for _, got := range []string{asJSON(t, one), asJSON(t, list[0])} {
+			for _, got := range []string{asJSON(t, one), asJSON(t, list[0]), asJSON(t, locked)} {
 				if got != want {
 					t.Errorf("read by position:\n %s\nby name:\n %s", got, want)
 				}

@@ -159,11 +159,11 @@ func (db *DB) keysAt(ctx context.Context, appID string, epoch int64) ([]parley.K
 	return slices.Clone(fresh.keys), nil
 }
 
-// readContext is ctx for a read of a row or a few on the reader pool:
-// without its cancellation on SQLite, where database/sql and the driver
-// start a goroutine for each statement under a context that can end, which
-// costs more than the read. PostgreSQL's reads keep it, as they wait on
-// the network.
+// readContext is ctx for a read of a row or a few on the reader pool (the
+// reads that authenticate each request): without its cancellation on
+// SQLite, where database/sql and the driver start a goroutine for each
+// statement under a context that can end, which costs more than the read.
+// PostgreSQL's reads keep it, as they wait on the network.
 func (db *DB) readContext(ctx context.Context) context.Context {
 	if db.pg != nil {
 		return ctx

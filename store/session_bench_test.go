@@ -88,7 +88,7 @@ func BenchmarkPageFloor(b *testing.B) {
 		}
 		return tx.InsertMessages(c, msgs, make([]*string, len(msgs)))
 	})
-	read := func() []parley.Message {
+	read := func(b *testing.B) []parley.Message {
 		var page []parley.Message
 		if err := db.View(ctx, func(tx parley.Tx) (err error) {
 			page, err = tx.Messages(c, nil, parley.Page{Limit: 30})
@@ -98,10 +98,10 @@ func BenchmarkPageFloor(b *testing.B) {
 		}
 		return page
 	}
-	page := read()
+	page := read(b)
 	b.Run("store", func(b *testing.B) {
 		for b.Loop() {
-			read()
+			read(b)
 		}
 	})
 	b.Run("sqlx", func(b *testing.B) {

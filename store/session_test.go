@@ -126,7 +126,14 @@ func TestExistingAppsKeepTheirSettings(t *testing.T) {
 // not in a context that dropped its memo (a stream's).
 func TestSettingsMemo(t *testing.T) {
 	t.Parallel()
-	db := seeded(t, "u1")
+	onBoth(t, func(t *testing.T, db *DB) { settingsMemo(t, db) })
+}
+
+func settingsMemo(t *testing.T, db *DB) {
+	update(t, db, func(tx parley.Tx) error {
+		_, err := tx.InsertUser(testApp, "u1", "User u1", 1)
+		return err
+	})
 	change := func(app string) {
 		update(t, db, func(tx parley.Tx) error { return tx.SetSettings(app, parley.DefaultSettings()) })
 	}

@@ -1,13 +1,12 @@
 package parley
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // CheckJSON refuses what encoding/json would quietly accept and another
@@ -15,75 +14,102 @@ import (
 // field name that matches the type's only when case is ignored ("NAME" for
 // "name"). into is what raw will be decoded into. Keys of maps are free;
 // object keys of a struct must be the exact JSON names of its fields.
-// Syntax errors are left to the decoder.
+// Syntax errors are left to the decoder: the check stops at the first one
+// and accepts. It reads the first value of raw only.
+//
+// It scans the bytes itself, for their structure and strings only, and
+// leaves the strings with escapes, and numbers and literals, to
+// encoding/json: json.Decoder's Token decoded every key and value apart,
+// which cost more than decoding the whole body.
 func CheckJSON(raw []byte, into any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	err := walkJSON(dec, reflect.TypeOf(into), 0)
-	if errors.Is(err, io.EOF) || isSyntax(err) {
-		return nil
+	s := strictScan{raw: raw}
+	if err := s.value(reflect.TypeOf(into), 0); err != errSyntax {
+		return err
 	}
-	return err
+	return nil
 }
 
 // errNUL refuses the NUL character in any string of a body: PostgreSQL
 // cannot store it, and no text needs it, so neither store takes it.
 var errNUL = errors.New(`strings must not hold the NUL character (\u0000)`)
 
-func isSyntax(err error) bool {
-	var syntax *json.SyntaxError
-	return errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF)
-}
+// errSyntax ends a check at bytes that are not JSON: the decoder refuses
+// them with its own words.
+var errSyntax = errors.New("not JSON")
 
 // MaxJSONDepth is how deeply objects and arrays may nest in a body: no
 // request needs more, and a deeper one costs stack for nothing.
 const MaxJSONDepth = 32
 
-// walkJSON reads one value from dec, checking it against t (nil: anything).
-func walkJSON(dec *json.Decoder, t reflect.Type, depth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if s, ok := tok.(string); ok && strings.ContainsRune(s, 0) {
-		return errNUL
-	}
-	if (tok == json.Delim('{') || tok == json.Delim('[')) && depth >= MaxJSONDepth {
-		return fmt.Errorf("objects and arrays nest more than %d deep", MaxJSONDepth)
-	}
-	t = valueType(t)
-	switch tok {
-	case json.Delim('{'):
-		return walkObject(dec, t, depth+1)
-	case json.Delim('['):
-		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-			elem = t.Elem()
+// strictScan reads a JSON text for CheckJSON.
+type strictScan struct {
+	raw []byte
+	i   int // the next byte
+}
+
+// next skips white space and returns the next byte, 0 at the end.
+func (s *strictScan) next() byte {
+	for ; s.i < len(s.raw); s.i++ {
+		switch c := s.raw[s.i]; c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return c
 		}
-		for dec.More() {
-			if err := walkJSON(dec, elem, depth+1); err != nil {
-				return err
-			}
+	}
+	return 0
+}
+
+// value reads one value, checking it against t (nil: anything). depth
+// counts the objects and arrays around it.
+func (s *strictScan) value(t reflect.Type, depth int) error {
+	switch c := s.next(); c {
+	case '{', '[':
+		if depth >= MaxJSONDepth {
+			return fmt.Errorf("objects and arrays nest more than %d deep", MaxJSONDepth)
 		}
-		_, err := dec.Token() // ]
+		s.i++
+		if c == '{' {
+			return s.object(valueType(t), depth+1)
+		}
+		return s.array(valueType(t), depth+1)
+	case '"':
+		_, err := s.str()
 		return err
+	case 0:
+		return errSyntax
+	}
+	// A number, true, false or null: its bytes up to the next delimiter
+	// are the decoder's to judge.
+	start := s.i
+	for s.i < len(s.raw) && !strings.ContainsRune(" \t\n\r,:]}[{\"", rune(s.raw[s.i])) {
+		s.i++
+	}
+	if s.i == start {
+		return errSyntax
 	}
 	return nil
 }
 
-func walkObject(dec *json.Decoder, t reflect.Type, depth int) error {
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
+// object reads an object's members after its {.
+func (s *strictScan) object(t reflect.Type, depth int) error {
+	if s.next() == '}' {
+		s.i++
+		return nil
+	}
+	var seen map[string]bool
+	for {
+		if s.next() != '"' {
+			return errSyntax
+		}
+		key, err := s.str()
 		if err != nil {
 			return err
 		}
-		key, _ := tok.(string)
-		if strings.ContainsRune(key, 0) {
-			return errNUL
-		}
 		if seen[key] {
 			return fmt.Errorf("the field %q is given twice", key)
+		}
+		if seen == nil {
+			seen = map[string]bool{}
 		}
 		seen[key] = true
 		var field reflect.Type
@@ -101,12 +127,81 @@ func walkObject(dec *json.Decoder, t reflect.Type, depth int) error {
 			}
 			field = f
 		}
-		if err := walkJSON(dec, field, depth); err != nil {
+		if s.next() != ':' {
+			return errSyntax
+		}
+		s.i++
+		if err := s.value(field, depth); err != nil {
 			return err
 		}
+		switch s.next() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return errSyntax
+		}
 	}
-	_, err := dec.Token() // }
-	return err
+}
+
+// array reads an array's elements after its [.
+func (s *strictScan) array(t reflect.Type, depth int) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
+	}
+	if s.next() == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := s.value(elem, depth); err != nil {
+			return err
+		}
+		switch s.next() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// str reads the string that starts at the next byte (a quote) and
+// returns it as the decoder will read it. One with escapes or with bytes
+// that are not UTF-8 is read by encoding/json itself.
+func (s *strictScan) str() (string, error) {
+	start := s.i
+	plain := true
+	for s.i++; s.i < len(s.raw); s.i++ {
+		switch c := s.raw[s.i]; {
+		case c == '"':
+			s.i++
+			quoted := s.raw[start:s.i]
+			if plain && utf8.Valid(quoted) {
+				return string(quoted[1 : len(quoted)-1]), nil
+			}
+			var out string
+			if err := json.Unmarshal(quoted, &out); err != nil {
+				return "", errSyntax
+			}
+			if strings.IndexByte(out, 0) >= 0 {
+				return "", errNUL
+			}
+			return out, nil
+		case c == '\\':
+			plain = false
+			s.i++ // the escaped byte; a \u's digits are plain bytes
+		case c < 0x20:
+			return "", errSyntax // a control character must be escaped
+		}
+	}
+	return "", errSyntax
 }
 
 // valueType looks through pointers and through Optional[T] (a struct of

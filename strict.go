@@ -112,20 +112,9 @@ func (s *strictScan) object(t reflect.Type, depth int) error {
 			seen = map[string]bool{}
 		}
 		seen[key] = true
-		var field reflect.Type
-		switch {
-		case t == nil:
-		case t.Kind() == reflect.Map:
-			field = t.Elem()
-		case t.Kind() == reflect.Struct:
-			f, ok := fieldByJSONName(t, key)
-			if !ok {
-				if _, near := fieldByFoldedName(t, key); near {
-					return fmt.Errorf("unknown field %q (field names are case-sensitive)", key)
-				}
-				// Truly unknown fields are the decoder's to refuse, or not.
-			}
-			field = f
+		field, err := memberType(t, key)
+		if err != nil {
+			return err
 		}
 		if s.next() != ':' {
 			return errSyntax
@@ -144,6 +133,28 @@ func (s *strictScan) object(t reflect.Type, depth int) error {
 			return errSyntax
 		}
 	}
+}
+
+// memberType is the type of the member key of an object read into t (nil:
+// anything), or the error of a key that matches a field's name only when
+// case is ignored.
+func memberType(t reflect.Type, key string) (reflect.Type, error) {
+	switch {
+	case t == nil:
+		return nil, nil
+	case t.Kind() == reflect.Map:
+		return t.Elem(), nil
+	case t.Kind() == reflect.Struct:
+		f, ok := fieldByJSONName(t, key)
+		if !ok {
+			if _, near := fieldByFoldedName(t, key); near {
+				return nil, fmt.Errorf("unknown field %q (field names are case-sensitive)", key)
+			}
+			// Truly unknown fields are the decoder's to refuse, or not.
+		}
+		return f, nil
+	}
+	return nil, nil
 }
 
 // array reads an array's elements after its [.

@@ -100,19 +100,9 @@ func walkTokens(dec *json.Decoder, t reflect.Type, depth int) error {
 				return fmt.Errorf("the field %q is given twice", key)
 			}
 			seen[key] = true
-			var field reflect.Type
-			switch {
-			case t == nil:
-			case t.Kind() == reflect.Map:
-				field = t.Elem()
-			case t.Kind() == reflect.Struct:
-				f, ok := fieldByJSONName(t, key)
-				if !ok {
-					if _, near := fieldByFoldedName(t, key); near {
-						return fmt.Errorf("unknown field %q (field names are case-sensitive)", key)
-					}
-				}
-				field = f
+			field, err := memberType(t, key)
+			if err != nil {
+				return err
 			}
 			if err := walkTokens(dec, field, depth+1); err != nil {
 				return err

@@ -14,8 +14,11 @@ import (
 // field name that matches the type's only when case is ignored ("NAME" for
 // "name"). into is what raw will be decoded into. Keys of maps are free;
 // object keys of a struct must be the exact JSON names of its fields.
-// Syntax errors are left to the decoder: the check stops at the first one
-// and accepts. It reads the first value of raw only.
+// Syntax errors are left to the decoder: the check accepts where it meets
+// one. It reads numbers, literals and white space loosely, so a body that
+// is not JSON may also be refused for what comes after such an error (a
+// key given twice after "01"): refused either way. It reads the first
+// value of raw only.
 //
 // It scans the bytes itself, for their structure and strings only, and
 // leaves the strings with escapes, and numbers and literals, to
@@ -73,7 +76,7 @@ func (s *strictScan) value(t reflect.Type, depth int) error {
 		}
 		return s.array(valueType(t), depth+1)
 	case '"':
-		_, err := s.str()
+		_, err := s.str(false)
 		return err
 	case 0:
 		return errSyntax
@@ -101,7 +104,7 @@ func (s *strictScan) object(t reflect.Type, depth int) error {
 		if s.next() != '"' {
 			return errSyntax
 		}
-		key, err := s.str()
+		key, err := s.str(true)
 		if err != nil {
 			return err
 		}
@@ -183,10 +186,10 @@ func (s *strictScan) array(t reflect.Type, depth int) error {
 	}
 }
 
-// str reads the string that starts at the next byte (a quote) and
-// returns it as the decoder will read it. One with escapes or with bytes
-// that are not UTF-8 is read by encoding/json itself.
-func (s *strictScan) str() (string, error) {
+// str reads the string that starts at the next byte (a quote) and, when
+// keep is set, returns it as the decoder will read it. One with escapes or
+// with bytes that are not UTF-8 is read by encoding/json itself.
+func (s *strictScan) str(keep bool) (string, error) {
 	start := s.i
 	plain := true
 	for s.i++; s.i < len(s.raw); s.i++ {
@@ -195,6 +198,9 @@ func (s *strictScan) str() (string, error) {
 			s.i++
 			quoted := s.raw[start:s.i]
 			if plain && utf8.Valid(quoted) {
+				if !keep {
+					return "", nil
+				}
 				return string(quoted[1 : len(quoted)-1]), nil
 			}
 			var out string

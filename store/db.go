@@ -7,7 +7,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -300,8 +299,7 @@ func (db *DB) View(ctx context.Context, fn func(parley.Tx) error) error {
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), `BEGIN`); err != nil {
-		// Never hand the pool a connection that may be in a transaction.
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		discard(conn) // it may be in a transaction all the same
 		return fmt.Errorf("begin read: %w", err)
 	}
 	defer rollbackConn(conn)

@@ -103,20 +103,15 @@ func (t *tx) Members(c *parley.Conversation, userIDs []string) (map[string]*parl
 	out := make(map[string]*parley.Member, len(userIDs))
 	for chunk := range slices.Chunk(userIDs, maxInParams) {
 		var rows []struct {
-			UserID         string `db:"user_id"`
-			Access         string `db:"access"`
-			Notify         string `db:"notify"`
-			RemovedAt      *int64 `db:"removed_at"`
-			FrozenSeq      *int64 `db:"frozen_seq"`
-			RemovedByAdmin bool   `db:"removed_by_admin"`
+			UserID string `db:"user_id"`
+			memberRow
 		}
-		if err := t.in("read participants", &rows, `SELECT user_id, access, notify, removed_at, frozen_seq, removed_by_admin
+		if err := t.in("read participants", &rows, `SELECT user_id, `+memberColumns+`
 			FROM participants WHERE conv_pk = ? AND user_id IN (?)`+t.forShare(), c.PK, chunk); err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
-			out[r.UserID] = &parley.Member{Access: parley.Access(r.Access), Notify: parley.Notify(r.Notify), Removed: r.RemovedAt != nil,
-				RemovedAt: r.RemovedAt, RemovedByAdmin: r.RemovedByAdmin, FrozenSeq: r.FrozenSeq}
+			out[r.UserID] = r.member()
 		}
 	}
 	return out, nil

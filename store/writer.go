@@ -240,8 +240,13 @@ func (db *DB) commit(batch []*job, budget time.Duration) (unrun []*job) {
 // fails, keeps the pool from handing the connection out again.
 func rollbackConn(conn *sqlx.Conn) {
 	if _, err := conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		discard(conn)
 	}
+}
+
+// discard makes the pool close the connection when it comes back.
+func discard(conn *sqlx.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 }
 
 // prepareSavepoints prepares SAVEPOINT job, RELEASE job and ROLLBACK TO job

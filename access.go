@@ -67,8 +67,9 @@ type SenderFacts struct {
 // WriteFacts are what decides whether a user may send in a conversation,
 // read inside the transaction that would write.
 type WriteFacts struct {
-	Moderation *Moderation // in force now, or nil
-	Member     *Member     // nil: never a participant
+	Conversation string      // its id, for the answer
+	Moderation   *Moderation // in force now, or nil
+	Member       *Member     // nil: never a participant
 	// Blocked is true in a direct conversation whose other participant blocked the sender.
 	Blocked bool
 }
@@ -80,7 +81,7 @@ type WriteFacts struct {
 func CheckWrite(f WriteFacts, s Surface) error {
 	// A client learns nothing about a conversation it never took part in.
 	if f.Member == nil && s == Client {
-		return Errorf(EConversationNotFound, "The conversation does not exist.")
+		return ErrConversationNotFound(f.Conversation)
 	}
 	if f.Moderation != nil {
 		switch f.Moderation.State {

@@ -326,7 +326,7 @@ func (w *change) checkSender(c *Conversation, sender string, surface Surface) er
 // checkSenderFacts is checkSender with the facts SenderFacts read.
 func (w *change) checkSenderFacts(c *Conversation, sender string, surface Surface, f *SenderFacts) (err error) {
 	if f != nil {
-		facts := WriteFacts{Moderation: activeModeration(f.Moderation, w.now), Member: f.Member}
+		facts := WriteFacts{Conversation: c.ID, Moderation: activeModeration(f.Moderation, w.now), Member: f.Member}
 		if f.Member.Current() && f.Member.Access == ReadWrite && f.Other != "" {
 			if facts.Blocked, err = w.Blocked(w.app, f.Other, sender); err != nil {
 				return err
@@ -345,7 +345,7 @@ func (w *change) checkSenderFacts(c *Conversation, sender string, surface Surfac
 	if err != nil {
 		return err
 	}
-	facts := WriteFacts{Moderation: activeModeration(mod, w.now), Member: m}
+	facts := WriteFacts{Conversation: c.ID, Moderation: activeModeration(mod, w.now), Member: m}
 	if m.Current() && m.Access == ReadWrite {
 		if facts.Blocked, err = w.blockedInDirect(c, sender); err != nil {
 			return err

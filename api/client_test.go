@@ -313,3 +313,44 @@ func TestActivity(t *testing.T) {
 		t.Error("activity after a long pause was not recorded")
 	}
 }
+
+// TestClientLearnsNothingOfOthersConversations: every client route on a
+// conversation the caller never took part in answers exactly what it
+// answers for a conversation that does not exist.
+func TestClientLearnsNothingOfOthersConversations(t *testing.T) {
+	t.Parallel()
+	routes := []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", "/conversations/c", nil},
+		{"GET", "/conversations/c/messages", nil},
+		{"POST", "/conversations/c/messages", map[string]any{"text": "hi"}},
+		{"POST", "/conversations/c/messages", map[string]any{"text": "hi", "idempotencyKey": "k"}},
+		{"POST", "/conversations/c/read", map[string]any{}},
+		{"PATCH", "/conversations/c/messages/msg_0000000000000000000000", map[string]any{"text": "x"}},
+		{"DELETE", "/conversations/c/messages/msg_0000000000000000000000", nil},
+		{"POST", "/conversations/c/messages/msg_0000000000000000000000/report", map[string]any{"reason": "spam"}},
+		{"PATCH", "/conversations/c/participants/owner", map[string]any{"access": "Read"}},
+		{"DELETE", "/conversations/c/participants/owner", nil},
+	}
+	e := newEnv(t)
+	e.putUser("stranger", nil)
+	e.putConversation("c", "owner")
+	e.send("c", "owner", "hello")
+	existing := make([]*response, len(routes))
+	for i, rt := range routes {
+		existing[i] = e.me("stranger", rt.method, rt.path, rt.body)
+	}
+	e.do(req{method: "DELETE", path: "/conversations/c"}).must(t, 200, "")
+	for i, rt := range routes {
+		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
+			missing := e.me("stranger", rt.method, rt.path, rt.body)
+			missing.must(t, 404, "conversation.not_found")
+			if got, want := string(existing[i].body), string(missing.body); existing[i].status != missing.status || got != want {
+				t.Errorf("a conversation never joined answers %d %s, one that does not exist %d %s",
+					existing[i].status, got, missing.status, want)
+			}
+		})
+	}
+}

@@ -87,11 +87,19 @@ func TestAdminCredentials(t *testing.T) {
 		{"user JWT on an admin route", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": "alice"}), 403, "auth.denied"},
 		{"expired user JWT", "Bearer " + signJWT(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": "alice", "exp": now.Add(-time.Hour).Unix()}), 401, "auth.expired_token"},
 	}
+	invalid := map[string]string{} // body: the first test that got it
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e.in(t)
-			e.do(req{method: "GET", path: "/users", noAuth: true, header: map[string]string{"Authorization": tt.header}}).must(t, tt.status, tt.code)
+			r := e.do(req{method: "GET", path: "/users", noAuth: true, header: map[string]string{"Authorization": tt.header}}).must(t, tt.status, tt.code)
+			if tt.code == "auth.invalid_token" {
+				invalid[string(r.body)] = tt.name
+			}
 		})
+	}
+	// One message whatever the reason (API.md 2.1).
+	if len(invalid) != 1 {
+		t.Errorf("auth.invalid_token answers %d different bodies: %v", len(invalid), invalid)
 	}
 }
 
@@ -208,6 +216,10 @@ func TestClaimsReadOneWay(t *testing.T) {
 		{"tokenType twice", "/me", `{` + user + `,"sub":"alice","tokenType":"app"}`, 401, "auth.invalid_token"},
 		{"app token", "/users", fmt.Sprintf(`{"tokenType":"app","iss":%q,"exp":%d}`, e.app, exp), 200, ""},
 		{"exp in two cases", "/users", fmt.Sprintf(`{"tokenType":"app","iss":%q,"exp":%d,"Exp":1}`, e.app, exp), 401, "auth.invalid_token"},
+		{"exp as a string", "/users", fmt.Sprintf(`{"tokenType":"app","iss":%q,"exp":"%d"}`, e.app, exp), 401, "auth.invalid_token"},
+		{"nbf as a string", "/me", `{` + user + `,"sub":"alice","nbf":"1"}`, 401, "auth.invalid_token"},
+		{"iat as a string", "/me", `{` + user + `,"sub":"alice","iat":"1"}`, 401, "auth.invalid_token"},
+		{"exp as null", "/me", `{` + user + `,"sub":"alice","exp":null}`, 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,13 +230,15 @@ func TestClaimsReadOneWay(t *testing.T) {
 }
 
 // TestJWTHeaderReadOneWay: a header naming alg twice is refused, whatever
-// this parser would have made of it.
+// this parser would have made of it, and so is one with critical
+// extensions, which Parley does not understand.
 func TestJWTHeaderReadOneWay(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.putUser("alice", nil)
 	enc := base64.RawURLEncoding
-	for _, h := range []string{`{"alg":"none","alg":"HS256","typ":"JWT"}`, `{"alg":"HS256","ALG":"none"}`} {
+	for _, h := range []string{`{"alg":"none","alg":"HS256","typ":"JWT"}`, `{"alg":"HS256","ALG":"none"}`,
+		`{"alg":"HS256","typ":"JWT","crit":["x-parley"],"x-parley":1}`} {
 		unsigned := enc.EncodeToString([]byte(h)) + "." + enc.EncodeToString([]byte(fmt.Sprintf(`{"tokenType":"user","iss":%q,"sub":"alice"}`, e.app)))
 		sig, err := jwt.SigningMethodHS256.Sign(unsigned, []byte(e.key.Secret))
 		if err != nil {

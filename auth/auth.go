@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func (a *Authenticator) Admin(ctx context.Context, appID, authorization string) 
 		return nil, parley.Errorf(parley.EAuthDenied, "A user token cannot call backend routes.")
 	case TokenTypeApp:
 		if c.ExpiresAt == nil {
-			return nil, parley.Errorf(parley.EAuthInvalidToken, "An app token needs an exp claim.")
+			return nil, errInvalid() // an app token needs exp
 		}
 		return &Principal{AppID: appID, Surface: parley.Backend, KeyID: key.ID}, nil
 	}
@@ -171,27 +172,58 @@ func (a *Authenticator) jwt(appID, token string, keys []parley.Key) (*claims, *p
 
 // header is the part of a JWT header a parser reads.
 type header struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ"`
-	Kid string `json:"kid"`
+	Alg  string          `json:"alg"`
+	Typ  string          `json:"typ"`
+	Kid  string          `json:"kid"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// timeClaims are the claims that must be JSON numbers (RFC 7519's
+// NumericDate): golang-jwt also takes "exp": "1700000000".
+type timeClaims struct {
+	Exp json.RawMessage `json:"exp"`
+	Nbf json.RawMessage `json:"nbf"`
+	Iat json.RawMessage `json:"iat"`
 }
 
 // strictClaims reports whether the token's header and claims name each
 // field once and exactly: {"sub": "alice", "SUB": "mallory"}, or "alg"
 // given twice, reads differently in other JWT libraries, so it is refused
-// before any of them reads it.
+// before any of them reads it. So is a header with critical extensions,
+// none of which Parley understands (RFC 7515, 4.1.11), and a time claim
+// that is not a number.
 func strictClaims(token string) bool {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
 		return true // not a JWT: the parser refuses it
 	}
-	for i, into := range []any{&header{}, &claims{}} {
+	var h header
+	var times timeClaims
+	// Each part is checked for the fields of what the parser reads it into,
+	// and read into what is checked here.
+	for i, p := range []struct{ shape, into any }{{&h, &h}, {&claims{}, &times}} {
 		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err == nil && parley.CheckJSON(raw, into) != nil {
+		if err != nil {
+			continue // the parser refuses it
+		}
+		if parley.CheckJSON(raw, p.shape) != nil || json.Unmarshal(raw, p.into) != nil {
+			return false
+		}
+	}
+	if h.Crit != nil {
+		return false
+	}
+	for _, t := range []json.RawMessage{times.Exp, times.Nbf, times.Iat} {
+		if len(t) > 0 && !numeric(t) {
 			return false
 		}
 	}
 	return true
+}
+
+// numeric reports whether a JSON value is a number or null.
+func numeric(v json.RawMessage) bool {
+	return string(v) == "null" || v[0] == '-' || (v[0] >= '0' && v[0] <= '9')
 }
 
 // MaxTokenBytes bounds a bearer token: longer ones are refused before any

@@ -152,3 +152,30 @@ func TestInvalidPathIDs(t *testing.T) {
 			must(t, 400, "request.invalid")
 	}
 }
+
+// TestWrongTypeNamesTheField: a value of the wrong type is named by its
+// path in the body, never by the Go names of the structs behind it.
+func TestWrongTypeNamesTheField(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("u1", nil)
+	tests := []struct {
+		r     req
+		field string
+	}{
+		{req{method: "POST", path: "/users/u1/ban", body: `{"reason":5}`}, "reason"},
+		{req{method: "POST", path: "/users/u1/ban", body: `{"expiresAt":"x"}`}, "expiresAt"},
+		{req{method: "POST", path: "/users/u1/silence", body: `{"reason":5}`}, "reason"},
+		{req{method: "PATCH", path: "/settings", body: `{"userList":{"pageSize":"x"}}`}, "userList.pageSize"},
+		{req{method: "PUT", path: "/conversations/c", body: `{"participants":"u1"}`}, "participants"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.r.path+" "+tt.field, func(t *testing.T) {
+			var body struct{ Message string }
+			e.in(t).do(tt.r).must(t, 400, "request.invalid").decode(t, &body)
+			if want := `field "` + tt.field + `" has the wrong type`; !strings.Contains(body.Message, want) {
+				t.Errorf("message %q, want it to say %s", body.Message, want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	parley "github.com/parley-chat/parley"
@@ -56,7 +57,7 @@ func decodeJSON(raw []byte, v any, optional bool) error {
 		case errors.Is(err, io.EOF):
 			return parley.Errorf(parley.EInvalid, "The request needs a JSON body.")
 		}
-		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", jsonProblem(err))
+		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", jsonProblem(err, reflect.TypeOf(v)))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return parley.Errorf(parley.EInvalid, "The body must hold exactly one JSON value.")
@@ -64,15 +65,16 @@ func decodeJSON(raw []byte, v any, optional bool) error {
 	return nil
 }
 
-// jsonProblem describes a decoding error without echoing Go type names.
-func jsonProblem(err error) string {
+// jsonProblem describes a decoding error of a value of type t without
+// echoing Go type names.
+func jsonProblem(err error, t reflect.Type) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("malformed JSON at byte %d", syntax.Offset)
 	case errors.As(err, &typ) && typ.Field != "":
-		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+		return fmt.Sprintf("field %q has the wrong type", jsonPath(t, typ.Field))
 	case errors.As(err, &typ):
 		return "a value has the wrong type"
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -82,6 +84,43 @@ func jsonProblem(err error) string {
 		return "unknown field " + strings.TrimPrefix(msg, "json: unknown field ")
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonPath is encoding/json's dotted path to a field of t, less the Go
+// names of embedded structs, which it puts in ("Restriction.reason").
+func jsonPath(t reflect.Type, path string) string {
+	var out []string
+	for _, name := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			t = t.Elem()
+		}
+		switch {
+		case t == nil:
+		case t.Kind() == reflect.Map:
+			t = t.Elem()
+		case t.Kind() == reflect.Struct:
+			if f, ok := t.FieldByName(name); ok && f.Anonymous {
+				t = f.Type
+				continue
+			}
+			t = jsonField(t, name)
+		default:
+			t = nil
+		}
+		out = append(out, name)
+	}
+	return strings.Join(out, ".")
+}
+
+// jsonField is the type of the field of struct t whose JSON name is name
+// (promoted fields too), or nil.
+func jsonField(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && (tag == name || tag == "" && f.Name == name) {
+			return f.Type
+		}
+	}
+	return nil
 }
 
 // writeJSON writes v with the status.

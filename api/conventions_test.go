@@ -48,6 +48,21 @@ func TestBodyDiscipline(t *testing.T) {
 		{"NUL in a reason", req{method: "POST", path: "/users/u1/ban", body: `{"reason":"\u0000"}`}, 400, "request.invalid"},
 		{"NUL in a search", req{method: "GET", path: "/users/search?q=a%00b"}, 400, "request.invalid"},
 		{"NUL in a path", req{method: "GET", path: "/users/u%00"}, 400, "request.invalid"},
+		// A query read one way: it decodes, and names each parameter once.
+		{"bad escape in a query", req{method: "GET", path: "/users?ids=u1%ZZ"}, 400, "request.invalid"},
+		{"bad escape in a search", req{method: "GET", path: "/users/search?q=a%G1"}, 400, "request.invalid"},
+		{"query not UTF-8", req{method: "GET", path: "/users/search?q=%FF"}, 400, "request.invalid"},
+		{"query parameter twice", req{method: "GET", path: "/users?limit=1&limit=200"}, 400, "request.invalid"},
+		{"ids twice", req{method: "GET", path: "/users?ids=u1&ids=u2"}, 400, "request.invalid"},
+		{"semicolon in a query", req{method: "GET", path: "/users?limit=1;limit=2"}, 400, "request.invalid"},
+		{"query parameter twice on a write", req{method: "DELETE", path: "/users/u1?eraseMessages=true&eraseMessages=false"}, 400, "request.invalid"},
+		// A body read one way: UTF-8, and a value that is not null.
+		{"body not UTF-8", req{method: "PUT", path: "/users/u2", body: "{\"name\":\"B\xff\"}"}, 400, "request.invalid"},
+		{"json in latin1", req{method: "PUT", path: "/users/u2", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=latin1"}}, 415, "request.unsupported_media_type"},
+		{"null body", req{method: "PUT", path: "/users/u2", body: `null`}, 400, "request.invalid"},
+		{"null body of a conversation", req{method: "PUT", path: "/conversations/c", body: ` null `}, 400, "request.invalid"},
+		{"null body of the settings", req{method: "PATCH", path: "/settings", body: `null`}, 400, "request.invalid"},
+		{"null body of a ban", req{method: "POST", path: "/users/u1/ban", body: `null`}, 400, "request.invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,10 +73,13 @@ func TestBodyDiscipline(t *testing.T) {
 	// Nothing refused was written.
 	e.do(req{method: "GET", path: "/users/u2"}).must(t, 404, "user.not_found")
 	e.do(req{method: "GET", path: "/conversations/c/messages"}).must(t, 404, "conversation.not_found")
-	var u struct{ ModerationState string }
+	var u struct {
+		ModerationState string
+		Deleted         bool
+	}
 	e.do(req{method: "GET", path: "/users/u1"}).must(t, 200, "").decode(t, &u)
-	if u.ModerationState != "" {
-		t.Errorf("a refused ban was written: %+v", u)
+	if u.ModerationState != "" || u.Deleted {
+		t.Errorf("a refused ban or erasure was written: %+v", u)
 	}
 }
 

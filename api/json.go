@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	parley "github.com/parley-chat/parley"
 )
@@ -26,9 +27,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	}
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	if hasBody {
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/json" {
-			return parley.Errorf(parley.EUnsupportedMedia, "The body must be sent as application/json.")
+		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if charset, ok := params["charset"]; err != nil || mt != "application/json" || ok && !strings.EqualFold(charset, "utf-8") {
+			return parley.Errorf(parley.EUnsupportedMedia, "The body must be sent as application/json, in UTF-8.")
 		}
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -45,8 +46,15 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 // two parsers read it differently), no unknown fields, nothing after it.
 // Empty is {} when optional is set.
 func decodeJSON(raw []byte, v any, optional bool) error {
+	if !utf8.Valid(raw) {
+		// encoding/json would read each bad byte as U+FFFD; others may not.
+		return parley.Errorf(parley.EInvalid, "The body is not valid UTF-8.")
+	}
 	if err := parley.CheckJSON(raw, v); err != nil {
 		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", err)
+	}
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return parley.Errorf(parley.EInvalid, "The body must be a JSON object or array, not null.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -43,17 +44,48 @@ func secureHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// refuseNUL answers 400 to a request whose path or query holds the NUL
-// character (%00): no id or search has it, and PostgreSQL cannot store
-// it; bodies are checked where they are decoded (parley.CheckJSON).
-func (s *Server) refuseNUL(next http.Handler) http.Handler {
+// refuseUnreadable answers 400 to a request whose path or query holds the
+// NUL character (%00): no id or search has it, and PostgreSQL cannot store
+// it; bodies are checked where they are decoded (parley.CheckJSON). So is a
+// query that does not decode (a bad %-escape, text that is not UTF-8) or
+// that names a parameter twice: the handlers read one value of each, and
+// would silently drop the rest.
+func (s *Server) refuseUnreadable(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") || strings.ContainsRune(r.URL.RawQuery, 0) {
-			s.writeError(w, r, parley.Errorf(parley.EInvalid, "The path and query must not hold the NUL character (%%00)."))
+		if err := checkURL(r.URL); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func checkURL(u *url.URL) error {
+	if strings.ContainsRune(u.Path, 0) || strings.Contains(u.RawQuery, "%00") || strings.ContainsRune(u.RawQuery, 0) {
+		return parley.Errorf(parley.EInvalid, "The path and query must not hold the NUL character (%%00).")
+	}
+	if u.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return parley.Errorf(parley.EInvalid, "The query string does not decode (%s).", err)
+	}
+	twice := ""
+	for name, values := range q {
+		for _, v := range values {
+			if !utf8.ValidString(v) || !utf8.ValidString(name) {
+				return parley.Errorf(parley.EInvalid, "The query string is not valid UTF-8.")
+			}
+		}
+		if len(values) > 1 && (twice == "" || name < twice) {
+			twice = name
+		}
+	}
+	if twice != "" {
+		return parley.Errorf(parley.EInvalid, "The query names %q more than once.", twice)
+	}
+	return nil
 }
 
 // recoverPanics turns a panic into a logged 500 without internal detail.

@@ -83,7 +83,7 @@ func (s *Server) Handler() http.Handler {
 	s.buckets, s.failures = parley.NewBuckets(s.Now), parley.NewBuckets(s.Now)
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	r := chi.NewRouter()
-	r.Use(s.logRequests, secureHeaders, s.addressLimit, s.recoverPanics, s.cors, s.refuseNUL)
+	r.Use(s.logRequests, secureHeaders, s.addressLimit, s.recoverPanics, s.cors, s.refuseUnreadable)
 	r.NotFound(s.routeNotFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -4,16 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 )
 
-// LockServer takes the server lock of the database at path: a file beside
-// it, path+".lock", held with an exclusive advisory lock for as long as the
-// process lives or until release. One server per SQLite file: it is the
-// one writer, and a second would share the file behind its back. The admin
-// commands take no lock and run beside a server.
+// LockServer takes the server lock of the database at path: an exclusive
+// flock(2) on the database file itself, held for as long as the process
+// lives or until release. One server per SQLite file: it is the one writer,
+// and a second would share the file behind its back. Locking the file, not
+// a name beside it, holds whatever names it: a symlink, a hard link, a
+// relative path. The admin commands take no lock and run beside a server.
+//
+// flock and SQLite's own fcntl locks do not meet, but closing any
+// descriptor of the file drops every fcntl lock the process holds on it:
+// release only after the database is closed.
 func LockServer(path string) (release func() error, err error) {
 	f, err := lockFile(path)
 	if err != nil {
@@ -22,7 +26,8 @@ func LockServer(path string) (release func() error, err error) {
 	return f.Close, nil // closing the file releases the lock
 }
 
-// lockFile opens the lock file beside the database at path and locks it.
+// lockFile opens the database file at path, creating it empty when missing
+// (SQLite takes an empty file as a new database), and locks it.
 func lockFile(path string) (*os.File, error) {
 	if err := checkAddress(path); err != nil {
 		return nil, err
@@ -30,19 +35,9 @@ func lockFile(path string) (*os.File, error) {
 	if err := checkWritable(path); err != nil {
 		return nil, err
 	}
-	// The lock sits beside the real file, whatever symlink names it. (A hard
-	// link is another name of the same file that no path can tell apart:
-	// do not run servers on hard links of one database.)
-	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
-		path = filepath.Join(dir, filepath.Base(path))
-	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	name := path + ".lock"
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file %s: %w", name, err)
+		return nil, fmt.Errorf("open the database file %s: %w", path, err)
 	}
 	// A lock just released may still be held for a moment: a process that
 	// forked while the releasing one had the file open holds a copy of it
@@ -56,11 +51,11 @@ func lockFile(path string) (*os.File, error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("another parley serve is running on %s (it holds %s): run one server per database file", path, name)
+			return nil, fmt.Errorf("another parley serve is running on %s (under this name or another: a link): run one server per database file", path)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

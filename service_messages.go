@@ -436,8 +436,14 @@ func (s *Service) EditMessage(ctx context.Context, appID, convID, msgID string, 
 			return err
 		}
 		m, err := w.Message(c, msgID)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
+		case m.Deleted:
+			return Errorf(EConflict, "The message was erased with its sender's data: it cannot be edited.")
+		case p.Text == nil && p.Custom == nil:
+			out = m // nothing to change: not an edit
+			return nil
 		}
 		if p.Text != nil {
 			m.Text = *p.Text

@@ -317,3 +317,29 @@ func TestConcurrentSends(t *testing.T) {
 		t.Errorf("stored %d messages, acknowledged %d", len(stored), len(acked))
 	}
 }
+
+// TestEditsThatAreNot: a PATCH that sends nothing to change is not an
+// edit, and a message erased with its sender's data cannot be edited
+// back into having words.
+func TestEditsThatAreNot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("c", "alice", "bob")
+	id := e.send("c", "alice", "hello")
+	for _, body := range []string{`{}`, `{"text":null}`, `{"custom":null}`} {
+		var m messageOut
+		e.do(req{method: "PATCH", path: "/conversations/c/messages/" + id, body: body}).must(t, 200, "").decode(t, &m)
+		if m.Text != "hello" || m.EditedAt != nil {
+			t.Errorf("PATCH %s answered %+v, want the message unedited", body, m)
+		}
+	}
+	e.do(req{method: "DELETE", path: "/users/alice?eraseMessages=true"}).must(t, 200, "")
+	for _, body := range []string{`{"text":"words put in her mouth"}`, `{"custom":{"k":"v"}}`} {
+		e.do(req{method: "PATCH", path: "/conversations/c/messages/" + id, body: body}).must(t, 409, "conflict")
+	}
+	var m messageOut
+	e.do(req{method: "GET", path: "/conversations/c/messages/" + id}).must(t, 200, "").decode(t, &m)
+	if !m.Deleted || m.Text != "" || len(m.Custom) != 0 || m.EditedAt != nil {
+		t.Errorf("the erased message reads %+v", m)
+	}
+}

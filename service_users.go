@@ -186,8 +186,10 @@ func (s *Service) SyncMe(ctx context.Context, appID string, by Caller, p *UserPa
 		if err := w.TouchUser(appID, by.UserID, w.now); err != nil {
 			return err
 		}
-		out, err = w.User(appID, by.UserID)
-		return err
+		if out, err = w.User(appID, by.UserID); err != nil {
+			return err
+		}
+		return s.markOnline(w, appID, out)
 	})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,7 +105,14 @@ func TestPutMe(t *testing.T) {
 	if u.ID != "newbie" || u.Name != "Newbie" || u.Custom["a"] != "b" || u.Inactive {
 		t.Fatalf("created = %+v", u)
 	}
-	e.me("newbie", "PUT", "", map[string]any{"availabilityText": "busy"}).must(t, 200, "")
+	// The answer is the user as GET /me shows it, field for field.
+	var put map[string]any
+	e.me("newbie", "PUT", "", map[string]any{"availabilityText": "busy"}).must(t, 200, "").decode(t, &put)
+	var got struct{ User map[string]any }
+	e.me("newbie", "GET", "", nil).must(t, 200, "").decode(t, &got)
+	if fmt.Sprint(slices.Sorted(maps.Keys(put))) != fmt.Sprint(slices.Sorted(maps.Keys(got.User))) {
+		t.Errorf("PUT /me answered the fields %v, GET /me shows %v", slices.Sorted(maps.Keys(put)), slices.Sorted(maps.Keys(got.User)))
+	}
 	for _, field := range []string{"email", "phone", "role", "badges", "externalId", "id", "deleted"} {
 		t.Run(field, func(t *testing.T) {
 			e := e.in(t)

@@ -247,3 +247,37 @@ func TestJWTHeaderReadOneWay(t *testing.T) {
 		e.do(req{method: "GET", path: "/me", bearer: unsigned + "." + enc.EncodeToString(sig)}).must(t, 401, "auth.invalid_token")
 	}
 }
+
+// TestCredentialHeadersOnce: a credential header given twice is refused,
+// whichever value comes first, so a proxy that reads one and Parley that
+// reads another never see two different callers.
+func TestCredentialHeadersOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("alice", nil)
+	e.putUser("mallory", nil)
+	valid := "Bearer " + e.key.Secret
+	tests := []struct {
+		name   string
+		r      req
+		status int
+		code   string
+	}{
+		{"admin key, then garbage", req{method: "GET", path: "/users", again: map[string]string{"Authorization": "Bearer x"}}, 401, "auth.invalid_token"},
+		{"garbage, then the admin key", req{method: "GET", path: "/users", noAuth: true,
+			header: map[string]string{"Authorization": "Bearer x"}, again: map[string]string{"Authorization": valid}}, 401, "auth.invalid_token"},
+		{"the admin key twice", req{method: "GET", path: "/users", again: map[string]string{"Authorization": valid}}, 401, "auth.invalid_token"},
+		{"a user id twice", req{method: "GET", path: "/me", noAuth: true, header: e.signed("alice"),
+			again: map[string]string{"X-Parley-User-Id": "mallory"}}, 401, "auth.invalid_token"},
+		{"a signature twice", req{method: "GET", path: "/me", noAuth: true, header: e.signed("alice"),
+			again: map[string]string{"X-Parley-Signature": e.signed("mallory")["X-Parley-Signature"]}}, 401, "auth.invalid_token"},
+		{"a user token twice", req{method: "GET", path: "/me", bearer: signJWT(t, jwt.SigningMethodHS256, []byte(e.key.Secret),
+			jwt.MapClaims{"tokenType": "user", "iss": e.app, "sub": "alice"}), again: map[string]string{"Authorization": "Bearer x"}}, 401, "auth.invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.in(t).do(tt.r).must(t, tt.status, tt.code)
+		})
+	}
+	e.me("alice", "GET", "", nil).must(t, 200, "")
+}

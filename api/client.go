@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	parley "github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/auth"
@@ -44,10 +45,18 @@ func (s *Server) requireClient(allowMissing bool) func(http.Handler) http.Handle
 // headerCredentials are the client credentials of section 2.2's headers.
 func headerCredentials(r *http.Request) auth.ClientCredentials {
 	return auth.ClientCredentials{
-		Authorization: r.Header.Get("Authorization"),
-		UserID:        r.Header.Get("X-Parley-User-Id"),
-		Signature:     r.Header.Get("X-Parley-Signature"),
+		Authorization: credentialHeader(r, "Authorization"),
+		UserID:        credentialHeader(r, "X-Parley-User-Id"),
+		Signature:     credentialHeader(r, "X-Parley-Signature"),
 	}
+}
+
+// credentialHeader is the value of a credential header. One given twice
+// reads as HTTP joins repeated fields, "a, b", which is no credential:
+// refused, where taking the first (or the last) would let a proxy and
+// Parley read two different callers.
+func credentialHeader(r *http.Request, name string) string {
+	return strings.Join(r.Header.Values(name), ", ")
 }
 
 // authenticateClient checks client credentials, the user's rate limit and

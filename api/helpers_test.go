@@ -296,6 +296,7 @@ type req struct {
 	method, path string
 	body         any // marshalled to JSON unless it is a string or []byte
 	header       map[string]string
+	again        map[string]string // added as a second value of the header
 	noAuth       bool
 	bearer       string // replaces the app's key
 }
@@ -369,6 +370,9 @@ func (e *env) try(r req) (*response, error) {
 		} else {
 			hr.Header.Set(k, v)
 		}
+	}
+	for k, v := range r.again {
+		hr.Header.Add(k, v)
 	}
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {

@@ -123,7 +123,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		ctx := parley.WithSettingsMemo(r.Context())
-		p, err := s.Auth.Admin(ctx, chi.URLParam(r, "appId"), r.Header.Get("Authorization"))
+		p, err := s.Auth.Admin(ctx, chi.URLParam(r, "appId"), credentialHeader(r, "Authorization"))
 		if err != nil {
 			s.authFailed(w, r, err)
 			s.writeError(w, r, err)

@@ -91,22 +91,28 @@ func TestRoutingBeforeCredentials(t *testing.T) {
 		r      req
 		status int
 		code   string
+		allow  string // the Allow header of a 405
 	}{
-		{"unknown app without credentials", req{method: "GET", path: "//v1/nosuchapp/users", noAuth: true}, 404, "app.not_found"},
-		{"unknown app with a valid key of another app", req{method: "GET", path: "//v1/nosuchapp/users"}, 404, "app.not_found"},
-		{"unknown route", req{method: "GET", path: "/nothing-here", noAuth: true}, 404, "route.not_found"},
-		{"unknown route outside v1", req{method: "GET", path: "//elsewhere", noAuth: true}, 404, "route.not_found"},
-		{"known route, other method", req{method: "POST", path: "/users", noAuth: true}, 405, "method.not_allowed"},
-		{"known route, other method on an item", req{method: "POST", path: "/users/alice", noAuth: true}, 405, "method.not_allowed"},
-		{"known route without credentials", req{method: "GET", path: "/users", noAuth: true}, 401, "auth.missing_token"},
-		{"healthz", req{method: "GET", path: "//healthz", noAuth: true}, 200, ""},
-		{"readyz", req{method: "GET", path: "//readyz", noAuth: true}, 200, ""},
-		{"openapi", req{method: "GET", path: "//openapi.yaml", noAuth: true}, 200, ""},
+		{"unknown app without credentials", req{method: "GET", path: "//v1/nosuchapp/users", noAuth: true}, 404, "app.not_found", ""},
+		{"unknown app with a valid key of another app", req{method: "GET", path: "//v1/nosuchapp/users"}, 404, "app.not_found", ""},
+		{"unknown route", req{method: "GET", path: "/nothing-here", noAuth: true}, 404, "route.not_found", ""},
+		{"unknown route outside v1", req{method: "GET", path: "//elsewhere", noAuth: true}, 404, "route.not_found", ""},
+		{"known route, other method", req{method: "POST", path: "/users", noAuth: true}, 405, "method.not_allowed", "GET, PUT"},
+		{"known route, other method on an item", req{method: "POST", path: "/users/alice", noAuth: true}, 405, "method.not_allowed", "GET, PUT, DELETE"},
+		{"known client route, other method", req{method: "PUT", path: "/me/conversations/c/read", noAuth: true}, 405, "method.not_allowed", "POST"},
+		{"healthz, other method", req{method: "POST", path: "//healthz", noAuth: true}, 405, "method.not_allowed", "GET"},
+		{"known route without credentials", req{method: "GET", path: "/users", noAuth: true}, 401, "auth.missing_token", ""},
+		{"healthz", req{method: "GET", path: "//healthz", noAuth: true}, 200, "", ""},
+		{"readyz", req{method: "GET", path: "//readyz", noAuth: true}, 200, "", ""},
+		{"openapi", req{method: "GET", path: "//openapi.yaml", noAuth: true}, 200, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := e.in(t)
-			e.do(tt.r).must(t, tt.status, tt.code)
+			r := e.do(tt.r).must(t, tt.status, tt.code)
+			if got := r.header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow: %q, want %q", got, tt.allow)
+			}
 		})
 	}
 }

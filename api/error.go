@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
+
 	parley "github.com/parley-chat/parley"
 )
 
@@ -93,6 +95,21 @@ func (s *Server) routeNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, notFound(r.Method+" "+r.URL.Path))
 }
 
+// methodNotAllowed answers 405 with the methods the path takes in Allow,
+// as HTTP requires (chi gives them only to its own handler).
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.Routes != nil {
+		path := r.URL.RawPath
+		if path == "" {
+			path = r.URL.Path
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+	}
 	s.writeError(w, r, parley.Errorf(parley.EMethodNotAllowed, "%s is not allowed on %s.", r.Method, strings.TrimSpace(r.URL.Path)))
 }

@@ -116,7 +116,7 @@ func operationRequest(outer *http.Request, appID string, op []json.RawMessage) (
 	if len(op) > 3 && string(op[3]) != "null" {
 		payload = op[3]
 	}
-	if len(op) > 4 {
+	if len(op) > 4 && string(op[4]) != "null" {
 		var options struct {
 			APIVersion *string `json:"api_version"`
 		}

@@ -62,6 +62,7 @@ func TestBatch(t *testing.T) {
 		[]any{13, "GET", "//users"},
 		[]any{14, "GET", "/users/a%2Bb%40c"},
 		[]any{15, "GET", "/users/a%2Fb"},
+		[]any{16, "GET", "/users/alice", nil, nil}, // no payload, no options
 	}
 	// Two batches: at most 10 operations each.
 	answers := append(batchAnswers(t, e.do(req{method: "POST", path: "/batch", body: ops[:10]}).must(t, 200, "")),
@@ -95,6 +96,7 @@ func TestBatch(t *testing.T) {
 		{11, 400, "request.invalid", nil},
 		{12, 200, "", nil}, // escaped, as TalkJS clients send ids
 		{13, 400, "request.invalid", nil},
+		{14, 200, "", nil},
 	}
 	for _, tt := range tests {
 		a := answers[tt.i]

@@ -44,6 +44,9 @@ type Server struct {
 	PublicURL string
 	// MaxFileSize is the largest upload in bytes (0: parley.DefaultMaxFileSize).
 	MaxFileSize int64
+	// FrameTimeout bounds writing one frame of an event stream: a client
+	// that has not taken it by then is gone (0: 10 seconds).
+	FrameTimeout time.Duration
 
 	// buckets limit credentials, failures limit failed authentications:
 	// apart, so that churning one cannot evict the other.

@@ -27,7 +27,8 @@ const (
 	// authenticateWithin is how long a socket may stay without an
 	// authenticate frame.
 	authenticateWithin = 10 * time.Second
-	// frameWithin bounds writing one frame: a client that takes longer is gone.
+	// frameWithin bounds writing one frame, unless Server.FrameTimeout says
+	// otherwise: a client that takes longer is gone.
 	frameWithin = 10 * time.Second
 	// pingEvery is how often the server checks that the client still answers.
 	pingEvery = 30 * time.Second
@@ -369,9 +370,16 @@ func (sc *socketConn) send(kind string, body any) error {
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(sc.ctx, frameWithin)
+	wctx, cancel := context.WithTimeout(sc.ctx, sc.s.frameTimeout())
 	defer cancel()
 	return sc.c.Write(wctx, websocket.MessageText, data)
+}
+
+func (s *Server) frameTimeout() time.Duration {
+	if s.FrameTimeout > 0 {
+		return s.FrameTimeout
+	}
+	return frameWithin
 }
 
 // closeCodes are the close codes of refusals: 4000 and the HTTP status's
@@ -406,7 +414,7 @@ func (sc *socketConn) fail(err error) {
 // without closing is noticed; it runs on a timer, not in a goroutine of
 // its own.
 func (sc *socketConn) keepAlive() {
-	pctx, cancel := context.WithTimeout(sc.ctx, frameWithin)
+	pctx, cancel := context.WithTimeout(sc.ctx, sc.s.frameTimeout())
 	defer cancel()
 	if err := sc.c.Ping(pctx); err != nil {
 		sc.end()

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	parley "github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/auth"
 )
 
@@ -556,7 +557,10 @@ func TestStreamRefusals(t *testing.T) {
 // it resumes from its last cursor without losing anything.
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// Sending the events may take longer than the 10 s a frame may wait
+	// (under -race, on a busy machine): bob, who stops reading meanwhile,
+	// would be gone without a frame before he reads again.
+	e := newEnv(t, func(s *api.Server) { s.FrameTimeout = 2 * time.Minute })
 	e.putConversation("c", "alice", "bob")
 	s, _ := e.stream(t, "bob", "")
 	long := strings.Repeat("x", 9990)

@@ -91,6 +91,10 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 		if err != nil {
 			return err
 		}
+		// The clock is read again once the conversation is held: a send
+		// that waited for the lock (on PostgreSQL) is no older than the one
+		// it waited for, so times follow the conversation's order.
+		w.now = s.now()
 		var fresh []Message
 		var stored []*string // the keys of fresh, for InsertMessages
 		files := &takes{by: by}

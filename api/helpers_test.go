@@ -63,12 +63,25 @@ var specRouter = sync.OnceValues(func() (routers.Router, error) {
 type clock struct {
 	mu  sync.Mutex
 	now time.Time
+	// started, once set by run, makes the clock go: it reads now plus the
+	// time since.
+	started time.Time
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.started.IsZero() {
+		return c.now.Add(time.Since(c.started))
+	}
 	return c.now
+}
+
+// run makes the clock go on by itself, as a real one does.
+func (c *clock) run() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.started = time.Now()
 }
 
 func (c *clock) Add(d time.Duration) {

@@ -343,3 +343,72 @@ func TestEditsThatAreNot(t *testing.T) {
 		t.Errorf("the erased message reads %+v", m)
 	}
 }
+
+// TestTimesFollowOrder: under concurrent sends, message times never go
+// back along a conversation's order, on any store (on PostgreSQL a send
+// may wait for the conversation's lock after its clock was read).
+func TestTimesFollowOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.clock.run()
+	const senders, each = 8, 25
+	users := make([]string, senders)
+	for i := range users {
+		users[i] = fmt.Sprint("s", i)
+	}
+	e.putConversation("c", users...)
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				r, err := e.try(posting("c", um(u, fmt.Sprint(u, " ", i))))
+				if err == nil && r.status != 200 {
+					err = fmt.Errorf("send: %d %s", r.status, r.body)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var all []struct {
+		ID        string
+		CreatedAt int64
+	}
+	after := ""
+	for {
+		var page struct {
+			Data []struct {
+				ID        string
+				CreatedAt int64
+			}
+		}
+		e.do(req{method: "GET", path: "/conversations/c/messages?limit=100" + after}).must(t, 200, "").decode(t, &page)
+		if len(page.Data) == 0 {
+			break
+		}
+		all = append(all, page.Data...)
+		after = "&startingAfter=" + page.Data[len(page.Data)-1].ID
+	}
+	if len(all) != senders*each {
+		t.Fatalf("%d messages, want %d", len(all), senders*each)
+	}
+	back := 0
+	for i := 1; i < len(all); i++ { // newest first
+		if all[i].CreatedAt > all[i-1].CreatedAt {
+			back++
+		}
+	}
+	if back > 0 {
+		t.Errorf("%d of %d messages are newer than the message after them", back, len(all))
+	}
+}

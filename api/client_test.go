@@ -68,6 +68,10 @@ func TestClientCredentials(t *testing.T) {
 		{"nothing", hdr(), false, 401, "auth.missing_id_or_token"},
 		{"signature without user id", hdr("X-Parley-Signature", sig), true, 401, "auth.missing_id_or_token"},
 		{"invalid user id", hdr("X-Parley-User-Id", "bad id"), false, 401, "auth.invalid_token"},
+		// Bytes no id has, and that PostgreSQL refuses to read: never read.
+		{"user id not UTF-8", hdr("X-Parley-User-Id", "a\xff"), false, 401, "auth.invalid_token"},
+		{"user id not UTF-8, signed", hdr("X-Parley-User-Id", "a\xff", "X-Parley-Signature", auth.Sign(e.key.Secret, "a\xff")), true, 401, "auth.invalid_token"},
+		{"user JWT with NUL in sub", hdr("Authorization", bearer(e.userJWT("alice", map[string]any{"sub": "a\x00"}))), true, 401, "auth.invalid_token"},
 		{"user JWT", hdr("Authorization", bearer(e.userJWT("alice", nil))), true, 200, ""},
 		{"user JWT with a matching user id header", hdr("Authorization", bearer(e.userJWT("alice", nil)), "X-Parley-User-Id", "alice"), true, 200, ""},
 		{"user JWT naming another user than the header", hdr("Authorization", bearer(e.userJWT("alice", nil)), "X-Parley-User-Id", "bob"), true, 401, "auth.invalid_token"},

@@ -48,6 +48,8 @@ func TestBodyDiscipline(t *testing.T) {
 		{"NUL in a reason", req{method: "POST", path: "/users/u1/ban", body: `{"reason":"\u0000"}`}, 400, "request.invalid"},
 		{"NUL in a search", req{method: "GET", path: "/users/search?q=a%00b"}, 400, "request.invalid"},
 		{"NUL in a path", req{method: "GET", path: "/users/u%00"}, 400, "request.invalid"},
+		{"message id not UTF-8", req{method: "GET", path: "/conversations/c/messages/msg_%FFabc"}, 400, "request.invalid"},
+		{"message id not UTF-8 on a write", req{method: "DELETE", path: "/conversations/c/messages/%C3%28"}, 400, "request.invalid"},
 		// A query read one way: it decodes, and names each parameter once.
 		{"bad escape in a query", req{method: "GET", path: "/users?ids=u1%ZZ"}, 400, "request.invalid"},
 		{"bad escape in a search", req{method: "GET", path: "/users/search?q=a%G1"}, 400, "request.invalid"},

@@ -47,7 +47,7 @@ func secureHeaders(next http.Handler) http.Handler {
 // refuseUnreadable answers 400 to a request whose path or query holds the
 // NUL character (%00): no id or search has it, and PostgreSQL cannot store
 // it; bodies are checked where they are decoded (parley.CheckJSON). So is a
-// query that does not decode (a bad %-escape, text that is not UTF-8) or
+// path that is not UTF-8, and a query that does not decode (a bad %-escape, text that is not UTF-8) or
 // that names a parameter twice: the handlers read one value of each, and
 // would silently drop the rest.
 func (s *Server) refuseUnreadable(next http.Handler) http.Handler {
@@ -63,6 +63,10 @@ func (s *Server) refuseUnreadable(next http.Handler) http.Handler {
 func checkURL(u *url.URL) error {
 	if strings.ContainsRune(u.Path, 0) || strings.Contains(u.RawQuery, "%00") || strings.ContainsRune(u.RawQuery, 0) {
 		return parley.Errorf(parley.EInvalid, "The path and query must not hold the NUL character (%%00).")
+	}
+	if !utf8.ValidString(u.Path) {
+		// No id has such bytes, and PostgreSQL refuses to compare them.
+		return parley.Errorf(parley.EInvalid, "The path is not valid UTF-8.")
 	}
 	if u.RawQuery == "" {
 		return nil

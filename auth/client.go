@@ -23,18 +23,22 @@ type ClientCredentials struct {
 // check: X-Parley-User-Id, else the sub of the bearer JWT. It lets the caller
 // read the user together with the keys that will check the claim.
 func ClaimedUserID(c ClientCredentials) string {
-	if c.UserID != "" {
-		return c.UserID
+	id := c.UserID
+	if id == "" {
+		token, ok := bearer(c.Authorization)
+		if !ok || looksLikeSecret(token) {
+			return ""
+		}
+		var claims jwt.RegisteredClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
+			return ""
+		}
+		id = claims.Subject
 	}
-	token, ok := bearer(c.Authorization)
-	if !ok || looksLikeSecret(token) {
-		return ""
+	if !parley.ValidUserID(id) {
+		return "" // Client refuses it: nothing to read (PostgreSQL refuses NUL and bytes that are not UTF-8)
 	}
-	var claims jwt.RegisteredClaims
-	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
-		return ""
-	}
-	return claims.Subject
+	return id
 }
 
 // Client authenticates a request of the client surface with the app's

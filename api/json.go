@@ -135,7 +135,11 @@ func jsonField(t reflect.Type, name string) reflect.Type {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	// Answers are JSON, never HTML (nosniff): a link's "&" stays "&", as
+	// someone copying it from a terminal needs it.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 // ok writes a 200 with v.

@@ -24,6 +24,7 @@ func adminFlags(name string, getenv func(string) string, stderr io.Writer) (*fla
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // a console link's "&" stays "&"
 	return enc.Encode(v)
 }
 

@@ -61,10 +61,12 @@ func TestBodyDiscipline(t *testing.T) {
 		// A body read one way: UTF-8, and a value that is not null.
 		{"body not UTF-8", req{method: "PUT", path: "/users/u2", body: "{\"name\":\"B\xff\"}"}, 400, "request.invalid"},
 		{"json in latin1", req{method: "PUT", path: "/users/u2", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=latin1"}}, 415, "request.unsupported_media_type"},
-		{"null body", req{method: "PUT", path: "/users/u2", body: `null`}, 400, "request.invalid"},
-		{"null body of a conversation", req{method: "PUT", path: "/conversations/c", body: ` null `}, 400, "request.invalid"},
-		{"null body of the settings", req{method: "PATCH", path: "/settings", body: `null`}, 400, "request.invalid"},
-		{"null body of a ban", req{method: "POST", path: "/users/u1/ban", body: `null`}, 400, "request.invalid"},
+		{"null body where one is needed", req{method: "PUT", path: "/users/u2", body: ` null `}, 400, "request.invalid"},
+		{"json in utf-16", req{method: "PUT", path: "/users/u2", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=utf-16"}}, 415, "request.unsupported_media_type"},
+		{"json with charset in capitals", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=UTF-8"}}, 200, ""},
+		{"json with charset quoted", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": `application/json; charset="utf-8"`}}, 200, ""},
+		{"json with charset utf8", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=utf8"}}, 200, ""},
+		{"json in ascii", req{method: "PUT", path: "/users/u1", body: `{"name":"A"}`, header: map[string]string{"Content-Type": "application/json; charset=us-ascii"}}, 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +204,31 @@ func TestWrongTypeNamesTheField(t *testing.T) {
 			if want := `field "` + tt.field + `" has the wrong type`; !strings.Contains(body.Message, want) {
 				t.Errorf("message %q, want it to say %s", body.Message, want)
 			}
+		})
+	}
+}
+
+// TestNullIsNoBody: a body of null, what encoders make of a nil map, is no
+// body: {} where the body is optional, refused where one is needed.
+func TestNullIsNoBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putUser("u1", nil)
+	e.putConversation("c", "u1")
+	tests := []struct {
+		r      req
+		status int
+		code   string
+	}{
+		{req{method: "PUT", path: "/conversations/c/participants/u1", body: `null`}, 200, ""},
+		{req{method: "POST", path: "/users/u1/silence", body: `null`}, 200, ""},
+		{req{method: "POST", path: "/users/u1/reactivate", body: ` null `}, 200, ""},
+		{req{method: "PUT", path: "/users/u2", body: `null`}, 400, "request.invalid"},
+		{req{method: "POST", path: "/conversations/c/messages", body: `null`}, 400, "request.invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.r.method+" "+tt.r.path, func(t *testing.T) {
+			e.in(t).do(tt.r).must(t, tt.status, tt.code)
 		})
 	}
 }

@@ -18,9 +18,9 @@ import (
 // MaxBodyBytes is the largest request body.
 const MaxBodyBytes = 1 << 20
 
-// decode reads a JSON body into v: application/json only, at most
-// MaxBodyBytes, no unknown fields, nothing after the value. An empty body is
-// taken as {} when optional is set. Validation is the service's.
+// decode reads a JSON body into v: application/json in UTF-8 only, at most
+// MaxBodyBytes, no unknown fields, nothing after the value. An empty body,
+// or null, is taken as {} when optional is set. Validation is the service's.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	if r.ContentLength > MaxBodyBytes {
 		return parley.Errorf(parley.ETooLarge, "The body is larger than %d bytes.", MaxBodyBytes)
@@ -28,7 +28,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
 	if hasBody {
 		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if charset, ok := params["charset"]; err != nil || mt != "application/json" || ok && !strings.EqualFold(charset, "utf-8") {
+		if charset, ok := params["charset"]; err != nil || mt != "application/json" || ok && !utf8Charset(charset) {
 			return parley.Errorf(parley.EUnsupportedMedia, "The body must be sent as application/json, in UTF-8.")
 		}
 	}
@@ -42,9 +42,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error 
 	return decodeJSON(raw, v, optional)
 }
 
-// decodeJSON reads one JSON value into v: exact field names, each once (no
-// two parsers read it differently), no unknown fields, nothing after it.
-// Empty is {} when optional is set.
+// utf8Charset reports whether a charset parameter names UTF-8, or ASCII,
+// which is UTF-8 too. (JSON has no charset parameter; some clients send one.)
+func utf8Charset(name string) bool {
+	switch strings.ToLower(name) {
+	case "utf-8", "utf8", "us-ascii":
+		return true
+	}
+	return false
+}
+
+// decodeJSON reads one JSON value into v: UTF-8, exact field names, each
+// once (no two parsers read it differently), no unknown fields, nothing
+// after it. Empty, or null, is {} when optional is set, else refused.
 func decodeJSON(raw []byte, v any, optional bool) error {
 	if !utf8.Valid(raw) {
 		// encoding/json would read each bad byte as U+FFFD; others may not.
@@ -54,7 +64,8 @@ func decodeJSON(raw []byte, v any, optional bool) error {
 		return parley.Errorf(parley.EInvalid, "The body is not valid: %s.", err)
 	}
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return parley.Errorf(parley.EInvalid, "The body must be a JSON object or array, not null.")
+		// What a backend's encoder makes of a nil map or pointer: no body.
+		raw = nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -101,6 +102,10 @@ func operationRequest(outer *http.Request, appID string, op []json.RawMessage) (
 		strings.Contains(strings.ToLower(target.EscapedPath()), "%2f") {
 		return nil, parley.Invalid("path", "must be a plain path, with an optional query")
 	}
+	// Read one way, as a direct call's: the query is re-encoded below.
+	if err := checkURL(target); err != nil {
+		return nil, err
+	}
 	segments := strings.Split(strings.TrimPrefix(target.Path, "/"), "/")
 	for _, seg := range segments {
 		if seg == "" || seg == "." || seg == ".." {
@@ -128,11 +133,14 @@ func operationRequest(outer *http.Request, appID string, op []json.RawMessage) (
 	if method == http.MethodGet || method == http.MethodDelete {
 		// A payload of strings is the query, as on TalkJS.
 		var params map[string]string
-		if payload != nil && json.Unmarshal(payload, &params) != nil {
+		if payload != nil && decodeJSON(payload, &params, false) != nil {
 			return nil, parley.Invalid("payload", "must be an object of strings (the query) for GET and DELETE")
 		}
 		q := target.Query()
 		for k, v := range params {
+			if q.Has(k) {
+				return nil, parley.Invalid("payload", fmt.Sprintf("names %q, which the path's query has already", k))
+			}
 			q.Set(k, v)
 		}
 		target.RawQuery = q.Encode()

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,10 +64,17 @@ func TestBatch(t *testing.T) {
 		[]any{14, "GET", "/users/a%2Bb%40c"},
 		[]any{15, "GET", "/users/a%2Fb"},
 		[]any{16, "GET", "/users/alice", nil, nil}, // no payload, no options
+		// A query read one way, as a direct call's.
+		[]any{17, "GET", "/users?limit=%zz"},
+		[]any{18, "GET", "/users?limit=1;limit=500"},
+		[]any{19, "GET", "/users?limit=1&limit=2"},
+		[]any{20, "GET", "/users?limit=1", map[string]string{"limit": "2"}},
 	}
 	// Two batches: at most 10 operations each.
-	answers := append(batchAnswers(t, e.do(req{method: "POST", path: "/batch", body: ops[:10]}).must(t, 200, "")),
-		batchAnswers(t, e.do(req{method: "POST", path: "/batch", body: ops[10:]}).must(t, 200, ""))...)
+	var answers []batchAnswer
+	for part := range slices.Chunk(ops, 10) {
+		answers = append(answers, batchAnswers(t, e.do(req{method: "POST", path: "/batch", body: part}).must(t, 200, ""))...)
+	}
 	if len(answers) != len(ops) {
 		t.Fatalf("%d answers to %d operations", len(answers), len(ops))
 	}
@@ -97,6 +105,10 @@ func TestBatch(t *testing.T) {
 		{12, 200, "", nil}, // escaped, as TalkJS clients send ids
 		{13, 400, "request.invalid", nil},
 		{14, 200, "", nil},
+		{15, 400, "request.invalid", nil},
+		{16, 400, "request.invalid", nil},
+		{17, 400, "request.invalid", nil},
+		{18, 400, "request.invalid", nil},
 	}
 	for _, tt := range tests {
 		a := answers[tt.i]

@@ -192,6 +192,32 @@ func TestServeCreatesAnAppOnce(t *testing.T) {
 	}
 }
 
+// TestServeOnABusyPortMakesNoApp: a server that cannot take its address
+// makes no app, so the one showing of a new app's key is not spent on it.
+func TestServeOnABusyPortMakesNoApp(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "p.db")
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), []string{"serve", "--addr", busy.Addr().String(), "--db", db}, env(nil), &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("serve on a busy port: %v", err)
+	}
+	if out.String() != "" {
+		t.Errorf("serve on a busy port printed %q", out.String())
+	}
+	// The next start, on a free port, makes the app and shows its key.
+	_, started, stop := startServe(t, nil, "--db", db)
+	defer stop()
+	if !strings.Contains(started.String(), "secretKey") {
+		t.Errorf("the first start that serves printed %q, want the new app's key", started.String())
+	}
+}
+
 func TestServeEnsuresEnvironmentApp(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "p.db")

@@ -160,6 +160,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	svc.FileLinkTTL, svc.PublicURL = linkTTL, strings.TrimSuffix(*publicURL, "/")
+	// The address is taken before an app is made: a port in use must not
+	// spend the one showing of a new app's key.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // Serve closes it too; until then, every return does
 	if err := ensureApp(ctx, svc, appID, secret, stdout); err != nil {
 		return err
 	}
@@ -181,16 +188,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	attrs := []any{"addr", ln.Addr().String(), "db", store.Describe(*dbPath)}
 	metricsServed := make(chan error, 1)
 	if m != nil {
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
-			ln.Close()
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
 		msrv := &http.Server{

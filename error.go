@@ -80,7 +80,7 @@ func RetrySeconds(retry time.Duration) int {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("parley error: code=%s message=%s", e.Code, e.Message)
+	return e.Message + " (" + e.Code + ")"
 }
 
 // Errorf returns an *Error with the given code and a formatted message.

@@ -113,7 +113,7 @@ var _ parley.Storage = (*DB)(nil)
 // Open opens and migrates the database: a PostgreSQL URL (IsPostgres), or
 // the SQLite file at path, created if needed.
 func Open(path string, opts Options) (*DB, error) {
-	if err := checkAddress(path); err != nil {
+	if err := CheckAddress(path); err != nil {
 		return nil, err
 	}
 	if IsPostgres(path) {

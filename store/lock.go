@@ -24,7 +24,7 @@ func LockServer(path string) (release func() error, err error) {
 
 // lockFile opens the lock file beside the database at path and locks it.
 func lockFile(path string) (*os.File, error) {
-	if err := checkAddress(path); err != nil {
+	if err := CheckAddress(path); err != nil {
 		return nil, err
 	}
 	if err := checkWritable(path); err != nil {

@@ -25,11 +25,11 @@ func IsPostgres(addr string) bool {
 	return strings.HasPrefix(addr, "postgres://") || strings.HasPrefix(addr, "postgresql://")
 }
 
-// checkAddress refuses a --db value that is meant for a database server but
+// CheckAddress refuses a --db value that is meant for a database server but
 // would be taken for a SQLite file name: another URL scheme (or a mistyped
 // one), or a PostgreSQL keyword string. The value is not repeated: it may
 // hold a password.
-func checkAddress(addr string) error {
+func CheckAddress(addr string) error {
 	if IsPostgres(addr) {
 		return nil
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	parley "github.com/parley-chat/parley"
@@ -42,7 +44,7 @@ func appsCreate(ctx context.Context, args []string, getenv func(string) string, 
 	} else if !parley.ValidID(*id) {
 		return fmt.Errorf("app id %q must be 1 to 255 of A-Z a-z 0-9 _ - . @ : + = ~", *id)
 	}
-	svc, closeDB, err := openService(*dbPath)
+	svc, closeDB, err := openServiceOn(*dbPath, true)
 	if err != nil {
 		return err
 	}
@@ -55,17 +57,20 @@ func appsCreate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func keys(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs, dbPath := adminFlags("keys "+sub, getenv, stderr)
-	grace := fs.Duration("grace", 24*time.Hour, "how long earlier keys keep working (rotate)")
-	test := fs.Bool("test", false, "make an sk_test_ key (rotate)")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
 	want := map[string]int{"rotate": 1, "revoke": 2, "list": 1}
 	n, known := want[sub]
 	if !known {
 		return fmt.Errorf("unknown command keys %q: use rotate, revoke or list", sub)
+	}
+	fs, dbPath := adminFlags("keys "+sub, getenv, stderr)
+	grace, test := new(time.Duration), new(bool)
+	if sub == "rotate" {
+		grace = fs.Duration("grace", 24*time.Hour, "how long earlier keys keep working")
+		test = fs.Bool("test", false, "make an sk_test_ key (for test data)")
+	}
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(rest) != n {
 		return fmt.Errorf("keys %s takes %d argument(s), got %d", sub, n, len(rest))
@@ -115,6 +120,21 @@ func keys(ctx context.Context, sub string, args []string, getenv func(string) st
 // openService opens the database for an admin command. Its changes publish
 // no events in this process: a server reads them from the stored log.
 func openService(path string) (*parley.Service, func() error, error) {
+	return openServiceOn(path, false)
+}
+
+// openServiceOn is openService that may make a new SQLite file (create):
+// only a command that writes an installation's first data does, so a
+// mistyped --db is an error, not a new empty database left behind.
+func openServiceOn(path string, create bool) (*parley.Service, func() error, error) {
+	if err := store.CheckAddress(path); err != nil {
+		return nil, nil, err
+	}
+	if !create && !store.IsPostgres(path) {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("there is no database %s (--db, PARLEY_DB): start parley serve, or run parley apps create, there first", path)
+		}
+	}
 	db, err := store.Open(path, store.Options{})
 	if err != nil {
 		return nil, nil, err

@@ -18,10 +18,11 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "serve" && os.Getenv("GOGC") == "" {
 		go tuneGC(ctx)
 	}
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "parley:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // asked for: the usage went to stderr
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "parley:", err)
 		os.Exit(1)
 	}
 }
@@ -66,6 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(rest, getenv, stdout, stderr)
 	case cmd == "migrate-from":
 		return migrateFromCmd(ctx, rest, getenv, stdout, stderr)
+	case (cmd == "apps" || cmd == "keys") && len(rest) > 0 && isHelp(rest[0]):
+		fmt.Fprint(stdout, usage)
+		return nil
 	case cmd == "apps" && len(rest) > 0 && rest[0] == "create":
 		return appsCreate(ctx, rest[1:], getenv, stdout, stderr)
 	case cmd == "keys" && len(rest) > 0:
@@ -76,13 +80,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return benchCmd(ctx, rest, stdout, stderr)
 	case cmd == noopCommand:
 		return noopServe(ctx, rest, stderr)
-	case cmd == "help" || cmd == "-h" || cmd == "--help":
+	case isHelp(cmd):
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
 }
+
+func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 
 // dbUsage describes --db.
 const dbUsage = "the SQLite database file, or a postgres:// URL for PostgreSQL (PARLEY_DB)"

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -122,6 +124,46 @@ func TestAppsAndKeys(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir("."); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.Contains(e.Name(), "s3cret") }) {
 		t.Error("a database file was made of a URL")
+	}
+	// A command that only reads or changes keys makes no database: a
+	// mistyped --db is an error, not an empty file left behind.
+	typo := filepath.Join(t.TempDir(), "typo.db")
+	for _, args := range [][]string{
+		{"keys", "list", "shop", "--db", typo},
+		{"keys", "rotate", "shop", "--db", typo},
+		{"keys", "revoke", "shop", "key_x", "--db", typo},
+		{"console-link", "shop", "--user", "mia", "--db", typo},
+	} {
+		if _, err := runCLI(t, nil, args...); err == nil || !strings.Contains(err.Error(), "there is no database") {
+			t.Errorf("%v: %v, want an error saying there is no database", args, err)
+		}
+		if _, err := os.Stat(typo); err == nil {
+			t.Fatalf("%v made %s", args, typo)
+		}
+	}
+	// Flags of another subcommand are refused; an application error reads
+	// as a sentence with its code.
+	if _, err := runCLI(t, nil, "keys", "list", "shop", "--grace", "1h", "--db", db); err == nil {
+		t.Error("keys list took --grace, a flag of keys rotate")
+	}
+	if _, err := runCLI(t, nil, "apps", "create", "--id", "shop", "--db", db); err == nil || strings.Contains(err.Error(), "code=") {
+		t.Errorf("a second app shop: %v, want a sentence", err)
+	}
+}
+
+// TestHelp: asking for help, of the whole command or of one, is no error.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}, {"keys", "--help"}, {"apps", "-h"}} {
+		out, err := runCLI(t, nil, args...)
+		if err != nil || !strings.Contains(out, "Usage:") {
+			t.Errorf("%v: %v, printed %q", args, err, out)
+		}
+	}
+	for _, args := range [][]string{{"serve", "--help"}, {"keys", "list", "-h"}, {"apps", "create", "--help"}} {
+		if _, err := runCLI(t, nil, args...); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%v: %v, want flag.ErrHelp (exit 0)", args, err)
+		}
 	}
 }
 

@@ -57,7 +57,7 @@ func migrateFromCmd(ctx context.Context, args []string, getenv func(string) stri
 	if *statePath == "" {
 		*statePath = "parley-migrate-" + *toApp + ".json"
 	}
-	svc, closeDB, err := openService(*dbPath)
+	svc, closeDB, err := openServiceOn(*dbPath, true)
 	if err != nil {
 		return err
 	}

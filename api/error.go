@@ -104,7 +104,7 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 			path = r.URL.Path
 		}
 		var allow []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			if rctx.Routes.Match(chi.NewRouteContext(), m, path) {
 				allow = append(allow, m)
 			}

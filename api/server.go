@@ -90,8 +90,11 @@ func (s *Server) Handler() http.Handler {
 	r.NotFound(s.routeNotFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 
+	// Uptime monitors often probe with HEAD.
 	r.Get("/healthz", s.healthz)
+	r.Head("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Head("/readyz", s.readyz)
 	r.Get("/openapi.yaml", s.openapi)
 	r.Get("/console", s.console)
 	r.Get("/console/*", s.console)

@@ -93,7 +93,8 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 		}
 		// The clock is read again once the conversation is held: a send
 		// that waited for the lock (on PostgreSQL) is no older than the one
-		// it waited for, so times follow the conversation's order.
+		// it waited for, so times follow the conversation's order (as far
+		// as the clocks of the servers sharing the database agree).
 		w.now = s.now()
 		var fresh []Message
 		var stored []*string // the keys of fresh, for InsertMessages

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -326,12 +327,16 @@ func TestEditsThatAreNot(t *testing.T) {
 	e := newEnv(t)
 	e.putConversation("c", "alice", "bob")
 	id := e.send("c", "alice", "hello")
+	start := e.events(t, "wait=0").Cursor
 	for _, body := range []string{`{}`, `{"text":null}`, `{"custom":null}`} {
 		var m messageOut
 		e.do(req{method: "PATCH", path: "/conversations/c/messages/" + id, body: body}).must(t, 200, "").decode(t, &m)
 		if m.Text != "hello" || m.EditedAt != nil {
 			t.Errorf("PATCH %s answered %+v, want the message unedited", body, m)
 		}
+	}
+	if got := types(e.events(t, "wait=0&since="+url.QueryEscape(start))); got != "" {
+		t.Errorf("PATCHes that change nothing emitted %s", got)
 	}
 	e.do(req{method: "DELETE", path: "/users/alice?eraseMessages=true"}).must(t, 200, "")
 	for _, body := range []string{`{"text":"words put in her mouth"}`, `{"custom":{"k":"v"}}`} {

@@ -60,6 +60,8 @@ func (s *Server) refuseUnreadable(next http.Handler) http.Handler {
 	})
 }
 
+// checkURL is refuseUnreadable's test of a request's URL, which a batch
+// applies to its operations too.
 func checkURL(u *url.URL) error {
 	if strings.ContainsRune(u.Path, 0) || strings.Contains(u.RawQuery, "%00") || strings.ContainsRune(u.RawQuery, 0) {
 		return parley.Errorf(parley.EInvalid, "The path and query must not hold the NUL character (%%00).")

@@ -126,14 +126,17 @@ func (w *change) addMembers(c *Conversation, ids []string, known map[string]*Mem
 // emitConversation records, with the conversation as it is now,
 // conversation.updated, or conversation.created placed before the events
 // recorded since the write's event number at (its participants joining).
+// A conversation created with participants is announced after their joins
+// too (announce): each joiner's stream shows the joins from its own on,
+// and conversation.updated, which names everyone, tells them the rest.
 func (w *change) emitConversation(convID string, created bool, at int) error {
 	c, err := w.complete(convID)
 	if err != nil {
 		return err
 	}
-	w.announced[convID] = true
 	d, m := EventData{ConversationID: convID, Conversation: c}, &EventMeta{Seq: c.LastSeq}
 	if !created {
+		w.announced[convID] = true
 		w.emitMeta(EventConversationUpdated, d, m)
 		return nil
 	}

@@ -48,11 +48,11 @@ func TestBackendStream(t *testing.T) {
 	e.do(req{method: "PUT", path: "//v1/app2/users/x", bearer: other.Secret, body: map[string]any{"name": "X"}}).must(t, 200, "")
 
 	all := e.events(t, "wait=0&since="+url.QueryEscape(start.Cursor))
-	if got := types(all); got != "user.created user.created conversation.created participant.added participant.added message.sent" {
+	if got := types(all); got != "user.created user.created conversation.created participant.added participant.added conversation.updated message.sent" {
 		t.Fatalf("events = %s", got)
 	}
-	if m, _ := all.Data[5].Data["message"].(map[string]any); m["text"] != "hello" || all.Data[5].Data["conversationId"] != "c" {
-		t.Errorf("message.sent data = %v", all.Data[5].Data)
+	if m, _ := all.Data[6].Data["message"].(map[string]any); m["text"] != "hello" || all.Data[6].Data["conversationId"] != "c" {
+		t.Errorf("message.sent data = %v", all.Data[6].Data)
 	}
 	for i, ev := range all.Data {
 		if !strings.HasPrefix(ev.ID, "evt_") || ev.Cursor == "" || ev.CreatedAt == 0 {
@@ -61,7 +61,7 @@ func TestBackendStream(t *testing.T) {
 	}
 	// Resuming from any event's cursor gives exactly the rest.
 	rest := e.events(t, "wait=0&since="+url.QueryEscape(all.Data[3].Cursor))
-	if got := types(rest); got != "participant.added message.sent" {
+	if got := types(rest); got != "participant.added conversation.updated message.sent" {
 		t.Errorf("after the 4th event: %s", got)
 	}
 	if got := types(e.events(t, "wait=0&since="+url.QueryEscape(all.Cursor))); got != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -251,11 +252,12 @@ func TestClientStreamDelivery(t *testing.T) {
 	e.do(req{method: "DELETE", path: "/conversations/c"}).must(t, 200, "")
 
 	want := map[string]string{
-		"alice": "participant.added c alice; participant.added c bob; message.sent c hi; participant.added c carol; conversation.updated c; " +
+		"alice": "participant.added c alice; participant.added c bob; conversation.updated c; message.sent c hi; participant.added c carol; conversation.updated c; " +
 			"message.sent c secret; message.updated c hi!; participant.removed c bob; conversation.updated c; message.sent c after; " +
 			"message.deleted c; user.updated alice; conversation.deleted c",
-		// Bob joins after alice in the same write: her joining came before his.
-		"bob": "participant.added c bob; message.sent c hi; participant.added c carol; conversation.updated c; " +
+		// Bob joins after alice in the same write: her joining came before
+		// his, and the conversation.updated after both names her.
+		"bob": "participant.added c bob; conversation.updated c; message.sent c hi; participant.added c carol; conversation.updated c; " +
 			"message.sent c secret; message.updated c hi!; participant.removed c bob; message.deleted c; conversation.deleted c",
 		"carol": "participant.added c carol; conversation.updated c; message.updated c hi!; participant.removed c bob; conversation.updated c; " +
 			"conversation.deleted c",
@@ -268,6 +270,53 @@ func TestClientStreamDelivery(t *testing.T) {
 	}
 	if got := otherAlice.events(100 * time.Millisecond); len(got) != 0 {
 		t.Errorf("another app's alice received %s", kinds(got))
+	}
+}
+
+// TestJoinersLearnEachOther: users who join a conversation in one write,
+// by the backend or by a client creating it, each learn of all the others
+// from their streams (their own join comes in the middle of the write's
+// joins; the conversation.updated after them names everyone).
+func TestJoinersLearnEachOther(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	users := []string{"a", "b", "d", "x", "y"}
+	streams := map[string]*socket{}
+	for _, u := range users {
+		e.putUser(u, nil)
+		streams[u], _ = e.stream(t, u, "")
+	}
+	e.do(req{method: "PUT", path: "/conversations/c1", body: map[string]any{"participants": []string{"a", "b", "d"}}}).must(t, 200, "")
+	e.me("a", "PUT", "/conversations/c2", map[string]any{"participants": []string{"x", "y"}}).must(t, 200, "")
+	want := map[string]map[string]string{ // user: conversation: who they learn takes part
+		"a": {"c1": "a b d", "c2": "a x y"}, "b": {"c1": "a b d"}, "d": {"c1": "a b d"}, "x": {"c2": "a x y"}, "y": {"c2": "a x y"},
+	}
+	for _, u := range users {
+		learned := map[string]map[string]bool{}
+		learn := func(conv, user string) {
+			if learned[conv] == nil {
+				learned[conv] = map[string]bool{}
+			}
+			learned[conv][user] = true
+		}
+		for _, ev := range streams[u].events(500 * time.Millisecond) {
+			switch ev.Type {
+			case "participant.added":
+				learn(ev.Data["conversationId"].(string), ev.Data["userId"].(string))
+			case "conversation.updated":
+				c := ev.Data["conversation"].(map[string]any)
+				for p := range c["participants"].(map[string]any) {
+					learn(c["id"].(string), p)
+				}
+			}
+		}
+		got := map[string]string{}
+		for conv, who := range learned {
+			got[conv] = strings.Join(slices.Sorted(maps.Keys(who)), " ")
+		}
+		if !maps.Equal(got, want[u]) {
+			t.Errorf("%s learns the participants %v, want %v", u, got, want[u])
+		}
 	}
 }
 
@@ -299,7 +348,7 @@ func TestStreamResumeFromHistory(t *testing.T) {
 		t.Errorf("authenticated cursor = %v, want %s", hello.Body["cursor"], start)
 	}
 	got := kinds(s.events(300 * time.Millisecond))
-	want := "participant.added c bob; message.sent c one; participant.removed c bob; participant.added c bob; conversation.updated c; " +
+	want := "participant.added c bob; conversation.updated c; message.sent c one; participant.removed c bob; participant.added c bob; conversation.updated c; " +
 		"message.sent c back; participant.updated c bob; conversation.updated c; participant.removed c bob; participant.added c bob; user.updated bob; " +
 		"participant.updated c bob; conversation.updated c; message.sent c live again"
 	if got != want {

@@ -187,7 +187,7 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 	// TalkJS format: every type, signed with the app's secret key.
 	var types []string
-	for range 7 { // user.created ×2, conversation.created, participant.added ×2, message.sent, user.banned
+	for range 8 { // user.created ×2, conversation.created, participant.added ×2, conversation.updated, message.sent, user.banned
 		r := talk.next(t, 5*time.Second)
 		mac := hmac.New(sha256.New, []byte(e.key.Secret))
 		mac.Write([]byte(r.header.Get("X-TalkJS-Timestamp") + "." + string(r.body)))
@@ -200,7 +200,7 @@ func TestWebhookDelivery(t *testing.T) {
 		types = append(types, decodeHook(t, r).Type)
 	}
 	slices.Sort(types)
-	if strings.Join(types, " ") != "conversation.created message.sent participant.added participant.added user.banned user.created user.created" {
+	if strings.Join(types, " ") != "conversation.created conversation.updated message.sent participant.added participant.added user.banned user.created user.created" {
 		t.Errorf("talkjs endpoint got %v", types)
 	}
 }

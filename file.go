@@ -73,7 +73,8 @@ func NewAttachmentToken() string { return "att_" + RandomBase62(32) }
 func DetectContentType(data []byte) string { return http.DetectContentType(data) }
 
 // CheckFilename refuses a file name that is empty, longer than
-// MaxFilenameBytes, not UTF-8, or holds a control character or a path.
+// MaxFilenameBytes, not UTF-8, or holds a control or format character
+// (bidirectional overrides, zero-width characters) or a path.
 func CheckFilename(name string) error {
 	switch {
 	case name == "":
@@ -84,8 +85,10 @@ func CheckFilename(name string) error {
 		return Invalid("file", "must have a file name in UTF-8")
 	case strings.ContainsAny(name, `/\`) || name == "." || name == "..":
 		return Invalid("file", "must have a file name without a path")
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return Invalid("file", "must have a file name without control characters")
+	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		// Format characters too: a right-to-left override makes
+		// "invoice\u202Efdp.exe" show as "invoiceexe.pdf".
+		return Invalid("file", "must have a file name without control or format characters")
 	}
 	return nil
 }

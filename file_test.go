@@ -17,6 +17,7 @@ func TestCheckFilename(t *testing.T) {
 		{strings.Repeat("n", 255), true},
 		{"", false}, {strings.Repeat("n", 256), false}, {"a/b.txt", false}, {`a\b.txt`, false}, {".", false}, {"..", false},
 		{"a\tb", false}, {"a\x00b", false}, {"a\u0085b", false}, {"\xff.txt", false},
+		{"invoice\u202Efdp.exe", false}, {"a\u200Bb.txt", false}, // format characters: a bidi override, a zero-width space
 	} {
 		if err := parley.CheckFilename(tc.name); (err == nil) != tc.ok {
 			t.Errorf("%q: %v, want ok %v", tc.name, err, tc.ok)

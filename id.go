@@ -9,9 +9,10 @@ import (
 const MaxIDBytes = 255
 
 // ValidID reports whether s is a caller-chosen id: 1 to 255 bytes of
-// A-Z a-z 0-9 _ - . @ : + = ~.
+// A-Z a-z 0-9 _ - . @ : + = ~, but not "." or "..", which no path can name
+// (clients and proxies remove them as dot segments).
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > MaxIDBytes {
+	if len(s) == 0 || len(s) > MaxIDBytes || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -22,6 +22,11 @@ func TestValidID(t *testing.T) {
 		{"a/b", false},
 		{"é", false},
 		{"a%20", false},
+		// Dot segments, which clients and proxies remove from paths.
+		{".", false},
+		{"..", false},
+		{"...", true},
+		{".a", true},
 	}
 	for _, tt := range tests {
 		if got := parley.ValidID(tt.id); got != tt.want {

@@ -151,7 +151,7 @@ func pathID(r *http.Request, name string, valid func(string) bool) (string, erro
 	raw := chi.URLParam(r, name)
 	id, err := url.PathUnescape(raw)
 	if err != nil || !valid(id) {
-		return "", parley.Invalid(name, "must be 1 to 255 of A-Z a-z 0-9 _ - . @ : + = ~")
+		return "", parley.Invalid(name, "must be 1 to 255 of A-Z a-z 0-9 _ - . @ : + = ~, and not . or ..")
 	}
 	return id, nil
 }

@@ -102,7 +102,7 @@ func TestEventsAfterCommit(t *testing.T) {
 	must(t, err)
 
 	got := drain(sub)
-	want := []string{"conversation.created", "participant.added", "participant.added", "message.sent", "message.sent"}
+	want := []string{"conversation.created", "participant.added", "participant.added", "conversation.updated", "message.sent", "message.sent"}
 	if fmt.Sprint(types(got)) != fmt.Sprint(want) {
 		t.Fatalf("events %v, want %v", types(got), want)
 	}
@@ -111,8 +111,8 @@ func TestEventsAfterCommit(t *testing.T) {
 			t.Errorf("event %d: seq %d after %d, app %q, id %q", i, e.Seq, got[max(i-1, 0)].Seq, e.AppID, e.ID)
 		}
 	}
-	if m := got[3].Data.Message; m == nil || m.ID != ids[0] || m.Text != "one" || got[3].Data.ConversationID != "c" {
-		t.Errorf("message.sent data = %+v", got[3].Data)
+	if m := got[4].Data.Message; m == nil || m.ID != ids[0] || m.Text != "one" || got[4].Data.ConversationID != "c" {
+		t.Errorf("message.sent data = %+v", got[4].Data)
 	}
 	if c := got[0].Data.Conversation; c == nil || len(c.Participants) != 2 {
 		t.Errorf("conversation.created data = %+v", got[0].Data)

@@ -280,8 +280,10 @@ func (s *Service) Replay(ctx context.Context, appID, id string, since int64) (in
 			w, err := c.Webhook(appID, id)
 			if err != nil {
 				return err
+			} else if !w.Enabled {
+				return Errorf(EInvalid, "Webhook %q is disabled: enable it first.", id)
 			}
-			events, err := c.EventsSince(appID, since, after, w.Cursor, w.Types(), replayStep)
+			events, err := c.QueuedEventsSince(appID, id, since, after, w.Cursor, w.Types(), replayStep)
 			if err != nil || len(events) == 0 {
 				return err
 			}

@@ -224,9 +224,10 @@ type Tx interface {
 	Deliveries(webhookID, status string, page Page) ([]WebhookDelivery, error)
 	// DeliveryByEvent is webhook.not_found when there is none.
 	DeliveryByEvent(webhookID, eventID string) (*WebhookDelivery, error)
-	// EventsSince reads the app's events of the types created at or after
-	// since (ms), in (after, through], oldest first, at most limit.
-	EventsSince(appID string, since, after, through int64, types []string, limit int) ([]Event, error)
+	// QueuedEventsSince reads the app's events of the types that were
+	// queued for the webhook (it has a delivery of them), created at or
+	// after since (ms), in (after, through], oldest first, at most limit.
+	QueuedEventsSince(appID, webhookID string, since, after, through int64, types []string, limit int) ([]Event, error)
 	// PruneDeliveries deletes at most limit delivered or failed deliveries
 	// queued before before (ms), and reports how many.
 	PruneDeliveries(before int64, limit int) (int, error)

@@ -33,17 +33,26 @@ func publicResolver(_ context.Context, host string) ([]netip.Addr, error) {
 }
 
 // webhookScene registers an endpoint and queues it the app's events so
-// far (by a replay), and returns its id and one queued event's id.
+// far (as the deliverer would have, had the endpoint been there), and
+// returns its id and one queued event's id.
 func (e *env) webhookScene() (hook, event string) {
 	e.t.Helper()
 	var w struct{ ID string }
 	e.do(req{method: "POST", path: "/webhooks", body: map[string]any{"url": "https://hooks.example.com/in", "events": []string{"*"}}}).
 		must(e.t, 200, "").decode(e.t, &w)
-	e.do(req{method: "POST", path: "/webhooks/" + w.ID + "/replay", body: map[string]any{"since": 0}}).must(e.t, 200, "")
+	if err := e.st.Update(context.Background(), func(tx parley.Tx) error {
+		last, err := tx.LastEventPos(e.app)
+		if err != nil {
+			return err
+		}
+		return tx.QueueEvents(w.ID, e.app, 0, last, parley.EventTypes, e.clock.Now().UnixMilli())
+	}); err != nil {
+		e.t.Fatal(err)
+	}
 	var ds struct{ Data []struct{ EventID string } }
 	e.do(req{method: "GET", path: "/webhooks/" + w.ID + "/deliveries"}).must(e.t, 200, "").decode(e.t, &ds)
 	if len(ds.Data) == 0 {
-		e.t.Fatal("the replay queued nothing")
+		e.t.Fatal("nothing was queued")
 	}
 	return w.ID, ds.Data[0].EventID
 }
@@ -313,6 +322,15 @@ func TestWebhookRetriesAndLog(t *testing.T) {
 	for _, bad := range []map[string]any{{}, {"since": -1}, {"since": "x"}} {
 		e.do(req{method: "POST", path: "/webhooks/" + hook + "/replay", body: bad}).must(t, 400, "request.invalid")
 	}
+	// A replay sends again what the endpoint was sent: nothing from before
+	// it existed, nothing while it is disabled.
+	late, _ := e.createWebhook(t, map[string]any{"url": rc.URL, "events": []string{"message.sent"}})
+	e.do(req{method: "POST", path: "/webhooks/" + late + "/replay", body: map[string]any{"since": 0}}).must(t, 200, "").decode(t, &n)
+	if n.Count != 0 {
+		t.Errorf("a replay of a new endpoint sent %d events from before it existed", n.Count)
+	}
+	e.do(req{method: "PATCH", path: "/webhooks/" + hook, body: map[string]any{"enabled": false}}).must(t, 200, "")
+	e.do(req{method: "POST", path: "/webhooks/" + hook + "/replay", body: map[string]any{"since": 0}}).must(t, 400, "request.invalid")
 	e.do(req{method: "GET", path: "/webhooks/" + hook + "/deliveries?status=lost"}).must(t, 400, "request.invalid")
 }
 

@@ -281,13 +281,16 @@ func (t *tx) DeliveryByEvent(webhookID, eventID string) (*parley.WebhookDelivery
 	return &out[0], nil
 }
 
-// EventsSince reads the app's events created at or after since (ms),
-// through position through, of the types, at most limit after position after.
-func (t *tx) EventsSince(appID string, since, after, through int64, types []string, limit int) ([]parley.Event, error) {
+// QueuedEventsSince reads the app's events queued for the webhook (a
+// delivery row, sent or not), created at or after since (ms), through
+// position through, of the types, at most limit after position after.
+func (t *tx) QueuedEventsSince(appID, webhookID string, since, after, through int64, types []string, limit int) ([]parley.Event, error) {
 	var rows []eventRow
 	if err := t.in("read events since", &rows, `SELECT `+eventColumns+` FROM events
-		WHERE app_id = ? AND pos > ? AND pos <= ? AND created_at >= ? AND type IN (?) ORDER BY pos LIMIT ?`,
-		appID, after, through, since, types, limit); err != nil {
+		WHERE app_id = ? AND pos > ? AND pos <= ? AND created_at >= ? AND type IN (?)
+			AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = ? AND d.event_pos = events.pos)
+		ORDER BY pos LIMIT ?`,
+		appID, after, through, since, types, webhookID, limit); err != nil {
 		return nil, err
 	}
 	return t.events(rows)

@@ -46,10 +46,10 @@ func secureHeaders(next http.Handler) http.Handler {
 
 // refuseUnreadable answers 400 to a request whose path or query holds the
 // NUL character (%00): no id or search has it, and PostgreSQL cannot store
-// it; bodies are checked where they are decoded (parley.CheckJSON). So is a
-// path that is not UTF-8, and a query that does not decode (a bad %-escape, text that is not UTF-8) or
-// that names a parameter twice: the handlers read one value of each, and
-// would silently drop the rest.
+// it; bodies are checked where they are decoded (parley.CheckJSON). So is
+// a path that is not UTF-8, and a query that does not decode (a bad
+// %-escape, text that is not UTF-8) or that names a parameter twice: the
+// handlers read one value of each, and would silently drop the rest.
 func (s *Server) refuseUnreadable(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkURL(r.URL); err != nil {

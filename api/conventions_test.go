@@ -234,3 +234,42 @@ func TestNullIsNoBody(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownQueryParams: a query parameter the route does not take is
+// refused, not ignored: a backend asking for TalkJS's orderBy or filter
+// learns Parley does not do it instead of getting an unsorted, unfiltered
+// list. An unknown app still comes first.
+func TestUnknownQueryParams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("c", "alice")
+	tests := []struct {
+		r      req
+		status int
+		code   string
+		field  string
+	}{
+		{req{method: "GET", path: "/users/alice/conversations?orderBy=createdAt&orderDirection=DESC"}, 400, "request.invalid", "orderBy"},
+		{req{method: "GET", path: "/users/alice/conversations?filter=%7B%7D"}, 400, "request.invalid", "filter"},
+		{req{method: "GET", path: "/conversations?lastMessageAfter=1"}, 400, "request.invalid", "lastMessageAfter"},
+		{req{method: "GET", path: "/users/alice?limit=1"}, 400, "request.invalid", "limit"},
+		{req{method: "PUT", path: "/users/bob?name=Bob", body: map[string]any{"name": "Bob"}}, 400, "request.invalid", "name"},
+		{req{method: "GET", path: "/me/conversations?_=1", noAuth: true, header: e.signed("alice")}, 400, "request.invalid", "_"},
+		{req{method: "GET", path: "//v1/nosuchapp/users?orderBy=x"}, 404, "app.not_found", ""},
+		{req{method: "GET", path: "/users/alice/conversations?unreadsOnly=true&limit=5"}, 200, "", ""},
+		{req{method: "GET", path: "/users/search?q=al&badge=x&page=1"}, 200, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.r.method+" "+tt.r.path, func(t *testing.T) {
+			r := e.in(t).do(tt.r).must(t, tt.status, tt.code)
+			if tt.field != "" {
+				var body struct{ Fields map[string]string }
+				r.decode(t, &body)
+				if body.Fields[tt.field] == "" {
+					t.Errorf("the answer does not name %q: %s", tt.field, r.body)
+				}
+			}
+		})
+	}
+	e.do(req{method: "GET", path: "/users/bob"}).must(t, 404, "user.not_found") // the refused PUT wrote nothing
+}

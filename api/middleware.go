@@ -111,10 +111,14 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // requireApp answers app.not_found for an unknown app, before credentials:
-// app ids are public.
+// app ids are public; then a query parameter the route does not take.
 func (s *Server) requireApp(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Apps.CheckApp(r.Context(), chi.URLParam(r, "appId")); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := checkQueryNames(r); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

@@ -1,0 +1,54 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// queryParams are the query parameters each route takes, by method and
+// route pattern: openapi.yaml's (TestQueryParamsMatchSpec holds them
+// equal). Any other is refused, not ignored: a backend written for another
+// API (TalkJS's orderBy or filter) learns that Parley does not do it,
+// instead of getting an answer it did not ask for.
+var queryParams = map[string][]string{
+	"GET /v1/{appId}/users":                                      {"limit", "startingAfter", "ids", "externalIds"},
+	"GET /v1/{appId}/users/search":                               {"q", "badge", "page"},
+	"DELETE /v1/{appId}/users/{userId}":                          {"eraseMessages"},
+	"GET /v1/{appId}/users/{userId}/conversations":               {"limit", "startingAfter", "unreadsOnly", "lastMessageAfter", "lastMessageBefore"},
+	"GET /v1/{appId}/conversations":                              {"limit", "startingAfter"},
+	"GET /v1/{appId}/conversations/{conversationId}/messages":    {"limit", "startingAfter"},
+	"GET /v1/{appId}/events":                                     {"since", "wait", "types"},
+	"GET /v1/{appId}/files/{fileId}":                             {"expires", "signature"},
+	"GET /v1/{appId}/moderation/log":                             {"userId", "limit", "startingAfter"},
+	"GET /v1/{appId}/moderation/reports":                         {"status", "limit", "startingAfter"},
+	"GET /v1/{appId}/moderation/users":                           {"state", "limit", "startingAfter"},
+	"GET /v1/{appId}/webhooks":                                   {"limit", "startingAfter"},
+	"GET /v1/{appId}/webhooks/{webhookId}/deliveries":            {"status", "limit", "startingAfter"},
+	"GET /v1/{appId}/me/users":                                   {"limit", "startingAfter", "ids", "externalIds"},
+	"GET /v1/{appId}/me/users/search":                            {"q", "badge", "page"},
+	"GET /v1/{appId}/me/conversations":                           {"limit", "startingAfter", "unreadsOnly", "lastMessageAfter", "lastMessageBefore"},
+	"GET /v1/{appId}/me/conversations/{conversationId}/messages": {"limit", "startingAfter"},
+	"GET /v1/{appId}/me/events":                                  {"since", "wait"},
+	"GET /v1/{appId}/me/moderation/log":                          {"userId", "limit", "startingAfter"},
+	"GET /v1/{appId}/me/moderation/reports":                      {"status", "limit", "startingAfter"},
+	"GET /v1/{appId}/me/moderation/users":                        {"state", "limit", "startingAfter"},
+}
+
+// checkQueryNames refuses a query parameter the request's route does not
+// take. It runs once the request is routed.
+func checkQueryNames(r *http.Request) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	taken := queryParams[r.Method+" "+chi.RouteContext(r.Context()).RoutePattern()]
+	for name := range r.URL.Query() {
+		if !slices.Contains(taken, name) {
+			return parley.Invalid(name, "is not a query parameter of this route")
+		}
+	}
+	return nil
+}

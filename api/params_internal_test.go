@@ -1,0 +1,52 @@
+package api
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	parley "github.com/parley-chat/parley"
+)
+
+// TestQueryParamsMatchSpec: the query parameters the server takes are
+// exactly openapi.yaml's, route by route.
+func TestQueryParamsMatchSpec(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(parley.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inSpec := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if method == "OPTIONS" || method == "HEAD" {
+				continue
+			}
+			var names []string
+			for _, params := range []openapi3.Parameters{item.Parameters, op.Parameters} {
+				for _, p := range params {
+					if p.Value.In == openapi3.ParameterInQuery {
+						names = append(names, p.Value.Name)
+					}
+				}
+			}
+			key := method + " " + path
+			if len(names) == 0 {
+				if _, ok := queryParams[key]; ok {
+					t.Errorf("%s takes %v here and no query parameter in openapi.yaml", key, queryParams[key])
+				}
+				continue
+			}
+			inSpec[key] = true
+			got := slices.Sorted(slices.Values(queryParams[key]))
+			if slices.Sort(names); !slices.Equal(got, names) {
+				t.Errorf("%s takes %v here, %v in openapi.yaml", key, got, names)
+			}
+		}
+	}
+	for key := range queryParams {
+		if !inSpec[key] {
+			t.Errorf("%s takes query parameters here but not in openapi.yaml", key)
+		}
+	}
+}

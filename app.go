@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 )
 
@@ -94,6 +95,23 @@ func Permit(s Settings, role *string, m *Moderation, verified bool, perm string)
 		return Errorf(EUserSilenced, "A silenced user's permissions are suspended.")
 	}
 	return nil
+}
+
+// Permissions are the permissions a user with this role and restriction
+// holds now (Permit's answer for each), sorted: what a client may offer
+// its user.
+func Permissions(s Settings, role *string, m *Moderation, verified bool) []string {
+	out := []string{}
+	if role == nil {
+		return out
+	}
+	for _, p := range s.Roles[*role] {
+		if Permit(s, role, m, verified, p) == nil && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // SettingsPatch changes the settings that are sent; a sent userList or roles

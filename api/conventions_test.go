@@ -250,6 +250,7 @@ func TestUnknownQueryParams(t *testing.T) {
 		field  string
 	}{
 		{req{method: "GET", path: "/users/alice/conversations?orderBy=createdAt&orderDirection=DESC"}, 400, "request.invalid", "orderBy"},
+		{req{method: "GET", path: "/users/alice/conversations?orderBy=createdAt&orderDirection=DESC"}, 400, "request.invalid", "orderDirection"},
 		{req{method: "GET", path: "/users/alice/conversations?filter=%7B%7D"}, 400, "request.invalid", "filter"},
 		{req{method: "GET", path: "/conversations?lastMessageAfter=1"}, 400, "request.invalid", "lastMessageAfter"},
 		{req{method: "GET", path: "/users/alice?limit=1"}, 400, "request.invalid", "limit"},

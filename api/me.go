@@ -10,6 +10,9 @@ type meView struct {
 	User            *parley.UserView  `json:"user"`
 	ConversationIDs []string          `json:"conversationIds"`
 	ReadPointers    map[string]string `json:"readPointers"`
+	// Permissions are those the user's role grants them now: what the app
+	// may offer them (a moderation console, a delete button).
+	Permissions []string `json:"permissions"`
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +32,9 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ok(w, meView{u.ViewAt(s.now()), ids, pointers})
+	view := u.ViewAt(s.now())
+	perms := parley.Permissions(principal(r).Session.Settings, u.Role, view.User.Moderation, principal(r).Verified)
+	ok(w, meView{view, ids, pointers, perms})
 }
 
 // selfPatch is what a client may change of its own profile; any other

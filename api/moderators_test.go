@@ -263,3 +263,38 @@ func TestModerationStateVisibility(t *testing.T) {
 		t.Errorf("GET /me hides one's own moderation: %s", r.body)
 	}
 }
+
+// TestMyPermissions: GET /me names the permissions the caller's role grants
+// now, so an app offers only what will work: none to a guest, none while
+// silenced, and a role's change shows at the next call.
+func TestMyPermissions(t *testing.T) {
+	t.Parallel()
+	perms := func(s *modScene, user string, verified bool) string {
+		var me struct{ Permissions []string }
+		s.as(user, "GET", "", nil, verified).must(t, 200, "").decode(t, &me)
+		return strings.Join(me.Permissions, " ")
+	}
+	s := newModScene(t, []string{"users.manage", "reports.review", "messages.moderate"}, true)
+	for _, tt := range []struct{ user, want string }{
+		{"mod", "messages.moderate reports.review users.manage"},
+		{"boss", "users.manage"},
+		{"pat", ""},
+	} {
+		if got := perms(s, tt.user, true); got != tt.want {
+			t.Errorf("%s's permissions: %q, want %q", tt.user, got, tt.want)
+		}
+	}
+	s.do(req{method: "POST", path: "/users/mod/silence", body: map[string]any{}}).must(t, 200, "")
+	if got := perms(s, "mod", true); got != "" {
+		t.Errorf("a silenced moderator's permissions: %q, want none", got)
+	}
+	s.do(req{method: "POST", path: "/users/mod/reactivate", body: map[string]any{}}).must(t, 200, "")
+	s.setSettings(map[string]any{"roles": map[string]any{"mod": []string{"reports.review"}}})
+	if got := perms(s, "mod", true); got != "reports.review" {
+		t.Errorf("after the role changed: %q, want reports.review", got)
+	}
+	guest := newModScene(t, []string{"users.manage"}, false)
+	if got := perms(guest, "mod", false); got != "" {
+		t.Errorf("a guest's permissions: %q, want none", got)
+	}
+}

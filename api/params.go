@@ -38,17 +38,25 @@ var queryParams = map[string][]string{
 	"GET /v1/{appId}/me/moderation/users":                        {"state", "limit", "startingAfter"},
 }
 
-// checkQueryNames refuses a query parameter the request's route does not
-// take. It runs once the request is routed.
+// checkQueryNames refuses the query parameters the request's route does
+// not take, naming each. It runs once the request is routed.
 func checkQueryNames(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
 	taken := queryParams[r.Method+" "+chi.RouteContext(r.Context()).RoutePattern()]
+	var err *parley.Error
 	for name := range r.URL.Query() {
-		if !slices.Contains(taken, name) {
-			return parley.Invalid(name, "is not a query parameter of this route")
+		if slices.Contains(taken, name) {
+			continue
 		}
+		if err == nil {
+			err = parley.Invalid(name, "")
+		}
+		err.Fields[name] = "is not a query parameter of this route"
 	}
-	return nil
+	if err == nil {
+		return nil // not a nil *parley.Error in an error
+	}
+	return err
 }

@@ -214,6 +214,8 @@ try {
     check(await page.locator('#reports-list').getByRole('button', { name }).count() === 0,
       `the reviewer (no users.manage) sees no ${name} on the report cards`);
   }
+  check(await page.locator('#reports-list').getByRole('button', { name: 'Delete message' }).count() === 0,
+    'the reviewer (no messages.moderate) sees no Delete message on the report cards');
   await shot('phone-reviewer-reports');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'You are signed out' }).waitFor();

@@ -81,7 +81,7 @@ function reportCard(r) {
     reason.el,
     h('div', { class: 'actions' },
       button('Dismiss', 'secondary', about, () => resolve('dismiss')),
-      t.type === 'message' ? button('Delete message', '', `${about} ${subject.querySelector('blockquote').id}`, () => resolve('delete_message')) : null,
+      t.type === 'message' ? button('Delete message', 'needs-delete', `${about} ${subject.querySelector('blockquote').id}`, () => resolve('delete_message')) : null,
       t.userId ? button('Silence', 'warn needs-manage', about, () => resolve('silence')) : null,
       t.userId ? button('Ban', 'danger needs-manage', about, () => resolve('ban')) : null)]);
   const entry = { card, count, reporters, ids: new Set() };

@@ -45,7 +45,9 @@ export function section(name, load) {
 // users.manage (Silence, Ban and Reactivate are hidden everywhere), on
 // /moderation/reports no reports.review (the console opens on Users).
 // Any other answer leaves the permission assumed: the section says more.
-export const perms = { reports: true, users: true };
+// messages.moderate, which rules no list, is read from GET /me's
+// permissions (without it Delete message is hidden).
+export const perms = { reports: true, users: true, messages: true };
 
 async function allows(path) {
   try {
@@ -57,13 +59,25 @@ async function allows(path) {
   }
 }
 
+async function grants(perm) {
+  try {
+    const me = await api('GET', '');
+    return !Array.isArray(me.permissions) || me.permissions.includes(perm);
+  } catch {
+    return true;
+  }
+}
+
 export async function probe() {
-  const [reports, users] = await Promise.all([
-    allows('/moderation/reports?status=open&limit=1'), allows('/moderation/users?limit=1')]);
+  const [reports, users, messages] = await Promise.all([
+    allows('/moderation/reports?status=open&limit=1'), allows('/moderation/users?limit=1'),
+    grants('messages.moderate')]);
   perms.reports = reports;
   perms.users = users;
+  perms.messages = messages;
   $('app').classList.toggle('no-manage', !users);
   $('app').classList.toggle('no-review', !reports);
+  $('app').classList.toggle('no-delete', !messages);
 }
 
 // recheck follows an action refused with 403 permission.denied: the role
@@ -76,9 +90,9 @@ export function recheck() {
   if (rechecking || !session) return rechecking;
   rechecking = (async () => {
     try {
-      const before = `${perms.reports} ${perms.users}`;
+      const before = `${perms.reports} ${perms.users} ${perms.messages}`;
       await probe();
-      if (`${perms.reports} ${perms.users}` === before) return;
+      if (`${perms.reports} ${perms.users} ${perms.messages}` === before) return;
       for (const s of Object.values(sections)) s.loaded = false;
       const current = Object.values(sections).find((s) => !s.el.hidden);
       if (current) await current.refresh();

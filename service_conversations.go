@@ -127,23 +127,26 @@ func (w *change) addMembers(c *Conversation, ids []string, known map[string]*Mem
 // conversation.updated, or conversation.created placed before the events
 // recorded since the write's event number at (its participants joining).
 // A conversation created with participants is announced after their joins
-// too (announce): each joiner's stream shows the joins from its own on,
-// and conversation.updated, which names everyone, tells them the rest.
+// too, with conversation.updated: each joiner's stream shows the joins
+// from its own on, and conversation.updated, which names everyone, tells
+// them the rest.
 func (w *change) emitConversation(convID string, created bool, at int) error {
 	c, err := w.complete(convID)
 	if err != nil {
 		return err
 	}
+	w.announced[convID] = true
 	d, m := EventData{ConversationID: convID, Conversation: c}, &EventMeta{Seq: c.LastSeq}
-	if !created {
-		w.announced[convID] = true
-		w.emitMeta(EventConversationUpdated, d, m)
-		return nil
+	if created {
+		w.emitMeta(EventConversationCreated, d, m)
+		last := w.events[len(w.events)-1]
+		copy(w.events[at+1:], w.events[at:len(w.events)-1])
+		w.events[at] = last
+		if !slices.Contains(w.convs, convID) {
+			return nil // nobody joined
+		}
 	}
-	w.emitMeta(EventConversationCreated, d, m)
-	last := w.events[len(w.events)-1]
-	copy(w.events[at+1:], w.events[at:len(w.events)-1])
-	w.events[at] = last
+	w.emitMeta(EventConversationUpdated, d, m)
 	return nil
 }
 

@@ -33,7 +33,7 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := u.ViewAt(s.now())
-	perms := parley.Permissions(principal(r).Session.Settings, u.Role, view.User.Moderation, principal(r).Verified)
+	perms := parley.Permissions(principal(r).Session.Settings, u.Role, u.Moderation, principal(r).Verified)
 	ok(w, meView{view, ids, pointers, perms})
 }
 

@@ -2,7 +2,9 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -38,16 +40,36 @@ var queryParams = map[string][]string{
 	"GET /v1/{appId}/me/moderation/users":                        {"state", "limit", "startingAfter"},
 }
 
+// takenBy are queryParams by route, looked up without building a string.
+var takenBy = func() map[route][]string {
+	out := make(map[route][]string, len(queryParams))
+	for key, names := range queryParams {
+		method, pattern, _ := strings.Cut(key, " ")
+		out[route{method, pattern}] = names
+	}
+	return out
+}()
+
+type route struct{ method, pattern string }
+
 // checkQueryNames refuses the query parameters the request's route does
-// not take, naming each. It runs once the request is routed.
+// not take, naming each; "_", a browser's cache-buster, goes everywhere. It
+// runs once the request is routed, on a query checkURL found readable, and
+// reads its names without decoding the whole of it.
 func checkQueryNames(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	taken := queryParams[r.Method+" "+chi.RouteContext(r.Context()).RoutePattern()]
+	taken := takenBy[route{r.Method, chi.RouteContext(r.Context()).RoutePattern()}]
 	var err *parley.Error
-	for name := range r.URL.Query() {
-		if slices.Contains(taken, name) {
+	for rest := r.URL.RawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(name, "%+") {
+			name, _ = url.QueryUnescape(name)
+		}
+		if pair == "" || name == "_" || slices.Contains(taken, name) {
 			continue
 		}
 		if err == nil {

@@ -1,8 +1,13 @@
 package api
 
 import (
+	"log/slog"
+	"net/http"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -44,9 +49,21 @@ func TestQueryParamsMatchSpec(t *testing.T) {
 			}
 		}
 	}
+	// And each is a route the router has, by the pattern it reports.
+	routed := map[string]bool{}
+	s := &Server{Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+	if err := chi.Walk(s.Handler().(chi.Routes), func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routed[method+" "+pattern] = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for key := range queryParams {
 		if !inSpec[key] {
 			t.Errorf("%s takes query parameters here but not in openapi.yaml", key)
+		}
+		if !routed[key] {
+			t.Errorf("%s takes query parameters here but is no route of the router", key)
 		}
 	}
 }

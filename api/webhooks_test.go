@@ -331,6 +331,12 @@ func TestWebhookRetriesAndLog(t *testing.T) {
 	}
 	e.do(req{method: "PATCH", path: "/webhooks/" + hook, body: map[string]any{"enabled": false}}).must(t, 200, "")
 	e.do(req{method: "POST", path: "/webhooks/" + hook + "/replay", body: map[string]any{"since": 0}}).must(t, 400, "request.invalid")
+	e.send("c", "alice", "while disabled")
+	e.do(req{method: "PATCH", path: "/webhooks/" + hook, body: map[string]any{"enabled": true}}).must(t, 200, "")
+	e.do(req{method: "POST", path: "/webhooks/" + hook + "/replay", body: map[string]any{"since": 0}}).must(t, 200, "").decode(t, &n)
+	if n.Count != 2 {
+		t.Errorf("a replay after the endpoint was disabled sent %d events, want the 2 it was sent before", n.Count)
+	}
 	e.do(req{method: "GET", path: "/webhooks/" + hook + "/deliveries?status=lost"}).must(t, 400, "request.invalid")
 }
 

@@ -37,7 +37,7 @@ const usage = `Usage:
   parley copy --to postgres://... [--from parley.db]   (stop the server first; the target must be empty)
   parley migrate-from --app APPID --key KEY [--url https://api.talkjs.com] [--to-app ID] [--state FILE] [--db parley.db]
   parley apps create [--id ID] [--test] [--db parley.db]
-  parley keys rotate APPID [--grace 24h] [--db parley.db]
+  parley keys rotate APPID [--grace 24h] [--test] [--db parley.db]
   parley keys revoke APPID KEYID [--db parley.db]
   parley keys list APPID [--db parley.db]
   parley console-link APPID --user ID [--ttl 1h] [--base http://127.0.0.1:8080] [--db parley.db]

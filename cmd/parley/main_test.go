@@ -244,13 +244,18 @@ func TestServeOnABusyPortMakesNoApp(t *testing.T) {
 	}
 	defer busy.Close()
 	db := filepath.Join(t.TempDir(), "p.db")
-	var out, errOut bytes.Buffer
-	err = run(context.Background(), []string{"serve", "--addr", busy.Addr().String(), "--db", db}, env(nil), &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "listen") {
-		t.Fatalf("serve on a busy port: %v", err)
-	}
-	if out.String() != "" {
-		t.Errorf("serve on a busy port printed %q", out.String())
+	for _, args := range [][]string{
+		{"serve", "--addr", busy.Addr().String(), "--db", db},
+		{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", busy.Addr().String(), "--db", db},
+	} {
+		var out, errOut bytes.Buffer
+		err = run(context.Background(), args, env(nil), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), "listen") {
+			t.Fatalf("%v: %v, want a listen error", args, err)
+		}
+		if out.String() != "" {
+			t.Errorf("%v printed %q", args, out.String())
+		}
 	}
 	// The next start, on a free port, makes the app and shows its key.
 	_, started, stop := startServe(t, nil, "--db", db)

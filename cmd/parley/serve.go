@@ -160,13 +160,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	svc.FileLinkTTL, svc.PublicURL = linkTTL, strings.TrimSuffix(*publicURL, "/")
-	// The address is taken before an app is made: a port in use must not
-	// spend the one showing of a new app's key.
+	// The addresses are taken before an app is made: a port in use must
+	// not spend the one showing of a new app's key.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close() // Serve closes it too; until then, every return does
+	var mln net.Listener
+	if m != nil {
+		if mln, err = net.Listen("tcp", *metricsAddr); err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		defer mln.Close()
+	}
 	if err := ensureApp(ctx, svc, appID, secret, stdout); err != nil {
 		return err
 	}
@@ -191,10 +198,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	attrs := []any{"addr", ln.Addr().String(), "db", store.Describe(*dbPath)}
 	metricsServed := make(chan error, 1)
 	if m != nil {
-		mln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("listen for metrics: %w", err)
-		}
 		msrv := &http.Server{
 			Handler:           m.handler(logger),
 			ReadHeaderTimeout: readHeaderTimeout,

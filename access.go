@@ -1,5 +1,7 @@
 package parley
 
+import "slices"
+
 // Member is the stored state of one user in one conversation. A nil *Member
 // means the user never took part.
 type Member struct {
@@ -73,6 +75,22 @@ type WriteFacts struct {
 	// Blocked is true in a direct conversation whose other participant blocked the sender.
 	Blocked bool
 }
+
+// writeRefusals are CheckWrite's refusals in its order.
+var writeRefusals = []string{EUserBanned, EUserSilenced, ERemoved, ESenderNotParticipant, EReadOnly, EUserBlocked}
+
+// FirstRefusal is whichever of two write refusals comes first in
+// CheckWrite's order (a before b when they tie), for a write whose
+// senders are refused for different reasons. prev may be nil.
+func FirstRefusal(prev, err error) error {
+	if prev == nil || slices.Index(writeRefusals, ErrorCode(err)) < slices.Index(writeRefusals, ErrorCode(prev)) {
+		return err
+	}
+	return prev
+}
+
+// IsWriteRefusal reports whether err is one of CheckWrite's refusals.
+func IsWriteRefusal(err error) bool { return slices.Contains(writeRefusals, ErrorCode(err)) }
 
 // CheckWrite returns nil when the user may send, else the first refusal in
 // the contract's order: (on the client surface, a conversation never joined)

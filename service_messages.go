@@ -99,25 +99,37 @@ func (s *Service) SendMessages(ctx context.Context, appID, convID string, msgs [
 		var fresh []Message
 		var stored []*string // the keys of fresh, for InsertMessages
 		files := &takes{by: by}
+		// Every sender is checked before anything is written. The first
+		// message's sender comes first, with the facts read with the lock;
+		// when several are refused, the answer names the refusal that comes
+		// first in the contract's order, whichever message it is in.
 		checked := map[string]bool{}
+		var refused error
+		for _, m := range msgs {
+			if m.Sender == nil || checked[*m.Sender] {
+				continue
+			}
+			sender := *m.Sender
+			checked[sender] = true
+			if sender != first {
+				if facts, err = w.SenderFacts(appID, c, sender); err != nil {
+					return err
+				}
+			}
+			if err := w.checkSenderFacts(c, sender, by.Surface, facts); IsWriteRefusal(err) {
+				refused = FirstRefusal(refused, err)
+			} else if err != nil {
+				return err
+			}
+		}
+		if refused != nil {
+			return refused
+		}
 		keys := &batchKeys{}
 		for i, m := range msgs {
 			sender := ""
 			if m.Sender != nil {
 				sender = *m.Sender
-			}
-			if m.Sender != nil && !checked[sender] {
-				// The first message's sender is checked first, with the
-				// facts read with the lock.
-				if sender != first {
-					if facts, err = w.SenderFacts(appID, c, sender); err != nil {
-						return err
-					}
-				}
-				if err := w.checkSenderFacts(c, sender, by.Surface, facts); err != nil {
-					return err
-				}
-				checked[sender] = true
 			}
 			if ids[i], err = w.answered(keys, c, sender, m.IdempotencyKey, w.now-IdempotencyWindow+1); err != nil {
 				return err

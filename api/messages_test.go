@@ -417,3 +417,42 @@ func TestTimesFollowOrder(t *testing.T) {
 		t.Errorf("%d of %d messages are newer than the message after them", back, len(all))
 	}
 }
+
+// TestBatchRefusalOrder: a batch whose senders are refused for different
+// reasons answers the refusal that comes first in the contract's order,
+// whichever message it is in, and writes nothing.
+func TestBatchRefusalOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.putConversation("c", "ok", "reader", "hush", "barred", "gone", "outsider-to-be")
+	e.do(req{method: "PATCH", path: "/conversations/c/participants/reader", body: map[string]any{"access": "Read"}}).must(t, 200, "")
+	e.do(req{method: "POST", path: "/users/hush/silence", body: map[string]any{}}).must(t, 200, "")
+	e.do(req{method: "POST", path: "/users/barred/ban", body: map[string]any{"removeFromConversations": false}}).must(t, 200, "")
+	e.do(req{method: "DELETE", path: "/conversations/c/participants/gone"}).must(t, 200, "")
+	e.putUser("stranger", nil)
+	tests := []struct {
+		senders []string
+		status  int
+		code    string
+	}{
+		{[]string{"reader", "hush"}, 403, "user.silenced"},
+		{[]string{"hush", "reader"}, 403, "user.silenced"},
+		{[]string{"ok", "reader", "gone"}, 403, "participant.removed"},
+		{[]string{"gone", "barred", "hush"}, 403, "user.banned"},
+		{[]string{"reader", "stranger"}, 403, "message.sender_not_participant"},
+		{[]string{"ok", "reader"}, 403, "participant.read_only"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.senders, ","), func(t *testing.T) {
+			var msgs []map[string]any
+			for _, s := range tt.senders {
+				msgs = append(msgs, um(s, "from "+s))
+			}
+			e := e.in(t)
+			post(e, "c", msgs...).must(t, tt.status, tt.code)
+			if got := texts(t, e.do(req{method: "GET", path: "/conversations/c/messages"})); len(got) != 0 {
+				t.Errorf("a refused batch wrote %v", got)
+			}
+		})
+	}
+}

@@ -16,40 +16,31 @@ import (
 // equal). Any other is refused, not ignored: a backend written for another
 // API (TalkJS's orderBy or filter) learns that Parley does not do it,
 // instead of getting an answer it did not ask for.
-var queryParams = map[string][]string{
-	"GET /v1/{appId}/users":                                      {"limit", "startingAfter", "ids", "externalIds"},
-	"GET /v1/{appId}/users/search":                               {"q", "badge", "page"},
-	"DELETE /v1/{appId}/users/{userId}":                          {"eraseMessages"},
-	"GET /v1/{appId}/users/{userId}/conversations":               {"limit", "startingAfter", "unreadsOnly", "lastMessageAfter", "lastMessageBefore"},
-	"GET /v1/{appId}/conversations":                              {"limit", "startingAfter"},
-	"GET /v1/{appId}/conversations/{conversationId}/messages":    {"limit", "startingAfter"},
-	"GET /v1/{appId}/events":                                     {"since", "wait", "types"},
-	"GET /v1/{appId}/files/{fileId}":                             {"expires", "signature"},
-	"GET /v1/{appId}/moderation/log":                             {"userId", "limit", "startingAfter"},
-	"GET /v1/{appId}/moderation/reports":                         {"status", "limit", "startingAfter"},
-	"GET /v1/{appId}/moderation/users":                           {"state", "limit", "startingAfter"},
-	"GET /v1/{appId}/webhooks":                                   {"limit", "startingAfter"},
-	"GET /v1/{appId}/webhooks/{webhookId}/deliveries":            {"status", "limit", "startingAfter"},
-	"GET /v1/{appId}/me/users":                                   {"limit", "startingAfter", "ids", "externalIds"},
-	"GET /v1/{appId}/me/users/search":                            {"q", "badge", "page"},
-	"GET /v1/{appId}/me/conversations":                           {"limit", "startingAfter", "unreadsOnly", "lastMessageAfter", "lastMessageBefore"},
-	"GET /v1/{appId}/me/conversations/{conversationId}/messages": {"limit", "startingAfter"},
-	"GET /v1/{appId}/me/events":                                  {"since", "wait"},
-	"GET /v1/{appId}/me/moderation/log":                          {"userId", "limit", "startingAfter"},
-	"GET /v1/{appId}/me/moderation/reports":                      {"status", "limit", "startingAfter"},
-	"GET /v1/{appId}/me/moderation/users":                        {"state", "limit", "startingAfter"},
+var queryParams = map[route][]string{
+	{"GET", "/v1/{appId}/users"}:                                      {"limit", "startingAfter", "ids", "externalIds"},
+	{"GET", "/v1/{appId}/users/search"}:                               {"q", "badge", "page"},
+	{"DELETE", "/v1/{appId}/users/{userId}"}:                          {"eraseMessages"},
+	{"GET", "/v1/{appId}/users/{userId}/conversations"}:               {"limit", "startingAfter", "unreadsOnly", "lastMessageAfter", "lastMessageBefore"},
+	{"GET", "/v1/{appId}/conversations"}:                              {"limit", "startingAfter"},
+	{"GET", "/v1/{appId}/conversations/{conversationId}/messages"}:    {"limit", "startingAfter"},
+	{"GET", "/v1/{appId}/events"}:                                     {"since", "wait", "types"},
+	{"GET", "/v1/{appId}/files/{fileId}"}:                             {"expires", "signature"},
+	{"GET", "/v1/{appId}/moderation/log"}:                             {"userId", "limit", "startingAfter"},
+	{"GET", "/v1/{appId}/moderation/reports"}:                         {"status", "limit", "startingAfter"},
+	{"GET", "/v1/{appId}/moderation/users"}:                           {"state", "limit", "startingAfter"},
+	{"GET", "/v1/{appId}/webhooks"}:                                   {"limit", "startingAfter"},
+	{"GET", "/v1/{appId}/webhooks/{webhookId}/deliveries"}:            {"status", "limit", "startingAfter"},
+	{"GET", "/v1/{appId}/me/users"}:                                   {"limit", "startingAfter", "ids", "externalIds"},
+	{"GET", "/v1/{appId}/me/users/search"}:                            {"q", "badge", "page"},
+	{"GET", "/v1/{appId}/me/conversations"}:                           {"limit", "startingAfter", "unreadsOnly", "lastMessageAfter", "lastMessageBefore"},
+	{"GET", "/v1/{appId}/me/conversations/{conversationId}/messages"}: {"limit", "startingAfter"},
+	{"GET", "/v1/{appId}/me/events"}:                                  {"since", "wait"},
+	{"GET", "/v1/{appId}/me/moderation/log"}:                          {"userId", "limit", "startingAfter"},
+	{"GET", "/v1/{appId}/me/moderation/reports"}:                      {"status", "limit", "startingAfter"},
+	{"GET", "/v1/{appId}/me/moderation/users"}:                        {"state", "limit", "startingAfter"},
 }
 
-// takenBy are queryParams by route, looked up without building a string.
-var takenBy = func() map[route][]string {
-	out := make(map[route][]string, len(queryParams))
-	for key, names := range queryParams {
-		method, pattern, _ := strings.Cut(key, " ")
-		out[route{method, pattern}] = names
-	}
-	return out
-}()
-
+// route is a route by method and pattern, as chi reports it.
 type route struct{ method, pattern string }
 
 // checkQueryNames refuses the query parameters the request's route does
@@ -60,7 +51,7 @@ func checkQueryNames(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	taken := takenBy[route{r.Method, chi.RouteContext(r.Context()).RoutePattern()}]
+	taken := queryParams[route{r.Method, chi.RouteContext(r.Context()).RoutePattern()}]
 	var err *parley.Error
 	for rest := r.URL.RawQuery; rest != ""; {
 		var pair string

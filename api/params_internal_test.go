@@ -21,7 +21,7 @@ func TestQueryParamsMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inSpec := map[string]bool{}
+	inSpec := map[route]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			if method == "OPTIONS" || method == "HEAD" {
@@ -35,7 +35,7 @@ func TestQueryParamsMatchSpec(t *testing.T) {
 					}
 				}
 			}
-			key := method + " " + path
+			key := route{method, path}
 			if len(names) == 0 {
 				if _, ok := queryParams[key]; ok {
 					t.Errorf("%s takes %v here and no query parameter in openapi.yaml", key, queryParams[key])
@@ -50,10 +50,10 @@ func TestQueryParamsMatchSpec(t *testing.T) {
 		}
 	}
 	// And each is a route the router has, by the pattern it reports.
-	routed := map[string]bool{}
+	routed := map[route]bool{}
 	s := &Server{Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
 	if err := chi.Walk(s.Handler().(chi.Routes), func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		routed[method+" "+pattern] = true
+		routed[route{method, pattern}] = true
 		return nil
 	}); err != nil {
 		t.Fatal(err)
